@@ -1,0 +1,155 @@
+"""Mirrors: (no upstream file) the event loop that stands in for every goroutine of a real cluster.
+
+Real components run concurrently and react to watch events, timers and responses. Here one loop holds a heap of
+pending callbacks ordered by ``(time, sequence)``: ``step()`` pops the next one, advances the virtual clock to its
+time and runs it. Nothing else runs between steps, so the state after any step can be inspected, and the same
+inputs always produce the same sequence of steps.
+
+Periodic housekeeping (lease renewals, resyncs) is scheduled as *background* work: ``settle()`` runs until only
+background work is left.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any, Callable
+
+from .trace import Trace
+
+
+class Timer:
+    """A pending callback; ``cancel()`` removes it (lazily) from the heap."""
+
+    __slots__ = ("time", "seq", "fn", "args", "component", "label", "background", "cause", "cancelled", "_loop")
+
+    def __init__(self, loop, time, seq, fn, args, component, label, background, cause):
+        self._loop = loop
+        self.time = time
+        self.seq = seq
+        self.fn = fn
+        self.args = args
+        self.component = component
+        self.label = label
+        self.background = background
+        self.cause = cause
+        self.cancelled = False
+
+    def __lt__(self, other: "Timer") -> bool:
+        return (self.time, self.seq) < (other.time, other.seq)
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            if not self.background:
+                self._loop._foreground -= 1
+
+    def __repr__(self) -> str:
+        return f"Timer(t={self.time}ms, {self.component}: {self.label})"
+
+
+class SettleTimeout(RuntimeError):
+    """Raised when ``settle()`` does not reach a quiet cluster within its virtual time budget."""
+
+
+class Loop:
+    """The virtual clock and event heap."""
+
+    def __init__(self, trace: Trace | None = None) -> None:
+        self.now = 0
+        self.trace = trace if trace is not None else Trace()
+        self.steps = 0
+        self._heap: list[Timer] = []
+        self._seq = 0
+        self._foreground = 0
+        self.cause: int | None = None  # cause of the step being run
+        self.last_emitted: int | None = None  # newest trace seq recorded during the current step
+        self.current: Timer | None = None
+
+    # -- scheduling ---------------------------------------------------------------------------------------------
+    def call_at(self, time: int, fn: Callable, *args: Any, component: str = "", label: str = "",
+                background: bool = False, cause: int | None = None) -> Timer:
+        if time < self.now:
+            time = self.now
+        self._seq += 1
+        if cause is None:
+            cause = self.last_emitted if self.last_emitted is not None else self.cause
+        t = Timer(self, int(time), self._seq, fn, args, component, label, background, cause)
+        heapq.heappush(self._heap, t)
+        if not background:
+            self._foreground += 1
+        return t
+
+    def call_later(self, delay_ms: int, fn: Callable, *args: Any, **kw: Any) -> Timer:
+        return self.call_at(self.now + int(delay_ms), fn, *args, **kw)
+
+    # -- tracing ------------------------------------------------------------------------------------------------
+    def emit(self, component: str, kind: str, ref: str = "", data: Any = None, cause: int | None = None,
+             target: str = "") -> int:
+        """Record a trace event for the current step; ``cause`` defaults to the step's cause."""
+        seq = self.trace.record(self.now, self.steps if self.current is not None else 0, component, kind, ref, data,
+                                self.cause if cause is None else cause, target)
+        if seq:
+            self.last_emitted = seq
+        return seq
+
+    # -- running ------------------------------------------------------------------------------------------------
+    def peek(self) -> Timer | None:
+        heap = self._heap
+        while heap and heap[0].cancelled:
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+    @property
+    def pending(self) -> int:
+        """Number of pending foreground callbacks."""
+        return self._foreground
+
+    def step(self) -> Timer | None:
+        """Run the next pending callback; return it (None if nothing is pending)."""
+        t = self.peek()
+        if t is None:
+            return None
+        heapq.heappop(self._heap)
+        if not t.background:
+            self._foreground -= 1
+        t.cancelled = True
+        self.now = t.time
+        self.steps += 1
+        self.current = t
+        self.cause = t.cause
+        self.last_emitted = None
+        try:
+            t.fn(*t.args)
+        finally:
+            self.current = None
+            self.cause = None
+            self.last_emitted = None
+        return t
+
+    def run_until(self, time_ms: int) -> int:
+        """Run every callback due at or before ``time_ms``; the clock ends at ``time_ms``. Returns steps run."""
+        n = 0
+        while True:
+            t = self.peek()
+            if t is None or t.time > time_ms:
+                break
+            self.step()
+            n += 1
+        if self.now < time_ms:
+            self.now = time_ms
+        return n
+
+    def settle(self, max_ms: int = 600_000) -> int:
+        """Run until only background work is pending (or raise :class:`SettleTimeout`). Returns steps run."""
+        deadline = self.now + max_ms
+        n = 0
+        while self._foreground > 0:
+            t = self.peek()
+            if t is None:
+                break
+            if t.time > deadline:
+                raise SettleTimeout(f"cluster still busy after {max_ms} ms of virtual time "
+                                    f"({self._foreground} pending, next: {t!r})")
+            self.step()
+            n += 1
+        return n
