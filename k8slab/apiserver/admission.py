@@ -1,0 +1,186 @@
+"""Mirrors: plugin/pkg/admission/{namespace/lifecycle,serviceaccount,defaulttolerationseconds,priority,
+noderestriction}/admission.go and staging/src/k8s.io/apiserver/pkg/admission.
+
+The admission stage runs after authorization: first the *mutating* plugins, which may change the object, then
+(after schema validation) the *validating* plugins, which may only refuse it. These are the plugins kubeadm's API
+server enables by default that matter to the objects the model runs; each one is a small class with ``NAME``,
+``handles(verb, resource)`` and ``admit``/``validate``.
+"""
+
+from __future__ import annotations
+
+from ..api import errors
+from ..api.objects import deepcopy
+
+SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+DEFAULT_NOT_READY_TOLERATION_SECONDS = 300
+DEFAULT_UNREACHABLE_TOLERATION_SECONDS = 300
+SYSTEM_CRITICAL_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class AdmissionContext:
+    """What a plugin can see: the request, the user, and read access to the API server's store."""
+
+    def __init__(self, server, verb, info, namespace, name, subresource, user, old) -> None:
+        self.server, self.verb, self.info, self.namespace = server, verb, info, namespace
+        self.name, self.subresource, self.user, self.old = name, subresource, user, old
+
+    @property
+    def resource(self) -> str:
+        return self.info.resource
+
+    def lookup(self, resource: str, namespace: str | None, name: str):
+        return self.server.storage_get(resource, namespace, name)
+
+
+class NamespaceLifecycle:
+    """Refuses new objects in a namespace that does not exist or is being terminated."""
+
+    NAME = "NamespaceLifecycle"
+    mutating = False
+
+    def handles(self, ctx: AdmissionContext) -> bool:
+        return ctx.verb == "create" and ctx.info.namespaced and ctx.subresource == ""
+
+    def validate(self, ctx: AdmissionContext, obj: dict) -> None:
+        ns = ctx.lookup("namespaces", None, ctx.namespace)
+        if ns is None:
+            raise errors.new_not_found("namespaces", ctx.namespace)
+        if ns.get("status", {}).get("phase") == "Terminating":
+            raise errors.new_forbidden(
+                _group_resource(ctx.info), obj.get("metadata", {}).get("name", ""),
+                f"unable to create new content in namespace {ctx.namespace} because it is being terminated")
+
+
+class ServiceAccountAdmission:
+    """Sets ``spec.serviceAccountName`` (default ``default``) and mounts its projected token volume."""
+
+    NAME = "ServiceAccount"
+    mutating = True
+
+    def handles(self, ctx: AdmissionContext) -> bool:
+        return ctx.verb == "create" and ctx.resource == "pods" and ctx.subresource == ""
+
+    def admit(self, ctx: AdmissionContext, pod: dict) -> None:
+        spec = pod.setdefault("spec", {})
+        if (pod.get("metadata", {}).get("annotations") or {}).get("kubernetes.io/config.mirror"):
+            return  # mirror pods of static pods are left alone
+        sa_name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        spec["serviceAccountName"] = sa_name
+        spec["serviceAccount"] = sa_name
+        sa = ctx.lookup("serviceaccounts", ctx.namespace, sa_name)
+        if sa is None:
+            raise errors.new_forbidden("pods", pod["metadata"].get("name") or pod["metadata"].get("generateName", ""),
+                                       f'error looking up service account {ctx.namespace}/{sa_name}: '
+                                       f'serviceaccount "{sa_name}" not found')
+        automount = spec.get("automountServiceAccountToken")
+        if automount is None:
+            automount = sa.get("automountServiceAccountToken", True)
+        if not automount:
+            return
+        vols = spec.setdefault("volumes", [])
+        if any(any(m.get("mountPath") == SA_MOUNT_PATH for m in c.get("volumeMounts") or [])
+               for c in spec.get("containers") or []):
+            return
+        vol_name = "kube-api-access-" + "".join(ctx.server.rng.choice("bcdfghjklmnpqrstvwxz2456789")
+                                                for _ in range(5))
+        vols.append({
+            "name": vol_name,
+            "projected": {"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
+                                                                               "fieldPath": "metadata.namespace"}}]}},
+            ]},
+        })
+        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+            c.setdefault("volumeMounts", []).append({"name": vol_name, "readOnly": True, "mountPath": SA_MOUNT_PATH})
+
+
+class DefaultTolerationSeconds:
+    """Adds 300 s tolerations for the not-ready and unreachable NoExecute taints."""
+
+    NAME = "DefaultTolerationSeconds"
+    mutating = True
+
+    def handles(self, ctx: AdmissionContext) -> bool:
+        return ctx.verb == "create" and ctx.resource == "pods" and ctx.subresource == ""
+
+    def admit(self, ctx: AdmissionContext, pod: dict) -> None:
+        tols = pod.setdefault("spec", {}).setdefault("tolerations", [])
+        for key, secs in (("node.kubernetes.io/not-ready", DEFAULT_NOT_READY_TOLERATION_SECONDS),
+                          ("node.kubernetes.io/unreachable", DEFAULT_UNREACHABLE_TOLERATION_SECONDS)):
+            if any(t.get("key") == key and t.get("effect") in ("NoExecute", "", None) or
+                   (not t.get("key") and t.get("operator") == "Exists") for t in tols):
+                continue
+            tols.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": secs})
+
+
+class Priority:
+    """Resolves ``spec.priorityClassName`` into ``spec.priority`` (0 when there is no class)."""
+
+    NAME = "Priority"
+    mutating = True
+
+    def handles(self, ctx: AdmissionContext) -> bool:
+        return ctx.verb == "create" and ctx.resource == "pods" and ctx.subresource == ""
+
+    def admit(self, ctx: AdmissionContext, pod: dict) -> None:
+        spec = pod.setdefault("spec", {})
+        name = spec.get("priorityClassName")
+        if not name:
+            spec["priority"] = 0
+            return
+        pc = ctx.lookup("priorityclasses", None, name)
+        if pc is None:
+            raise errors.new_forbidden("pods", pod["metadata"].get("name", ""),
+                                       f"no PriorityClass with name {name} was found")
+        spec["priority"] = pc.get("value", 0)
+        spec.setdefault("preemptionPolicy", pc.get("preemptionPolicy", "PreemptLowerPriority"))
+
+
+class NodeRestriction:
+    """Limits what a kubelet may change: only pods bound to its own node, only its own Node."""
+
+    NAME = "NodeRestriction"
+    mutating = False
+
+    def handles(self, ctx: AdmissionContext) -> bool:
+        return ctx.user.name.startswith("system:node:") and ctx.resource in ("pods", "nodes")
+
+    def validate(self, ctx: AdmissionContext, obj: dict) -> None:
+        node = ctx.user.name[len("system:node:"):]
+        if ctx.resource == "nodes":
+            name = (obj or {}).get("metadata", {}).get("name") or ctx.name
+            if name != node:
+                raise errors.new_forbidden("nodes", name, f'node "{node}" is not allowed to modify node "{name}"')
+            return
+        pod = obj if obj is not None else ctx.old
+        if pod is None:
+            return
+        if ctx.verb == "create" and ctx.subresource == "":
+            ann = pod.get("metadata", {}).get("annotations") or {}
+            if "kubernetes.io/config.mirror" not in ann:
+                raise errors.new_forbidden("pods", pod["metadata"].get("name", ""),
+                                           f'pod does not have "kubernetes.io/config.mirror" annotation, '
+                                           f'node "{node}" can only create mirror pods')
+        bound = (ctx.old or pod).get("spec", {}).get("nodeName")
+        if ctx.verb in ("update", "patch", "delete") and bound != node:
+            raise errors.new_forbidden("pods", ctx.name or pod["metadata"].get("name", ""),
+                                       f'node "{node}" can only update pod status for pods with spec.nodeName set '
+                                       f'to itself')
+
+
+def _group_resource(info) -> str:
+    return info.resource if not info.group else f"{info.resource}.{info.group}"
+
+
+def default_plugins() -> list:
+    """Plugins in the order the API server runs them (mutating ones act in the mutating phase)."""
+    return [NamespaceLifecycle(), ServiceAccountAdmission(), NodeRestriction(), DefaultTolerationSeconds(),
+            Priority()]
+
+
+def copy_for_admission(obj: dict) -> dict:
+    return deepcopy(obj)

@@ -1,0 +1,613 @@
+"""Mirrors: staging/src/k8s.io/apiserver/pkg/server/handler.go and endpoints/handlers/{create,update,delete,get,
+watch}.go, staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go,
+staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go, staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go,
+pkg/registry/core/pod/storage/storage.go (binding), pkg/registry/apps/deployment/storage/storage.go (scale).
+
+kube-apiserver: the only component that talks to etcd. Every request passes the same stages, each recorded in the
+trace: authentication (who?), authorization (may they?), mutating admission, validation, validating admission,
+and storage (an etcd transaction). Updates are optimistic: the request carries the ``resourceVersion`` it read,
+and the etcd transaction only succeeds if the key's ``mod_revision`` is still that value (409 Conflict otherwise).
+A failed request changes nothing. Changes come back out of etcd through a watch into the watch cache, which fans
+each event out to every client watching that resource.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..api import errors, resources
+from ..api.defaults import apply_defaults
+from ..api.objects import deepcopy, parse_selector, rfc3339, selector_matches
+from ..api.validation import decode_error, validate
+from ..etcd import MVCCStore
+from ..etcd.mvcc import Compare, Op
+from ..sim import Loop, component_rng
+from .admission import AdmissionContext, default_plugins
+from .authn import AuthenticationError, Authenticator, Credentials, UserInfo
+from .rbac import ALLOW, Attributes, NodeAuthorizer, RBACAuthorizer, UnionAuthorizer, bootstrap_policy
+from .registry import Registry, generate_name
+
+NAME = "kube-apiserver"
+WATCH_LATENCY_MS = 1  # from an etcd commit to a watcher's informer
+WRITE_VERBS = {"create", "update", "patch", "delete"}
+CODES = {"create": 201, "update": 200, "patch": 200, "delete": 200, "get": 200, "list": 200, "watch": 200}
+
+
+@dataclass(eq=False)
+class WatchRegistration:
+    """One open watch: a client's stream of ADDED / MODIFIED / DELETED events for one resource."""
+
+    resource: str
+    namespace: str | None
+    callback: Callable[[str, dict], None]
+    component: str
+    field_selector: dict[str, str] = field(default_factory=dict)
+    label_selector: Any = None
+    stopped: bool = False
+
+    def matches(self, obj: dict) -> bool:
+        md = obj["metadata"]
+        if self.namespace and md.get("namespace") != self.namespace:
+            return False
+        for path, want in self.field_selector.items():
+            neg = path.endswith("!")
+            got = _field(obj, path.rstrip("!"))
+            if (got != want) != neg:
+                return False
+        if self.label_selector is not None and not self.label_selector.matches(md.get("labels") or {}):
+            return False
+        return True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def _field(obj: dict, path: str) -> str:
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return ""
+        cur = cur.get(part)
+    return "" if cur is None else str(cur)
+
+
+def parse_field_selector(s: str | dict | None) -> dict[str, str]:
+    """'spec.nodeName=node-1,status.phase!=Failed' -> {'spec.nodeName': 'node-1', 'status.phase!': 'Failed'}."""
+    if not s:
+        return {}
+    if isinstance(s, dict):
+        return dict(s)
+    out = {}
+    for term in s.split(","):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            out[k.strip() + "!"] = v.strip()
+        else:
+            k, v = term.split("==", 1) if "==" in term else term.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+class APIServer:
+    """The API server's request pipeline, storage layer and watch cache."""
+
+    def __init__(self, loop: Loop, etcd: MVCCStore, seed: int = 0, service_cidr: str = "10.96.0.0/12",
+                 node_port_range: tuple[int, int] = (30000, 32767), prefix: str = "/registry",
+                 trace_stages: bool = True) -> None:
+        self.loop = loop
+        self.etcd = etcd
+        self.prefix = prefix
+        self.rng = component_rng(seed, NAME)
+        self.registry = Registry(self.rng, service_cidr, node_port_range)
+        self.service_cidr = service_cidr
+        self.authenticator = Authenticator()
+        self.authorizer = UnionAuthorizer(NodeAuthorizer(), RBACAuthorizer(self._list_cached))
+        self.admission = default_plugins()
+        self.trace_stages = trace_stages
+        self.available = True
+        self.requests = 0
+        # watch cache: resource -> {"ns/name": object}
+        self.cache: dict[str, dict[str, dict]] = {}
+        self.watchers: dict[str, list[WatchRegistration]] = {}
+        self._written: dict[str, dict] = {}
+        self._pending: list = []
+        self._prefixes = {}
+        for info in resources.all_resources():
+            self._prefixes[info.etcd_prefix] = info
+        self.etcd.watch(prefix + "/", _prefix_end(prefix + "/"), callback=self._on_etcd_events, prev_kv=True)
+
+    # -- bootstrap --------------------------------------------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """What a new API server creates by itself: default namespaces, RBAC policy, priority classes, the
+        ``kubernetes`` Service."""
+        system = UserInfo("system:apiserver", ("system:masters",))
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.request("create", "namespaces", body={"apiVersion": "v1", "kind": "Namespace",
+                                                        "metadata": {"name": ns}}, user=system, component=NAME)
+        roles, bindings = bootstrap_policy()
+        for r in roles:
+            self.request("create", "clusterroles", body=r, user=system, component=NAME)
+        for b in bindings:
+            self.request("create", "clusterrolebindings", body=b, user=system, component=NAME)
+        for name, value, desc in (
+                ("system-cluster-critical", 2000000000, "Used for system critical pods that must run in the "
+                                                        "cluster, but can be moved to another node if necessary."),
+                ("system-node-critical", 2000001000, "Used for system critical pods that must not be moved from "
+                                                     "their current node.")):
+            self.request("create", "priorityclasses", body={
+                "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+                "value": value, "globalDefault": False, "description": desc,
+                "preemptionPolicy": "PreemptLowerPriority"}, user=system, component=NAME)
+        import ipaddress
+        first = str(ipaddress.ip_network(self.service_cidr).network_address + 1)
+        self.request("create", "services", namespace="default", body={
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": first, "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                                     "targetPort": 6443}],
+                     "sessionAffinity": "None", "type": "ClusterIP"}}, user=system, component=NAME)
+
+    # -- helpers used by admission and RBAC -------------------------------------------------------------------------
+    def _list_cached(self, resource: str):
+        return self.cache.get(resource, {}).values()
+
+    def storage_get(self, resource: str, namespace: str | None, name: str) -> dict | None:
+        return self.cache.get(resource, {}).get(f"{namespace}/{name}" if namespace else name)
+
+    def now_rfc3339(self) -> str:
+        return rfc3339(self.loop.now)
+
+    # -- the request pipeline ---------------------------------------------------------------------------------------
+    def request(self, verb: str, resource: str, *, namespace: str | None = None, name: str | None = None,
+                body: dict | None = None, subresource: str = "", creds: Credentials | None = None,
+                user: UserInfo | None = None, component: str = "kubectl", options: dict | None = None,
+                cause: int | None = None) -> Any:
+        """Serve one API request. Returns the resulting object (or list / watch registration); raises
+        :class:`~k8slab.api.errors.StatusError` with the code and reason the real API server would send."""
+        loop = self.loop
+        options = options or {}
+        self.requests += 1
+        info = resources.lookup(resource)
+        if not info.namespaced:
+            namespace = None
+        elif namespace is None and verb not in ("list", "watch"):
+            namespace = (body or {}).get("metadata", {}).get("namespace") or "default"
+        if name is None and body is not None and verb in ("create", "update", "patch"):
+            name = body.get("metadata", {}).get("name")
+        ref = "/".join(p for p in (info.resource, namespace, name) if p) + (f"/{subresource}" if subresource else "")
+        stages = self.trace_stages
+        req = loop.emit(component, "request", ref, {"verb": verb, "resource": info.resource,
+                                                     "subresource": subresource}, cause=cause, target=NAME)
+        try:
+            if not self.available:
+                raise errors.new_service_unavailable("the server is currently unable to handle the request")
+            # 1. authentication
+            if user is None:
+                try:
+                    user, method = self.authenticator.authenticate(creds)
+                except AuthenticationError:
+                    if stages:
+                        loop.emit(NAME, "authn", ref, {"result": "Unauthorized"}, cause=req)
+                    raise errors.new_unauthorized("Unauthorized")
+            else:
+                method = "x509"
+            if stages:
+                loop.emit(NAME, "authn", ref, {"user": user.name, "groups": list(user.groups), "method": method},
+                          cause=req)
+            # 2. authorization
+            # a create request's URL names no object: authorization never sees the new object's name
+            req_name = "" if (verb == "create" and not subresource) else (name or "")
+            attrs = Attributes(user, verb, info.resource, subresource, info.group, namespace or "", req_name)
+            decision, reason = self.authorizer.authorize(attrs)
+            if stages:
+                loop.emit(NAME, "authz", ref, {"decision": decision, "reason": reason}, cause=req)
+            if decision != ALLOW:
+                raise errors.new_forbidden(resources.group_resource(info) +
+                                           (f"/{subresource}" if subresource else ""), req_name,
+                                           errors.forbidden_reason(user.name, verb, info.resource, info.group,
+                                                                   namespace, req_name or None, subresource))
+            handler = getattr(self, "_" + verb)
+            result = handler(info, namespace, name, body, subresource, user, options, req, ref)
+        except errors.StatusError as e:
+            loop.emit(NAME, "response", ref, {"code": e.code, "reason": e.reason, "message": e.message},
+                      cause=req, target=component)
+            raise
+        loop.emit(NAME, "response", ref, {"code": CODES[verb] if not (verb == "create" and subresource == "binding")
+                                          else 201}, cause=req, target=component)
+        return result
+
+    # -- reads ------------------------------------------------------------------------------------------------------
+    def _get(self, info, namespace, name, body, subresource, user, options, req, ref):
+        obj = self.storage_get(info.resource, namespace, name)
+        if obj is None:
+            raise errors.new_not_found(resources.group_resource(info), name)
+        if subresource == "scale":
+            return self._scale_of(info, obj)
+        return obj
+
+    def _list(self, info, namespace, name, body, subresource, user, options, req, ref):
+        items = list(self.cache.get(info.resource, {}).values())
+        sel = options.get("labelSelector")
+        matcher = parse_selector(sel) if isinstance(sel, str) else None
+        fsel = parse_field_selector(options.get("fieldSelector"))
+        probe = WatchRegistration(info.resource, namespace, None, "", fsel, matcher)
+        items = [o for o in items if probe.matches(o)]
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return {"apiVersion": info.api_version, "kind": info.kind + "List",
+                "metadata": {"resourceVersion": str(self.etcd.revision)}, "items": items}
+
+    def _watch(self, info, namespace, name, body, subresource, user, options, req, ref):
+        sel = options.get("labelSelector")
+        w = WatchRegistration(info.resource, namespace, options["callback"], options.get("component", ""),
+                              parse_field_selector(options.get("fieldSelector")),
+                              parse_selector(sel) if isinstance(sel, str) else None)
+        self.watchers.setdefault(info.resource, []).append(w)
+        return w
+
+    # -- writes -----------------------------------------------------------------------------------------------------
+    def _admit(self, verb, info, namespace, name, subresource, user, obj, old, req, ref) -> dict:
+        ctx = AdmissionContext(self, verb, info, namespace, name, subresource, user, old)
+        applied = []
+        for p in self.admission:
+            if p.mutating and p.handles(ctx):
+                p.admit(ctx, obj)
+                applied.append(p.NAME)
+        if self.trace_stages:
+            self.loop.emit(NAME, "admission.mutating", ref, {"plugins": applied}, cause=req)
+        return ctx
+
+    def _validate(self, ctx, info, obj, old, req, ref, extra_errs=()) -> None:
+        errs = list(extra_errs) + validate(obj, old)
+        if self.trace_stages:
+            self.loop.emit(NAME, "validation", ref, {"errors": [e.error() for e in errs]}, cause=req)
+        if errs:
+            raise errors.new_invalid(resources.group_kind(info), obj.get("metadata", {}).get("name", ""), errs)
+        applied = []
+        for p in self.admission:
+            if not p.mutating and p.handles(ctx):
+                p.validate(ctx, obj)
+                applied.append(p.NAME)
+        if self.trace_stages:
+            self.loop.emit(NAME, "admission.validating", ref, {"plugins": applied}, cause=req)
+
+    def _check_kind(self, info, body) -> dict:
+        if not isinstance(body, dict):
+            raise errors.new_bad_request("the body of the request was in an unknown format")
+        obj = deepcopy(body)
+        want = info.api_version
+        if obj.get("kind") not in (None, info.kind) or obj.get("apiVersion") not in (None, want):
+            raise errors.new_bad_request(
+                f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API version "
+                f"({want})" if obj.get("kind") == info.kind else
+                f"Object '{obj.get('kind')}' is not of the expected kind '{info.kind}'")
+        obj["apiVersion"], obj["kind"] = want, info.kind
+        return obj
+
+    @staticmethod
+    def _decode(obj: dict) -> None:
+        """What decoding the request body into the Go type would refuse (e.g. a malformed quantity): 400."""
+        err = decode_error(obj)
+        if err is not None:
+            raise err
+
+    def _create(self, info, namespace, name, body, subresource, user, options, req, ref):
+        if subresource == "binding":
+            return self._bind(info, namespace, name, body, user, req, ref)
+        if subresource:
+            raise errors.new_method_not_supported(resources.group_resource(info), "create")
+        obj = self._check_kind(info, body)
+        md = obj.setdefault("metadata", {})
+        if info.namespaced:
+            if md.get("namespace") and md["namespace"] != namespace:
+                raise errors.new_bad_request("the namespace of the provided object does not match the namespace "
+                                             "sent on the request")
+            md["namespace"] = namespace
+        else:
+            md.pop("namespace", None)
+        if not md.get("name") and md.get("generateName"):
+            md["name"] = generate_name(md["generateName"], self.rng)
+        name = md.get("name") or ""
+        self._decode(obj)
+        apply_defaults(obj)
+        ctx = self._admit("create", info, namespace, name, "", user, obj, None, req, ref)
+        self.registry.prepare_for_create(info.resource, obj, self.now_rfc3339())
+        extra = []
+        if info.resource == "services" and not validate(obj, None):
+            extra = self.registry.allocate_service(obj)
+        try:
+            self._validate(ctx, info, obj, None, req, ref, extra)
+        except errors.StatusError:
+            if info.resource == "services" and not extra:
+                self.registry.release_service(obj)
+            raise
+        key = resources.etcd_key(info, namespace, name, self.prefix)
+        value = json.dumps(obj, separators=(",", ":"))
+        res = self.etcd.txn([Compare(key, "CREATE", "=", 0)], [Op.put(key, value)], [])
+        if not res.succeeded:
+            if info.resource == "services":
+                self.registry.release_service(obj)
+            self._pending.clear()
+            raise errors.new_already_exists(resources.group_resource(info), name)
+        return self._committed(key, obj, res.revision, "put", req, ref)
+
+    def _committed(self, key, obj, revision, op, req, ref):
+        obj["metadata"]["resourceVersion"] = str(revision)
+        self._written[key] = obj
+        seq = self.loop.emit(NAME, f"etcd.{op}", ref, {"key": key, "revision": revision}, cause=req, target="etcd")
+        self._dispatch(seq)
+        return obj
+
+    def _update(self, info, namespace, name, body, subresource, user, options, req, ref):
+        if subresource == "scale":
+            return self._update_scale(info, namespace, name, body, user, req, ref)
+        if subresource not in ("", "status") or (subresource and subresource not in info.subresources):
+            raise errors.new_method_not_supported(resources.group_resource(info) + "/" + subresource, "update")
+        old = self.storage_get(info.resource, namespace, name)
+        if old is None:
+            raise errors.new_not_found(resources.group_resource(info), name)
+        obj = self._check_kind(info, body)
+        md = obj.setdefault("metadata", {})
+        if md.get("name") != name:
+            raise errors.new_bad_request("the name of the object does not match the name on the URL")
+        if info.namespaced:
+            md["namespace"] = namespace
+        rv = md.get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise errors.new_conflict(resources.group_resource(info), name,
+                                      "the object has been modified; please apply your changes to the latest "
+                                      "version and try again")
+        if not rv:  # an unconditional update: the store fills in the current resourceVersion
+            md["resourceVersion"] = old["metadata"]["resourceVersion"]
+        self._decode(obj)
+        apply_defaults(obj)
+        self.registry.prepare_for_update(info.resource, obj, old, subresource, "status" in info.subresources)
+        ctx = self._admit("update", info, namespace, name, subresource, user, obj, old, req, ref)
+        extra = []
+        if info.resource == "services" and subresource == "":
+            extra = self.registry.allocate_service(obj, old)
+        self._validate(ctx, info, obj, old, req, ref, extra)
+        key = resources.etcd_key(info, namespace, name, self.prefix)
+        # Finalizers removed from an object already being deleted: the update completes the deletion.
+        if old["metadata"].get("deletionTimestamp") and not md.get("finalizers") and info.resource != "pods":
+            return self._remove(info, key, obj, int(old["metadata"]["resourceVersion"]), req, ref)
+        if obj == old:
+            return old  # no-op update: nothing is written
+        value = json.dumps(obj, separators=(",", ":"))
+        res = self.etcd.txn([Compare(key, "MOD", "=", int(old["metadata"]["resourceVersion"]))],
+                            [Op.put(key, value)], [])
+        if not res.succeeded:
+            self._pending.clear()
+            raise errors.new_conflict(resources.group_resource(info), name,
+                                      "the object has been modified; please apply your changes to the latest "
+                                      "version and try again")
+        return self._committed(key, obj, res.revision, "put", req, ref)
+
+    def _patch(self, info, namespace, name, body, subresource, user, options, req, ref):
+        """JSON merge patch (RFC 7386) of the stored object, then the update path."""
+        old = self.storage_get(info.resource, namespace, name)
+        if old is None:
+            raise errors.new_not_found(resources.group_resource(info), name)
+        merged = merge_patch(deepcopy(old), body or {})
+        if not (body or {}).get("metadata", {}).get("resourceVersion"):
+            merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        return self._update(info, namespace, name, merged, subresource, user, options, req, ref)
+
+    def _delete(self, info, namespace, name, body, subresource, user, options, req, ref):
+        old = self.storage_get(info.resource, namespace, name)
+        if old is None:
+            raise errors.new_not_found(resources.group_resource(info), name)
+        ctx = AdmissionContext(self, "delete", info, namespace, name, "", user, old)
+        for p in self.admission:
+            if not p.mutating and p.handles(ctx):
+                p.validate(ctx, None)
+        key = resources.etcd_key(info, namespace, name, self.prefix)
+        rv = int(old["metadata"]["resourceVersion"])
+        md = old["metadata"]
+        grace = options.get("gracePeriodSeconds")
+        # Graceful deletion of a pod bound to a node: mark it and let the kubelet stop it (pod strategy
+        # CheckGracefulDelete); the kubelet then deletes it with grace period 0.
+        if info.resource == "pods" and old.get("spec", {}).get("nodeName") and grace != 0 and \
+                old.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+            if md.get("deletionTimestamp"):
+                return old
+            grace = old["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace
+            obj = deepcopy(old)
+            obj["metadata"]["deletionTimestamp"] = rfc3339(self.loop.now + grace * 1000)
+            obj["metadata"]["deletionGracePeriodSeconds"] = grace
+            return self._put_if(info, key, obj, rv, name, req, ref)
+        if info.resource == "namespaces" and old.get("spec", {}).get("finalizers"):
+            if md.get("deletionTimestamp"):
+                return old
+            obj = deepcopy(old)
+            obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
+            obj["status"] = {"phase": "Terminating"}
+            return self._put_if(info, key, obj, rv, name, req, ref)
+        if md.get("finalizers") or options.get("propagationPolicy") == "Foreground":
+            if md.get("deletionTimestamp"):
+                return old
+            obj = deepcopy(old)
+            obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
+            obj["metadata"]["deletionGracePeriodSeconds"] = 0
+            if options.get("propagationPolicy") == "Foreground":
+                fins = obj["metadata"].setdefault("finalizers", [])
+                if "foregroundDeletion" not in fins:
+                    fins.append("foregroundDeletion")
+            return self._put_if(info, key, obj, rv, name, req, ref)
+        if options.get("propagationPolicy") == "Orphan":
+            pass  # dependents keep running; the garbage collector will drop their ownerReferences
+        return self._remove(info, key, old, rv, req, ref)
+
+    def _put_if(self, info, key, obj, rv, name, req, ref):
+        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.put(key, json.dumps(obj, separators=(",", ":")))],
+                            [])
+        if not res.succeeded:
+            self._pending.clear()
+            raise errors.new_conflict(resources.group_resource(info), name,
+                                      "the object has been modified; please apply your changes to the latest "
+                                      "version and try again")
+        return self._committed(key, obj, res.revision, "put", req, ref)
+
+    def _remove(self, info, key, obj, rv, req, ref):
+        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.delete(key)], [])
+        if not res.succeeded:
+            self._pending.clear()
+            raise errors.new_conflict(resources.group_resource(info), obj["metadata"]["name"],
+                                      "the object has been modified; please apply your changes to the latest "
+                                      "version and try again")
+        if info.resource == "services":
+            self.registry.release_service(obj)
+        obj = deepcopy(obj)
+        self._written[key] = obj
+        obj["metadata"]["resourceVersion"] = str(res.revision)
+        seq = self.loop.emit(NAME, "etcd.delete", f"{info.resource}/{_key_ref(obj)}",
+                             {"key": key, "revision": res.revision}, cause=req, target="etcd")
+        self._dispatch(seq)
+        return obj
+
+    # -- subresources -----------------------------------------------------------------------------------------------
+    def _bind(self, info, namespace, name, body, user, req, ref):
+        """POST pods/<name>/binding: sets spec.nodeName and the PodScheduled condition (BindingREST)."""
+        if info.resource != "pods":
+            raise errors.new_method_not_supported(resources.group_resource(info) + "/binding", "create")
+        pod = self.storage_get("pods", namespace, name)
+        if pod is None:
+            raise errors.new_not_found("pods", name)
+        target = (body or {}).get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.new_invalid("Binding", name, [errors.required("target.name", "")])
+        if pod["metadata"].get("deletionTimestamp"):
+            raise errors.new_conflict("pods/binding", name, f"pod {name} is being deleted, cannot be assigned to "
+                                                            f"a host")
+        if pod["spec"].get("nodeName"):
+            raise errors.new_conflict("pods/binding", name, f'pod {name} is already assigned to node '
+                                                            f'"{pod["spec"]["nodeName"]}"')
+        obj = deepcopy(pod)
+        obj["spec"]["nodeName"] = node
+        conds = obj.setdefault("status", {}).setdefault("conditions", [])
+        conds[:] = [c for c in conds if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": self.now_rfc3339()})
+        key = resources.etcd_key(info, namespace, name, self.prefix)
+        self._put_if(info, key, obj, int(pod["metadata"]["resourceVersion"]), name, req, ref)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def _scale_of(self, info, obj):
+        sel = obj.get("spec", {}).get("selector") or {}
+        ml = sel.get("matchLabels") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": obj["metadata"]["name"], "namespace": obj["metadata"].get("namespace"),
+                             "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"],
+                             "creationTimestamp": obj["metadata"]["creationTimestamp"]},
+                "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+                "status": {"replicas": obj.get("status", {}).get("replicas", 0),
+                           "selector": ",".join(f"{k}={v}" for k, v in sorted(ml.items()))}}
+
+    def _update_scale(self, info, namespace, name, body, user, req, ref):
+        if "scale" not in info.subresources:
+            raise errors.new_not_found(resources.group_resource(info) + "/scale", name)
+        old = self.storage_get(info.resource, namespace, name)
+        if old is None:
+            raise errors.new_not_found(resources.group_resource(info), name)
+        replicas = (body or {}).get("spec", {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.new_invalid("Scale.autoscaling", name, [errors.invalid(
+                "spec.replicas", replicas, "must be greater than or equal to 0")])
+        obj = deepcopy(old)
+        obj["spec"]["replicas"] = replicas
+        rv = (body or {}).get("metadata", {}).get("resourceVersion")
+        if rv:
+            obj["metadata"]["resourceVersion"] = rv
+        updated = self._update(info, namespace, name, obj, "", user, {}, req, ref)
+        return self._scale_of(info, updated)
+
+    # -- watch fan-out ----------------------------------------------------------------------------------------------
+    def _on_etcd_events(self, events) -> None:
+        self._pending.extend(events)
+
+    def _dispatch(self, cause: int | None) -> None:
+        """Apply committed etcd events to the watch cache and send them to every matching watcher."""
+        pending, self._pending = self._pending, []
+        for ev in pending:
+            key = ev.kv.key
+            info = self._info_for_key(key)
+            if info is None:
+                continue
+            k = key[len(self.prefix) + 1 + len(info.etcd_prefix) + 1:]
+            store = self.cache.setdefault(info.resource, {})
+            old = store.get(k)
+            if ev.type == "PUT":
+                obj = self._written.pop(key, None)
+                if obj is None:
+                    obj = json.loads(ev.kv.value)
+                    obj["metadata"]["resourceVersion"] = str(ev.kv.mod_revision)
+                store[k] = obj
+                etype = "ADDED" if old is None else "MODIFIED"
+            else:
+                obj = self._written.pop(key, None) or old
+                store.pop(k, None)
+                etype = "DELETED"
+            if obj is None:
+                continue
+            watchers = self.watchers.get(info.resource)
+            if not watchers:
+                continue
+            alive = []
+            for w in watchers:
+                if w.stopped:
+                    continue
+                alive.append(w)
+                now_m = w.matches(obj)
+                was_m = old is not None and etype == "MODIFIED" and w.matches(old)
+                if etype == "MODIFIED":
+                    if now_m and was_m:
+                        t = "MODIFIED"
+                    elif now_m:
+                        t = "ADDED"
+                    elif was_m:
+                        t = "DELETED"
+                    else:
+                        continue
+                elif now_m:
+                    t = etype
+                else:
+                    continue
+                self.loop.call_later(WATCH_LATENCY_MS, w.callback, t, obj, component=w.component,
+                                     label=f"watch {t} {info.resource}/{k}", cause=cause)
+            if len(alive) != len(watchers):
+                self.watchers[info.resource] = alive
+
+    def _info_for_key(self, key: str):
+        rest = key[len(self.prefix) + 1:]
+        parts = rest.split("/")
+        if len(parts) >= 2:
+            two = parts[0] + "/" + parts[1]
+            if two in self._prefixes:
+                return self._prefixes[two]
+        return self._prefixes.get(parts[0])
+
+
+def _key_ref(obj: dict) -> str:
+    md = obj["metadata"]
+    return f"{md['namespace']}/{md['name']}" if md.get("namespace") else md["name"]
+
+
+def _prefix_end(prefix: str) -> str:
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge_patch(target.get(k), v)
+    return target

@@ -1,0 +1,229 @@
+"""The API server's request pipeline, storage and watch, without the rest of the cluster."""
+
+import json
+
+import pytest
+
+from k8slab.api.errors import StatusError
+from k8slab.apiserver import APIServer, Credentials
+from k8slab.client import Client
+from k8slab.etcd import MVCCStore
+from k8slab.sim import Loop
+
+DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+          "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}}}
+
+
+@pytest.fixture
+def api():
+    loop = Loop()
+    server = APIServer(loop, MVCCStore(), seed=1)
+    server.bootstrap()
+    return server
+
+
+@pytest.fixture
+def admin(api):
+    return Client(api, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
+
+
+def test_bootstrap_creates_namespaces_rbac_and_kubernetes_service(api):
+    keys = api.etcd.keys("/registry/")
+    for k in ("/registry/namespaces/default", "/registry/namespaces/kube-system",
+              "/registry/namespaces/kube-node-lease", "/registry/clusterroles/system:kube-scheduler",
+              "/registry/clusterrolebindings/system:kube-scheduler", "/registry/services/specs/default/kubernetes",
+              "/registry/priorityclasses/system-node-critical"):
+        assert k in keys
+    svc = api.storage_get("services", "default", "kubernetes")
+    assert svc["spec"]["clusterIP"] == "10.96.0.1"
+
+
+def test_create_stores_json_under_registry_key_with_server_fields(api, admin):
+    d = admin.create("deployments", DEPLOY)
+    kv = api.etcd.get("/registry/deployments/default/web")
+    stored = json.loads(kv.value)
+    assert stored["metadata"]["uid"] == d["metadata"]["uid"]
+    assert d["metadata"]["resourceVersion"] == str(kv.mod_revision)
+    assert d["metadata"]["generation"] == 1
+    # defaulting as pkg/apis/apps/v1/defaults.go
+    assert d["spec"]["strategy"] == {"type": "RollingUpdate",
+                                     "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    assert d["spec"]["revisionHistoryLimit"] == 10
+    assert d["spec"]["progressDeadlineSeconds"] == 600
+    assert d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_every_stage_is_traced_in_order(api, admin):
+    before = api.loop.trace.last_seq
+    admin.create("deployments", DEPLOY)
+    kinds = [e.kind for e in api.loop.trace.since(before)]
+    assert kinds == ["request", "authn", "authz", "admission.mutating", "validation", "admission.validating",
+                     "etcd.put", "response"]
+
+
+def test_invalid_object_is_422_with_field_path_and_store_untouched(api, admin):
+    bad = json.loads(json.dumps(DEPLOY))
+    bad["spec"]["replicas"] = -1
+    rev = api.etcd.revision
+    with pytest.raises(StatusError) as ei:
+        admin.create("deployments", bad)
+    e = ei.value
+    assert e.code == 422 and e.reason == "Invalid"
+    assert 'Deployment.apps "web" is invalid' in e.message
+    assert "spec.replicas: Invalid value: -1: must be greater than or equal to 0" in e.message
+    assert e.status["details"]["causes"][0]["field"] == "spec.replicas"
+    assert api.etcd.revision == rev
+
+
+def test_stale_resource_version_is_409_conflict(api, admin):
+    d = admin.create("deployments", DEPLOY)
+    stale = json.loads(json.dumps(d))
+    fresh = json.loads(json.dumps(d))
+    fresh["spec"]["replicas"] = 5
+    admin.update("deployments", fresh)
+    rev = api.etcd.revision
+    stale["spec"]["replicas"] = 7
+    with pytest.raises(StatusError) as ei:
+        admin.update("deployments", stale)
+    assert ei.value.code == 409 and ei.value.reason == "Conflict"
+    assert ei.value.message == ('Operation cannot be fulfilled on deployments.apps "web": the object has been '
+                                'modified; please apply your changes to the latest version and try again')
+    assert api.etcd.revision == rev
+
+
+def test_not_found_and_already_exists(api, admin):
+    with pytest.raises(StatusError) as ei:
+        admin.get("deployments", "nope", namespace="default")
+    assert ei.value.code == 404 and ei.value.message == 'deployments.apps "nope" not found'
+    admin.create("deployments", DEPLOY)
+    with pytest.raises(StatusError) as ei:
+        admin.create("deployments", DEPLOY)
+    assert ei.value.code == 409 and ei.value.reason == "AlreadyExists"
+
+
+def test_rbac_forbids_and_allows_per_identity(api):
+    sched = Client(api, "kube-scheduler", Credentials.x509("system:kube-scheduler"))
+    sched.list("nodes")
+    with pytest.raises(StatusError) as ei:
+        sched.create("deployments", DEPLOY)
+    assert ei.value.code == 403
+    assert ei.value.message == ('deployments.apps is forbidden: User "system:kube-scheduler" cannot create '
+                                'resource "deployments" in API group "apps" in the namespace "default"')
+    anon = Client(api, "curl", None)
+    with pytest.raises(StatusError) as ei:
+        anon.list("pods", "default")
+    assert ei.value.code == 403 and 'User "system:anonymous"' in ei.value.message
+
+
+def test_unknown_token_is_401(api):
+    c = Client(api, "curl", Credentials.bearer("not-a-token"))
+    with pytest.raises(StatusError) as ei:
+        c.list("pods", "default")
+    assert ei.value.code == 401 and ei.value.reason == "Unauthorized"
+
+
+def test_node_authorizer_limits_kubelet_to_its_own_node(api, admin):
+    kubelet = Client(api, "kubelet/n1", Credentials.x509("system:node:n1", "system:nodes"))
+    kubelet.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+    admin.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"}})
+    with pytest.raises(StatusError) as ei:
+        kubelet.patch("nodes", "n2", {"metadata": {"labels": {"x": "y"}}})
+    assert ei.value.code == 403
+
+
+def test_namespace_must_exist(api, admin):
+    bad = json.loads(json.dumps(DEPLOY))
+    bad["metadata"]["namespace"] = "nowhere"
+    with pytest.raises(StatusError) as ei:
+        admin.create("deployments", bad)
+    assert ei.value.code == 404 and ei.value.message == 'namespaces "nowhere" not found'
+
+
+def test_status_subresource_and_main_resource_are_kept_apart(api, admin):
+    d = admin.create("deployments", DEPLOY)
+    d2 = json.loads(json.dumps(d))
+    d2["status"] = {"replicas": 99}
+    d2["spec"]["replicas"] = 3
+    out = admin.update("deployments", d2)
+    assert out["status"] == {} and out["spec"]["replicas"] == 3 and out["metadata"]["generation"] == 2
+    d3 = json.loads(json.dumps(out))
+    d3["status"] = {"replicas": 3}
+    d3["spec"]["replicas"] = 50
+    out2 = admin.update_status("deployments", d3)
+    assert out2["status"] == {"replicas": 3} and out2["spec"]["replicas"] == 3 and out2["metadata"]["generation"] == 2
+
+
+def test_binding_sets_node_name_once(api, admin):
+    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}) \
+        if api.storage_get("serviceaccounts", "default", "default") else None
+    if pod is None:
+        admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                         "metadata": {"name": "default", "namespace": "default"}})
+        pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod",
+                                    "metadata": {"name": "p", "namespace": "default"},
+                                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    assert pod["status"]["phase"] == "Pending" and pod["spec"]["priority"] == 0
+    assert pod["spec"]["serviceAccountName"] == "default"
+    assert any(t["key"] == "node.kubernetes.io/not-ready" and t["tolerationSeconds"] == 300
+               for t in pod["spec"]["tolerations"])
+    admin.bind(pod, "n1")
+    bound = admin.get("pods", "p", "default")
+    assert bound["spec"]["nodeName"] == "n1"
+    assert {"type": "PodScheduled", "status": "True"}.items() <= bound["status"]["conditions"][0].items()
+    with pytest.raises(StatusError) as ei:
+        admin.bind(pod, "n2")
+    assert ei.value.code == 409 and 'is already assigned to node "n1"' in ei.value.message
+
+
+def test_watch_delivers_events_as_later_steps_and_respects_field_selector(api, admin):
+    seen = []
+    admin.watch("pods", lambda t, o: seen.append((t, o["metadata"]["name"], o["spec"].get("nodeName"))),
+                field_selector="spec.nodeName=n1")
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    api.loop.settle()
+    assert seen == []  # not on n1 yet
+    admin.bind(pod, "n1")
+    assert seen == []  # delivered by a later loop step
+    api.loop.settle()
+    assert seen == [("ADDED", "p", "n1")]  # entered the selector: ADDED
+
+
+def test_service_cluster_ip_allocation_and_errors(api, admin):
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+           "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+    out = admin.create("services", svc)
+    import ipaddress
+    assert ipaddress.ip_address(out["spec"]["clusterIP"]) in ipaddress.ip_network("10.96.0.0/12")
+    assert out["spec"]["ports"][0]["targetPort"] == 80 and out["spec"]["type"] == "ClusterIP"
+    taken = json.loads(json.dumps(svc))
+    taken["metadata"]["name"] = "web2"
+    taken["spec"]["clusterIP"] = out["spec"]["clusterIP"]
+    rev = api.etcd.revision
+    with pytest.raises(StatusError) as ei:
+        admin.create("services", taken)
+    assert ei.value.code == 422 and "provided IP is already allocated" in ei.value.message
+    outside = json.loads(json.dumps(taken))
+    outside["spec"]["clusterIP"] = "10.200.0.1"
+    with pytest.raises(StatusError) as ei:
+        admin.create("services", outside)
+    assert "The range of valid IPs is 10.96.0.0/12" in ei.value.message
+    assert api.etcd.revision == rev
+
+
+def test_graceful_pod_deletion_marks_then_removes(api, admin):
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    admin.bind(pod, "n1")
+    marked = admin.delete("pods", "p", "default")
+    assert marked["metadata"]["deletionGracePeriodSeconds"] == 30 and marked["metadata"]["deletionTimestamp"]
+    assert api.etcd.get("/registry/pods/default/p") is not None
+    admin.delete("pods", "p", "default", grace_period_seconds=0)
+    assert api.etcd.get("/registry/pods/default/p") is None
