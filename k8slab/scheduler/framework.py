@@ -1,0 +1,1271 @@
+"""Mirrors: staging/src/k8s.io/kube-scheduler/framework/interface.go, pkg/scheduler/framework/interface.go,
+pkg/scheduler/framework/cycle_state.go, pkg/scheduler/framework/types.go,
+pkg/scheduler/framework/runtime/framework.go, pkg/scheduler/framework/plugins/helper/normalize_score.go,
+pkg/scheduler/util/pod_resources.go, staging/src/k8s.io/component-helpers/resource/helpers.go
+
+The scheduling framework: the vocabulary every scheduler plugin speaks.
+
+* A plugin answers at *extension points* (QueueSort, PreFilter, Filter, PostFilter, PreScore, Score,
+  Reserve, Permit, PreBind, Bind, PostBind, PreEnqueue) and reports a ``Status`` with a ``Code``.
+* ``CycleState`` is the scratch pad of one scheduling cycle: PreFilter writes, Filter reads.
+* ``NodeInfo`` is the scheduler's cached view of one node: the Node object, the pods assigned to it
+  and the sum of their resource *requests* (not their live usage).
+* ``Framework`` is built from a profile (a plugin list with score weights). It runs the plugins of
+  each extension point in order, exactly like ``frameworkImpl`` in runtime/framework.go, and
+  combines scores: ``weighted = normalized score x plugin weight``; ``total = sum of weighted``.
+
+Everything here is pure: no clock, no randomness, no API calls (the Bind plugin reaches the API
+through ``handle.client``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Iterable
+
+from k8slab.api.errors import go_quote
+from k8slab.api.quantity import milli_value, parse_quantity, value
+
+# --------------------------------------------------------------------------------------------
+# Scores (interface.go)
+# --------------------------------------------------------------------------------------------
+
+MAX_NODE_SCORE = 100
+"""MaxNodeScore: the highest score a Score plugin may return after normalizing."""
+MIN_NODE_SCORE = 0
+"""MinNodeScore: the lowest score a Score plugin may return after normalizing."""
+MAX_CUSTOM_PRIORITY_SCORE = 10
+"""config.MaxCustomPriorityScore: user-facing shape scores (RequestedToCapacityRatio) run 0..10."""
+
+# pkg/scheduler/util/pod_resources.go
+DEFAULT_MILLI_CPU_REQUEST = 100
+"""0.1 core: the CPU request assumed for a container that does not state one (scoring only)."""
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+"""200 MiB: the memory request assumed for a container that does not state one (scoring only)."""
+
+# Resource names (k8s.io/api/core/v1)
+RESOURCE_CPU = "cpu"
+RESOURCE_MEMORY = "memory"
+RESOURCE_EPHEMERAL_STORAGE = "ephemeral-storage"
+RESOURCE_PODS = "pods"
+
+# Taint keys and effects used by the built-in plugins (k8s.io/api/core/v1/well_known_taints.go)
+TAINT_NODE_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+TAINT_EFFECT_NO_SCHEDULE = "NoSchedule"
+TAINT_EFFECT_PREFER_NO_SCHEDULE = "PreferNoSchedule"
+TAINT_EFFECT_NO_EXECUTE = "NoExecute"
+
+DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
+
+
+class SchedulerError(Exception):
+    """An error returned inside the scheduling framework (the Go code returns plain ``error``)."""
+
+
+class NotFoundError(SchedulerError):
+    """cycle_state.go ErrNotFound: reading a key nobody wrote."""
+
+    def __init__(self) -> None:
+        super().__init__("not found")
+
+
+# --------------------------------------------------------------------------------------------
+# Code and Status (interface.go)
+# --------------------------------------------------------------------------------------------
+
+class Code(enum.IntEnum):
+    """The result kind of running a plugin; same order and names as upstream ``Code``."""
+
+    Success = 0
+    Error = 1
+    Unschedulable = 2
+    UnschedulableAndUnresolvable = 3
+    Wait = 4
+    Skip = 5
+    Pending = 6
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Status:
+    """The result of running a plugin: a code, human-readable reasons, an optional error and the
+    name of the plugin that produced it. ``None`` is treated as Success everywhere, like a nil
+    ``*Status`` in Go."""
+
+    __slots__ = ("code", "_reasons", "err", "plugin")
+
+    def __init__(self, code: Code = Code.Success, reasons: Iterable[str] | str = (), plugin: str = "",
+                 err: BaseException | None = None) -> None:
+        self.code = Code(code)
+        self._reasons = [reasons] if isinstance(reasons, str) else list(reasons)
+        self.err = err
+        self.plugin = plugin
+
+    @property
+    def reasons(self) -> list[str]:
+        """Reasons, with the wrapped error's message first (Status.Reasons)."""
+        if self.err is not None:
+            return [str(self.err)] + self._reasons
+        return list(self._reasons)
+
+    def message(self) -> str:
+        """Reasons joined with ", " (Status.Message)."""
+        return ", ".join(self.reasons)
+
+    def append_reason(self, reason: str) -> None:
+        self._reasons.append(reason)
+
+    def with_plugin(self, plugin: str) -> "Status":
+        self.plugin = plugin
+        return self
+
+    def with_error(self, err: BaseException) -> "Status":
+        self.err = err
+        return self
+
+    def is_success(self) -> bool:
+        return self.code == Code.Success
+
+    def is_wait(self) -> bool:
+        return self.code == Code.Wait
+
+    def is_skip(self) -> bool:
+        return self.code == Code.Skip
+
+    def is_rejected(self) -> bool:
+        """Unschedulable, UnschedulableAndUnresolvable or Pending (Status.IsRejected)."""
+        return self.code in (Code.Unschedulable, Code.UnschedulableAndUnresolvable, Code.Pending)
+
+    def as_error(self) -> BaseException | None:
+        """None for Success, Wait and Skip; otherwise the error this status stands for."""
+        if self.code in (Code.Success, Code.Wait, Code.Skip):
+            return None
+        if self.err is not None:
+            return self.err
+        return SchedulerError(self.message())
+
+    def clone(self) -> "Status":
+        return Status(self.code, list(self._reasons), self.plugin, self.err)
+
+    def __eq__(self, other: object) -> bool:
+        if other is None:
+            return self.is_success()
+        if not isinstance(other, Status):
+            return NotImplemented
+        return (self.code, self.reasons, self.plugin) == (other.code, other.reasons, other.plugin)
+
+    def __hash__(self) -> int:
+        return hash((self.code, tuple(self.reasons), self.plugin))
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def __repr__(self) -> str:
+        plugin = f", plugin={self.plugin!r}" if self.plugin else ""
+        return f"Status({self.code.name}, {self.reasons!r}{plugin})"
+
+
+def new_status(code: Code, *reasons: str) -> Status:
+    """NewStatus(code, reasons...)."""
+    return Status(code, reasons)
+
+
+def as_status(err: BaseException | None) -> Status | None:
+    """AsStatus(err): wrap an error in an Error status (None stays None)."""
+    if err is None:
+        return None
+    return Status(Code.Error, err=err)
+
+
+def code_of(status: Status | None) -> Code:
+    """Status.Code() that also accepts None (a nil status is Success)."""
+    return Code.Success if status is None else status.code
+
+
+def is_success(status: Status | None) -> bool:
+    return status is None or status.is_success()
+
+
+def is_rejected(status: Status | None) -> bool:
+    return status is not None and status.is_rejected()
+
+
+def _wrap(msg: str, status: Status | None) -> SchedulerError:
+    """fmt.Errorf("<msg>: %w", status.AsError())."""
+    err = status.as_error() if status is not None else None
+    return SchedulerError(f"{msg}: {err}")
+
+
+# --------------------------------------------------------------------------------------------
+# Small result types (interface.go)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class NodeScore:
+    """A node name and a score (one entry of a NodeScoreList)."""
+
+    name: str
+    score: int
+
+
+@dataclass
+class PluginScore:
+    """One plugin's score for one node. ``score`` is the weighted score, as upstream; the raw and
+    normalized scores and the weight are kept so a table can show every step."""
+
+    name: str
+    score: int
+    raw: int = 0
+    normalized: int = 0
+    weight: int = 1
+
+
+@dataclass
+class NodePluginScores:
+    """All plugin scores for one node and their weighted total (NodePluginScores)."""
+
+    name: str
+    scores: list[PluginScore] = field(default_factory=list)
+    total_score: int = 0
+
+
+@dataclass
+class PreFilterResult:
+    """Nodes a PreFilter plugin wants evaluated; ``node_names=None`` means every node."""
+
+    node_names: set[str] | None = None
+
+    def all_nodes(self) -> bool:
+        return self.node_names is None
+
+    def merge(self, other: "PreFilterResult | None") -> "PreFilterResult | None":
+        mine = self.node_names
+        theirs = None if other is None else other.node_names
+        if mine is None and theirs is None:
+            return None
+        if mine is None:
+            return PreFilterResult(set(theirs))
+        if theirs is None:
+            return PreFilterResult(set(mine))
+        return PreFilterResult(mine & theirs)
+
+
+def _prefilter_all_nodes(result: PreFilterResult | None) -> bool:
+    return result is None or result.all_nodes()
+
+
+MODE_NOOP = 0
+MODE_OVERRIDE = 1
+
+
+@dataclass
+class NominatingInfo:
+    """What PostFilter (preemption) wants written to ``status.nominatedNodeName``."""
+
+    nominated_node_name: str = ""
+    nominating_mode: int = MODE_NOOP
+
+
+@dataclass
+class PostFilterResult:
+    nominating_info: NominatingInfo | None = None
+
+
+@dataclass
+class QueuedPodInfo:
+    """A pod waiting in the scheduling queue (types.go QueuedPodInfo). ``timestamp`` is the virtual
+    time (ms) the pod was added to the queue; QueueSort plugins compare it."""
+
+    pod: dict
+    timestamp: int = 0
+    attempts: int = 0
+    unschedulable_count: int = 0
+    initial_attempt_timestamp: int | None = None
+    unschedulable_plugins: set[str] = field(default_factory=set)
+    pending_plugins: set[str] = field(default_factory=set)
+    gating_plugin: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# CycleState (cycle_state.go)
+# --------------------------------------------------------------------------------------------
+
+class CycleState:
+    """Data plugins share during one scheduling cycle, keyed by string.
+
+    Values may define ``clone()``; ``CycleState.clone`` calls it (upstream StateData.Clone), so
+    preemption can try "what if" changes on a copy."""
+
+    def __init__(self) -> None:
+        self._storage: dict[str, Any] = {}
+        self.skip_filter_plugins: set[str] = set()
+        self.skip_score_plugins: set[str] = set()
+        self.record_plugin_metrics = False
+
+    def read(self, key: str) -> Any:
+        """Return the value for key, or raise NotFoundError ("not found")."""
+        try:
+            return self._storage[key]
+        except KeyError:
+            raise NotFoundError() from None
+
+    def write(self, key: str, val: Any) -> None:
+        self._storage[key] = val
+
+    def delete(self, key: str) -> None:
+        self._storage.pop(key, None)
+
+    def clone(self) -> "CycleState":
+        copy = CycleState()
+        for k, v in self._storage.items():
+            copy._storage[k] = v.clone() if hasattr(v, "clone") else v
+        copy.skip_filter_plugins = set(self.skip_filter_plugins)
+        copy.skip_score_plugins = set(self.skip_score_plugins)
+        copy.record_plugin_metrics = self.record_plugin_metrics
+        return copy
+
+    def keys(self) -> list[str]:
+        return sorted(self._storage)
+
+
+# --------------------------------------------------------------------------------------------
+# Resource names and pod requests (v1helper, component-helpers/resource)
+# --------------------------------------------------------------------------------------------
+
+def is_prefixed_native_resource(name: str) -> bool:
+    return "kubernetes.io/" in name
+
+
+def is_native_resource(name: str) -> bool:
+    return "/" not in name or is_prefixed_native_resource(name)
+
+
+def is_hugepage_resource_name(name: str) -> bool:
+    return name.startswith("hugepages-")
+
+
+def is_attachable_volume_resource_name(name: str) -> bool:
+    return name.startswith("attachable-volumes-")
+
+
+def is_extended_resource_name(name: str) -> bool:
+    """Extended resources are domain-prefixed names outside kubernetes.io, e.g. nvidia.com/gpu."""
+    if is_native_resource(name) or name.startswith("requests."):
+        return False
+    return "/" in name
+
+
+def is_scalar_resource_name(name: str) -> bool:
+    """Resources tracked in Resource.scalar_resources (schedutil.IsScalarResourceName)."""
+    return (is_extended_resource_name(name) or is_hugepage_resource_name(name)
+            or is_prefixed_native_resource(name) or is_attachable_volume_resource_name(name))
+
+
+def _quantity(q: Any) -> Fraction:
+    if isinstance(q, Fraction):
+        return q
+    if isinstance(q, int):
+        return Fraction(q)
+    return parse_quantity(str(q))
+
+
+def _add_list(into: dict[str, Fraction], rl: dict | None) -> None:
+    for name, q in (rl or {}).items():
+        into[name] = into.get(name, Fraction(0)) + _quantity(q)
+
+
+def _max_list(into: dict[str, Fraction], rl: dict[str, Fraction]) -> None:
+    for name, q in rl.items():
+        if name not in into or q > into[name]:
+            into[name] = q
+
+
+def _container_requests(container: dict, non_missing: dict[str, Fraction] | None) -> dict[str, Fraction]:
+    requests = ((container.get("resources") or {}).get("requests")) or {}
+    out = {name: _quantity(q) for name, q in requests.items()}
+    for name, q in (non_missing or {}).items():
+        if name not in requests:  # "Override if un-set, but not if explicitly set to zero"
+            out[name] = out.get(name, Fraction(0)) + q
+    return out
+
+
+def non_zero_container_defaults() -> dict[str, Fraction]:
+    """The NonMissingContainerRequests used for scoring: 100m CPU and 200 MiB memory."""
+    return {RESOURCE_CPU: Fraction(DEFAULT_MILLI_CPU_REQUEST, 1000), RESOURCE_MEMORY: Fraction(DEFAULT_MEMORY_REQUEST)}
+
+
+def pod_requests(pod: dict, non_missing: dict[str, Fraction] | None = None,
+                 exclude_overhead: bool = False) -> dict[str, Fraction]:
+    """The pod's effective requests (component-helpers resource.PodRequests).
+
+    Containers run together, so their requests add up. Init containers run one at a time before
+    them, so the pod needs the max of (sum of containers, each init container). Sidecars
+    (init containers with ``restartPolicy: Always``) keep running, so they add to both.
+    ``spec.overhead`` is added last. ``non_missing`` fills in requests a container does not state.
+    Pod-level ``spec.resources`` (PodLevelResources) is not modelled."""
+    spec = pod.get("spec") or {}
+    result: dict[str, Fraction] = {}
+    for c in spec.get("containers") or []:
+        _add_list(result, _container_requests(c, non_missing))
+    restartable: dict[str, Fraction] = {}
+    init_max: dict[str, Fraction] = {}
+    for c in spec.get("initContainers") or []:
+        reqs = _container_requests(c, non_missing)
+        if c.get("restartPolicy") == "Always":
+            _add_list(result, reqs)
+            _add_list(restartable, reqs)
+            reqs = dict(restartable)
+        else:
+            combined: dict[str, Fraction] = {}
+            _add_list(combined, reqs)
+            _add_list(combined, restartable)
+            reqs = combined
+        _max_list(init_max, reqs)
+    _max_list(result, init_max)
+    if not exclude_overhead and spec.get("overhead"):
+        _add_list(result, spec["overhead"])
+    return result
+
+
+def get_request_for_resource(resource: str, requests: dict | None, non_zero: bool) -> int:
+    """schedutil.GetRequestForResource: a container's request in scheduler units (milli-CPU, bytes),
+    with the 100m / 200Mi defaults when ``non_zero`` and the key is absent."""
+    if requests is None:
+        return 0
+    if resource == RESOURCE_CPU:
+        if RESOURCE_CPU not in requests and non_zero:
+            return DEFAULT_MILLI_CPU_REQUEST
+        return milli_value(_quantity(requests.get(RESOURCE_CPU, 0)))
+    if resource == RESOURCE_MEMORY:
+        if RESOURCE_MEMORY not in requests and non_zero:
+            return DEFAULT_MEMORY_REQUEST
+        return value(_quantity(requests.get(RESOURCE_MEMORY, 0)))
+    if resource not in requests:
+        return 0
+    return value(_quantity(requests[resource]))
+
+
+def get_non_zero_requests(requests: dict | None) -> tuple[int, int]:
+    """(milli-CPU, memory bytes) of one container's requests with the non-zero defaults applied."""
+    return (get_request_for_resource(RESOURCE_CPU, requests, True),
+            get_request_for_resource(RESOURCE_MEMORY, requests, True))
+
+
+def pod_priority(pod: dict) -> int:
+    """corev1helpers.PodPriority: ``spec.priority`` or 0."""
+    prio = (pod.get("spec") or {}).get("priority")
+    return int(prio) if prio is not None else 0
+
+
+# --------------------------------------------------------------------------------------------
+# Resource and NodeInfo (types.go)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Resource:
+    """A collection of compute resources in scheduler units: milli-CPU, bytes, pod count and
+    scalar (extended, hugepages) resources."""
+
+    milli_cpu: int = 0
+    memory: int = 0
+    ephemeral_storage: int = 0
+    allowed_pod_number: int = 0
+    scalar_resources: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_list(cls, rl: dict | None) -> "Resource":
+        """NewResource(ResourceList)."""
+        r = cls()
+        r.add(rl)
+        return r
+
+    def add(self, rl: dict | None) -> None:
+        for name, q in (rl or {}).items():
+            q = _quantity(q)
+            if name == RESOURCE_CPU:
+                self.milli_cpu += milli_value(q)
+            elif name == RESOURCE_MEMORY:
+                self.memory += value(q)
+            elif name == RESOURCE_PODS:
+                self.allowed_pod_number += value(q)
+            elif name == RESOURCE_EPHEMERAL_STORAGE:
+                self.ephemeral_storage += value(q)
+            elif is_scalar_resource_name(name):
+                self.add_scalar(name, value(q))
+
+    def set_max_resource(self, rl: dict | None) -> None:
+        for name, q in (rl or {}).items():
+            q = _quantity(q)
+            if name == RESOURCE_MEMORY:
+                self.memory = max(self.memory, value(q))
+            elif name == RESOURCE_CPU:
+                self.milli_cpu = max(self.milli_cpu, milli_value(q))
+            elif name == RESOURCE_EPHEMERAL_STORAGE:
+                self.ephemeral_storage = max(self.ephemeral_storage, value(q))
+            elif is_scalar_resource_name(name):
+                self.set_scalar(name, max(self.scalar_resources.get(name, 0), value(q)))
+
+    def add_scalar(self, name: str, quantity: int) -> None:
+        self.set_scalar(name, self.scalar_resources.get(name, 0) + quantity)
+
+    def set_scalar(self, name: str, quantity: int) -> None:
+        self.scalar_resources[name] = quantity
+
+    def clone(self) -> "Resource":
+        return Resource(self.milli_cpu, self.memory, self.ephemeral_storage, self.allowed_pod_number,
+                        dict(self.scalar_resources))
+
+
+@dataclass
+class PodResource:
+    """What a pod adds to a node: its real requests plus the non-zero CPU and memory used for
+    scoring (fwk.PodResource)."""
+
+    resource: Resource
+    non0_cpu: int
+    non0_mem: int
+
+
+def calculate_resource(pod: dict) -> PodResource:
+    """PodInfo.CalculateResource: real requests and non-zero CPU/memory of a pod."""
+    requests = pod_requests(pod)
+    non0 = pod_requests(pod, non_missing=non_zero_container_defaults())
+    res = Resource()
+    res.add(requests)
+    return PodResource(res, milli_value(non0.get(RESOURCE_CPU, Fraction(0))),
+                       value(non0.get(RESOURCE_MEMORY, Fraction(0))))
+
+
+def _affinity(pod: dict) -> dict:
+    return (pod.get("spec") or {}).get("affinity") or {}
+
+
+def pod_with_affinity(pod: dict) -> bool:
+    a = _affinity(pod)
+    return bool(a.get("podAffinity") or a.get("podAntiAffinity"))
+
+
+def pod_with_required_anti_affinity(pod: dict) -> bool:
+    anti = _affinity(pod).get("podAntiAffinity") or {}
+    return bool(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
+
+
+def get_pod_key(pod: dict) -> str:
+    """The cache key of a pod: its UID (GetPodKey). Pods without a UID fall back to
+    "namespace/name" so hand-written test pods work."""
+    meta = pod.get("metadata") or {}
+    uid = meta.get("uid")
+    if uid:
+        return str(uid)
+    return f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
+
+
+@dataclass
+class PodInfo:
+    """A pod plus values computed once (its resource requests)."""
+
+    pod: dict
+    _resource: PodResource | None = field(default=None, repr=False, compare=False)
+
+    def calculate_resource(self) -> PodResource:
+        if self._resource is None:
+            self._resource = calculate_resource(self.pod)
+        return self._resource
+
+
+def get_host_ports(pod: dict) -> list[tuple[str, str, int]]:
+    """(hostIP, protocol, hostPort) for every container port with a hostPort (schedutil.GetHostPorts)."""
+    out = []
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            host_port = int(p.get("hostPort") or 0)
+            if host_port <= 0:
+                continue
+            out.append((p.get("hostIP") or "", p.get("protocol") or "", host_port))
+    return out
+
+
+def _sanitize_port(ip: str, protocol: str) -> tuple[str, str]:
+    return ip or DEFAULT_BIND_ALL_HOST_IP, protocol or "TCP"
+
+
+@dataclass
+class ImageStateSummary:
+    """An image present on a node: its size and on how many nodes of the cluster it is present."""
+
+    size: int
+    num_nodes: int = 1
+
+
+class NodeInfo:
+    """Node-level aggregated information, as kept in the scheduler cache (types.go NodeInfo).
+
+    ``requested`` sums the pods' real requests; ``non_zero_requested`` counts 100m CPU and 200 MiB
+    memory for containers that request nothing (used by scoring so empty pods still spread)."""
+
+    def __init__(self, node: dict | None = None, pods: Iterable[dict] = ()) -> None:
+        self.node: dict | None = None
+        self.pods: list[PodInfo] = []
+        self.pods_with_affinity: list[PodInfo] = []
+        self.pods_with_required_anti_affinity: list[PodInfo] = []
+        self.used_ports: dict[str, set[tuple[str, int]]] = {}
+        self.requested = Resource()
+        self.non_zero_requested = Resource()
+        self.allocatable = Resource()
+        self.image_states: dict[str, ImageStateSummary] = {}
+        self.pvc_ref_counts: dict[str, int] = {}
+        if node is not None:
+            self.set_node(node)
+        for pod in pods:
+            self.add_pod(pod)
+
+    @property
+    def name(self) -> str:
+        if self.node is None:
+            return "<no node>"
+        return (self.node.get("metadata") or {}).get("name", "")
+
+    def set_node(self, node: dict) -> None:
+        """SetNode: remember the Node and read ``status.allocatable``."""
+        self.node = node
+        self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
+        self.image_states = {}
+        for image in (node.get("status") or {}).get("images") or []:
+            for image_name in image.get("names") or []:
+                self.image_states.setdefault(image_name, ImageStateSummary(int(image.get("sizeBytes") or 0)))
+
+    def add_pod(self, pod: dict) -> None:
+        self.add_pod_info(PodInfo(pod))
+
+    def add_pod_info(self, pod_info: PodInfo) -> None:
+        self.pods.append(pod_info)
+        if pod_with_affinity(pod_info.pod):
+            self.pods_with_affinity.append(pod_info)
+        if pod_with_required_anti_affinity(pod_info.pod):
+            self.pods_with_required_anti_affinity.append(pod_info)
+        self._update(pod_info, 1)
+
+    def remove_pod(self, pod: dict) -> None:
+        """RemovePod: subtract a pod (matched by key) or raise SchedulerError."""
+        key = get_pod_key(pod)
+        for lst in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
+            for i, pi in enumerate(lst):
+                if get_pod_key(pi.pod) == key:
+                    del lst[i]
+                    break
+        for i, pi in enumerate(self.pods):
+            if get_pod_key(pi.pod) == key:
+                del self.pods[i]
+                self._update(pi, -1)
+                return
+        pod_name = (pod.get("metadata") or {}).get("name", "")
+        raise SchedulerError(f"no corresponding pod {pod_name} in pods of node {self.name}")
+
+    def _update(self, pod_info: PodInfo, sign: int) -> None:
+        res = pod_info.calculate_resource()
+        self.requested.milli_cpu += sign * res.resource.milli_cpu
+        self.requested.memory += sign * res.resource.memory
+        self.requested.ephemeral_storage += sign * res.resource.ephemeral_storage
+        for name, q in res.resource.scalar_resources.items():
+            self.requested.scalar_resources[name] = self.requested.scalar_resources.get(name, 0) + sign * q
+        self.non_zero_requested.milli_cpu += sign * res.non0_cpu
+        self.non_zero_requested.memory += sign * res.non0_mem
+        for ip, protocol, port in get_host_ports(pod_info.pod):
+            ip, protocol = _sanitize_port(ip, protocol)
+            if sign > 0:
+                self.used_ports.setdefault(ip, set()).add((protocol, port))
+            else:
+                ports = self.used_ports.get(ip)
+                if ports is not None:
+                    ports.discard((protocol, port))
+                    if not ports:
+                        del self.used_ports[ip]
+        meta = pod_info.pod.get("metadata") or {}
+        for vol in (pod_info.pod.get("spec") or {}).get("volumes") or []:
+            claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+            if not claim:
+                continue
+            key = f"{meta.get('namespace', 'default')}/{claim}"
+            self.pvc_ref_counts[key] = self.pvc_ref_counts.get(key, 0) + sign
+            if self.pvc_ref_counts[key] <= 0:
+                del self.pvc_ref_counts[key]
+
+    def snapshot(self) -> "NodeInfo":
+        """A copy that can be changed without touching this one (NodeInfo.Snapshot)."""
+        clone = NodeInfo()
+        clone.node = self.node
+        clone.pods = list(self.pods)
+        clone.pods_with_affinity = list(self.pods_with_affinity)
+        clone.pods_with_required_anti_affinity = list(self.pods_with_required_anti_affinity)
+        clone.used_ports = {ip: set(ports) for ip, ports in self.used_ports.items()}
+        clone.requested = self.requested.clone()
+        clone.non_zero_requested = self.non_zero_requested.clone()
+        clone.allocatable = self.allocatable.clone()
+        clone.image_states = {k: ImageStateSummary(v.size, v.num_nodes) for k, v in self.image_states.items()}
+        clone.pvc_ref_counts = dict(self.pvc_ref_counts)
+        return clone
+
+    def __repr__(self) -> str:
+        pod_names = [(p.pod.get("metadata") or {}).get("name") for p in self.pods]
+        return f"NodeInfo({self.name!r}, pods={pod_names}, requested={self.requested}, allocatable={self.allocatable})"
+
+
+def build_node_infos(nodes: Iterable[dict], pods: Iterable[dict] = ()) -> list[NodeInfo]:
+    """Snapshot helper: one NodeInfo per node (in the given order) holding the pods whose
+    ``spec.nodeName`` names it, with image states counted across all nodes."""
+    infos = [NodeInfo(n) for n in nodes]
+    by_name = {ni.name: ni for ni in infos}
+    for pod in pods:
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if node_name in by_name:
+            by_name[node_name].add_pod(pod)
+    counts: dict[str, int] = {}
+    for ni in infos:
+        for image_name in ni.image_states:
+            counts[image_name] = counts.get(image_name, 0) + 1
+    for ni in infos:
+        for image_name, state in ni.image_states.items():
+            state.num_nodes = counts[image_name]
+    return infos
+
+
+# --------------------------------------------------------------------------------------------
+# Score normalization helper (plugins/helper/normalize_score.go)
+# --------------------------------------------------------------------------------------------
+
+def default_normalize_score(max_priority: int, reverse: bool, scores: list[NodeScore]) -> Status | None:
+    """Scale scores so the highest becomes ``max_priority`` (integer division); with ``reverse``
+    the result is flipped so the lowest raw score wins. Changes ``scores`` in place."""
+    max_count = 0
+    for s in scores:
+        max_count = max(max_count, s.score)
+    if max_count == 0:
+        if reverse:
+            for s in scores:
+                s.score = max_priority
+        return None
+    for s in scores:
+        score = max_priority * s.score // max_count
+        if reverse:
+            score = max_priority - score
+        s.score = score
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Plugin interfaces (interface.go). A plugin is a small class with NAME and the methods of the
+# extension points it takes part in; the framework looks for the method names below.
+# --------------------------------------------------------------------------------------------
+
+class Plugin:
+    """Base of all plugins. Subclasses set ``NAME`` and take ``(args=None, handle=None)``."""
+
+    NAME = ""
+
+    def __init__(self, args: dict | None = None, handle: Any = None) -> None:
+        self.args = args
+        self.handle = handle
+
+    def name(self) -> str:
+        return self.NAME
+
+
+class PreEnqueuePlugin(Plugin):
+    """``pre_enqueue(pod) -> Status | None``: may the pod enter the active queue at all?"""
+
+
+class QueueSortPlugin(Plugin):
+    """``less(pinfo1, pinfo2) -> bool``: order of the active queue. Only one may be enabled."""
+
+
+class PreFilterPlugin(Plugin):
+    """``pre_filter(state, pod, nodes) -> (PreFilterResult | None, Status | None)``: compute once
+    per cycle what Filter needs; may restrict the nodes or reject the pod outright (Skip skips the
+    plugin's Filter)."""
+
+
+class FilterPlugin(Plugin):
+    """``filter(state, pod, node_info) -> Status | None``: can the pod run on this node?"""
+
+
+class PostFilterPlugin(Plugin):
+    """``post_filter(state, pod, node_to_status) -> (PostFilterResult | None, Status)``: called
+    when no node fits (DefaultPreemption)."""
+
+
+class PreScorePlugin(Plugin):
+    """``pre_score(state, pod, nodes) -> Status | None``: prepare scoring (Skip skips Score)."""
+
+
+class ScorePlugin(Plugin):
+    """``score(state, pod, node_info) -> (int, Status | None)`` and, optionally,
+    ``normalize_score(state, pod, scores) -> Status | None`` (the ScoreExtensions)."""
+
+
+class ReservePlugin(Plugin):
+    """``reserve(state, pod, node_name) -> Status | None`` and ``unreserve(state, pod, node_name)``."""
+
+
+class PermitPlugin(Plugin):
+    """``permit(state, pod, node_name) -> (Status | None, timeout_ms)``: allow, deny or wait."""
+
+
+class PreBindPlugin(Plugin):
+    """``pre_bind(state, pod, node_name) -> Status | None``: e.g. provision volumes."""
+
+
+class BindPlugin(Plugin):
+    """``bind(state, pod, node_name) -> Status | None`` (Skip lets the next binder try)."""
+
+
+class PostBindPlugin(Plugin):
+    """``post_bind(state, pod, node_name)``: informational, after a successful bind."""
+
+
+EXTENSION_POINTS: dict[str, str] = {
+    "PreEnqueue": "pre_enqueue",
+    "QueueSort": "less",
+    "PreFilter": "pre_filter",
+    "Filter": "filter",
+    "PostFilter": "post_filter",
+    "PreScore": "pre_score",
+    "Score": "score",
+    "Reserve": "reserve",
+    "Permit": "permit",
+    "PreBind": "pre_bind",
+    "Bind": "bind",
+    "PostBind": "post_bind",
+}
+"""Extension point name -> the method a plugin defines to take part in it."""
+
+
+def implements(plugin: Any, extension_point: str) -> bool:
+    """Does the plugin take part in the extension point (the Go interface check)?"""
+    return callable(getattr(plugin, EXTENSION_POINTS[extension_point], None))
+
+
+# --------------------------------------------------------------------------------------------
+# Profile and Framework (apis/config, runtime/framework.go)
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
+
+DEFAULT_PLUGINS: list[tuple[str, int]] = [
+    ("SchedulingGates", 0),
+    ("PrioritySort", 0),
+    ("NodeUnschedulable", 0),
+    ("NodeName", 0),
+    ("TaintToleration", 3),
+    ("NodeAffinity", 2),
+    ("NodePorts", 0),
+    ("NodeResourcesFit", 1),
+    ("VolumeRestrictions", 0),
+    ("NodeVolumeLimits", 0),
+    ("VolumeBinding", 0),
+    ("VolumeZone", 0),
+    ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2),
+    ("DefaultPreemption", 0),
+    ("NodeResourcesBalancedAllocation", 1),
+    ("ImageLocality", 1),
+    ("DefaultBinder", 0),
+]
+"""The MultiPoint plugins of the default profile, in order, with their score weights
+(pkg/scheduler/apis/config/v1/default_plugins.go)."""
+
+
+@dataclass
+class PluginEntry:
+    name: str
+    weight: int = 0
+
+
+@dataclass
+class Profile:
+    """One KubeSchedulerConfiguration profile: a scheduler name, the MultiPoint plugin list (in
+    order, with score weights), per-plugin args and an optional percentageOfNodesToScore."""
+
+    scheduler_name: str = DEFAULT_SCHEDULER_NAME
+    plugins: list[PluginEntry] = field(default_factory=list)
+    plugin_config: dict[str, dict] = field(default_factory=dict)
+    percentage_of_nodes_to_score: int | None = None
+
+
+def default_profile(registry: dict[str, type] | None = None) -> Profile:
+    """The default profile, keeping only plugins present in the registry."""
+    if registry is None:
+        from k8slab.scheduler.plugins import REGISTRY as registry  # noqa: N811
+    return Profile(plugins=[PluginEntry(n, w) for n, w in DEFAULT_PLUGINS if n in registry])
+
+
+MAX_PERMIT_TIMEOUT_MS = 15 * 60 * 1000
+"""maxTimeout for Permit plugins that ask to wait (15 minutes)."""
+
+
+@dataclass
+class FilterVerdict:
+    """One Filter plugin's answer for one node: ``status`` None means Success."""
+
+    plugin: str
+    status: Status | None
+
+
+class Framework:
+    """A profile turned into running plugins (frameworkImpl). It is also the plugins' ``handle``:
+    ``client`` reaches the API (used by DefaultBinder) and ``snapshot`` holds the NodeInfos of the
+    current cycle."""
+
+    def __init__(self, profile: Profile | None = None, registry: dict[str, type] | None = None,
+                 client: Any = None) -> None:
+        if registry is None:
+            from k8slab.scheduler.plugins import REGISTRY as registry  # noqa: N811
+        if profile is None:
+            profile = default_profile(registry)
+        self.profile = profile
+        self.profile_name = profile.scheduler_name
+        self.percentage_of_nodes_to_score = profile.percentage_of_nodes_to_score
+        self.client = client
+        self.snapshot: list[NodeInfo] = []
+        self.nominated_pods_for_node: Callable[[str], list[dict]] | None = None
+        self.plugins: dict[str, Any] = {}
+        self.score_plugin_weight: dict[str, int] = {}
+        self.extension_points: dict[str, list[Any]] = {ep: [] for ep in EXTENSION_POINTS}
+        for entry in profile.plugins:
+            if entry.name in self.plugins:
+                raise SchedulerError(f"plugin {go_quote(entry.name)} already registered")
+            if entry.name not in registry:
+                raise SchedulerError(f"PreFilterPlugin {go_quote(entry.name)} does not exist")
+            plugin = registry[entry.name](profile.plugin_config.get(entry.name), self)
+            self.plugins[entry.name] = plugin
+            for ep in EXTENSION_POINTS:
+                if implements(plugin, ep):
+                    self.extension_points[ep].append(plugin)
+            if implements(plugin, "Score"):
+                self.score_plugin_weight[entry.name] = entry.weight or 1
+        if len(self.extension_points["QueueSort"]) > 1:
+            raise SchedulerError("only one QueueSort plugin can be enabled")
+
+    # -- handle ------------------------------------------------------------------------------
+    def get_node_info(self, node_name: str) -> NodeInfo:
+        for ni in self.snapshot:
+            if ni.name == node_name:
+                return ni
+        raise SchedulerError(f'nodeinfo not found for node name "{node_name}"')
+
+    # -- plugin lists --------------------------------------------------------------------------
+    def _names(self, ep: str) -> list[str]:
+        return [p.NAME for p in self.extension_points[ep]]
+
+    @property
+    def filter_plugin_names(self) -> list[str]:
+        return self._names("Filter")
+
+    @property
+    def score_plugin_names(self) -> list[str]:
+        return self._names("Score")
+
+    def has_filter_plugins(self) -> bool:
+        return bool(self.extension_points["Filter"])
+
+    def has_post_filter_plugins(self) -> bool:
+        return bool(self.extension_points["PostFilter"])
+
+    def has_score_plugins(self) -> bool:
+        return bool(self.extension_points["Score"])
+
+    def list_plugins(self) -> dict[str, list[str]]:
+        """Extension point -> enabled plugin names (ListPlugins)."""
+        return {ep: self._names(ep) for ep in EXTENSION_POINTS if self.extension_points[ep]}
+
+    # -- queue ---------------------------------------------------------------------------------
+    def queue_sort_func(self) -> Callable[[QueuedPodInfo, QueuedPodInfo], bool]:
+        plugins = self.extension_points["QueueSort"]
+        if not plugins:
+            raise SchedulerError("No QueueSort plugin is registered in the frameworkImpl.")
+        return plugins[0].less
+
+    def run_pre_enqueue_plugins(self, pod: dict) -> Status | None:
+        """Run PreEnqueue plugins until one rejects; the rejecting status names the plugin (the
+        queue records it as the pod's gating plugin)."""
+        for pl in self.extension_points["PreEnqueue"]:
+            s = pl.pre_enqueue(pod)
+            if is_success(s):
+                continue
+            if not s.is_rejected():
+                return as_status(_wrap(f"running PreEnqueue plugin {go_quote(pl.NAME)}", s)).with_plugin(pl.NAME)
+            return s.with_plugin(pl.NAME)
+        return None
+
+    # -- filtering -----------------------------------------------------------------------------
+    def run_pre_filter_plugins(self, state: CycleState, pod: dict, nodes: list[NodeInfo]
+                               ) -> tuple[PreFilterResult | None, Status | None, set[str]]:
+        """Run PreFilter plugins. Returns (result, status, plugins that rejected nodes via result)."""
+        skip: set[str] = set()
+        result: PreFilterResult | None = None
+        plugins_with_nodes: list[str] = []
+        unschedulable: set[str] = set()
+        return_status: Status | None = None
+        try:
+            for pl in self.extension_points["PreFilter"]:
+                r, s = pl.pre_filter(state, pod, nodes)
+                if s is not None and s.is_skip():
+                    skip.add(pl.NAME)
+                    continue
+                if not is_success(s):
+                    s.plugin = pl.NAME
+                    if s.code == Code.UnschedulableAndUnresolvable:
+                        return None, s, unschedulable
+                    if s.code == Code.Unschedulable:
+                        return_status = s
+                        continue
+                    err = _wrap(f"running PreFilter plugin {go_quote(pl.NAME)}", s)
+                    return None, as_status(err).with_plugin(pl.NAME), unschedulable
+                if not _prefilter_all_nodes(r):
+                    plugins_with_nodes.append(pl.NAME)
+                    unschedulable.add(pl.NAME)
+                result = r if result is None else result.merge(r)
+                if not _prefilter_all_nodes(result) and not result.node_names:
+                    if len(plugins_with_nodes) == 1:
+                        msg = f"node(s) didn't satisfy plugin {plugins_with_nodes[0]}"
+                    else:
+                        msg = f"node(s) didn't satisfy plugin(s) [{' '.join(plugins_with_nodes)}] simultaneously"
+                    return result, Status(Code.UnschedulableAndUnresolvable, [msg]), unschedulable
+            return result, return_status, unschedulable
+        finally:
+            state.skip_filter_plugins = skip
+
+    def run_filter_plugins_with_verdicts(self, state: CycleState, pod: dict, node_info: NodeInfo,
+                                         evaluate_all: bool = False) -> tuple[Status | None, list[FilterVerdict]]:
+        """RunFilterPlugins, also returning each plugin's verdict. Like upstream, the first
+        rejection decides; with ``evaluate_all`` the remaining plugins still run, for display only."""
+        final: Status | None = None
+        verdicts: list[FilterVerdict] = []
+        for pl in self.extension_points["Filter"]:
+            if pl.NAME in state.skip_filter_plugins:
+                continue
+            if final is not None and not evaluate_all:
+                break
+            s = pl.filter(state, pod, node_info)
+            if not is_success(s):
+                if not s.is_rejected():
+                    s = as_status(_wrap(f"running {go_quote(pl.NAME)} filter plugin", s))
+                s.plugin = pl.NAME
+            verdicts.append(FilterVerdict(pl.NAME, s))
+            if final is None and not is_success(s):
+                final = s
+        return final, verdicts
+
+    def run_filter_plugins(self, state: CycleState, pod: dict, node_info: NodeInfo) -> Status | None:
+        """RunFilterPlugins: stop at the first plugin that does not return Success."""
+        return self.run_filter_plugins_with_verdicts(state, pod, node_info)[0]
+
+    def run_pre_filter_extension_add_pod(self, state: CycleState, pod: dict, pod_info_to_add: PodInfo,
+                                         node_info: NodeInfo) -> Status | None:
+        for pl in self.extension_points["PreFilter"]:
+            ext = getattr(pl, "add_pod", None)
+            if ext is None or pl.NAME in state.skip_filter_plugins:
+                continue
+            s = ext(state, pod, pod_info_to_add, node_info)
+            if not is_success(s):
+                return as_status(_wrap(f"running AddPod on PreFilter plugin {go_quote(pl.NAME)}", s))
+        return None
+
+    def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: dict, pod_info_to_remove: PodInfo,
+                                            node_info: NodeInfo) -> Status | None:
+        for pl in self.extension_points["PreFilter"]:
+            ext = getattr(pl, "remove_pod", None)
+            if ext is None or pl.NAME in state.skip_filter_plugins:
+                continue
+            s = ext(state, pod, pod_info_to_remove, node_info)
+            if not is_success(s):
+                return as_status(_wrap(f"running RemovePod on PreFilter plugin {go_quote(pl.NAME)}", s))
+        return None
+
+    def run_filter_plugins_with_nominated_pods(self, state: CycleState, pod: dict, node_info: NodeInfo,
+                                               evaluate_all: bool = False
+                                               ) -> tuple[Status | None, list[FilterVerdict]]:
+        """RunFilterPluginsWithNominatedPods: if pods of equal or higher priority are nominated to
+        this node, the pod must fit both with and without them."""
+        status: Status | None = None
+        verdicts: list[FilterVerdict] = []
+        pods_added = False
+        for i in range(2):
+            state_to_use, info_to_use = state, node_info
+            if i == 0:
+                pods_added, state_to_use, info_to_use, err = self._add_nominated_pods(pod, state, node_info)
+                if err is not None:
+                    return err, verdicts
+            elif not pods_added or not is_success(status):
+                break
+            status, verdicts = self.run_filter_plugins_with_verdicts(state_to_use, pod, info_to_use, evaluate_all)
+            if not is_success(status) and not status.is_rejected():
+                return status, verdicts
+        return status, verdicts
+
+    def _add_nominated_pods(self, pod: dict, state: CycleState, node_info: NodeInfo):
+        if self.nominated_pods_for_node is None:
+            return False, state, node_info, None
+        nominated = self.nominated_pods_for_node(node_info.name)
+        if not nominated:
+            return False, state, node_info, None
+        info_out = node_info.snapshot()
+        state_out = state.clone()
+        added = False
+        for other in nominated:
+            if pod_priority(other) >= pod_priority(pod) and get_pod_key(other) != get_pod_key(pod):
+                pi = PodInfo(other)
+                info_out.add_pod_info(pi)
+                s = self.run_pre_filter_extension_add_pod(state_out, pod, pi, info_out)
+                if not is_success(s):
+                    return False, state, node_info, s
+                added = True
+        return added, state_out, info_out, None
+
+    def run_post_filter_plugins(self, state: CycleState, pod: dict, node_to_status: Any
+                                ) -> tuple[PostFilterResult | None, Status]:
+        """Run PostFilter plugins until one succeeds, errors or says UnschedulableAndUnresolvable."""
+        result: PostFilterResult | None = None
+        reasons: list[str] = []
+        rejector = ""
+        for pl in self.extension_points["PostFilter"]:
+            r, s = pl.post_filter(state, pod, node_to_status)
+            if is_success(s):
+                return r, s if s is not None else Status()
+            if s.code == Code.UnschedulableAndUnresolvable:
+                return r, s.with_plugin(pl.NAME)
+            if not s.is_rejected():
+                return None, as_status(s.as_error()).with_plugin(pl.NAME)
+            if r is not None and r.nominating_info is not None and r.nominating_info.nominating_mode != MODE_NOOP:
+                result = r
+            reasons.extend(s.reasons)
+            if not rejector:
+                rejector = pl.NAME
+        return result, Status(Code.Unschedulable, reasons, plugin=rejector)
+
+    # -- scoring -------------------------------------------------------------------------------
+    def run_pre_score_plugins(self, state: CycleState, pod: dict, nodes: list[NodeInfo]) -> Status | None:
+        """Run PreScore plugins; a Skip status skips that plugin's Score in this cycle."""
+        skip: set[str] = set()
+        try:
+            for pl in self.extension_points["PreScore"]:
+                s = pl.pre_score(state, pod, nodes)
+                if s is not None and s.is_skip():
+                    skip.add(pl.NAME)
+                    continue
+                if not is_success(s):
+                    return as_status(_wrap(f"running PreScore plugin {go_quote(pl.NAME)}", s))
+            return None
+        finally:
+            state.skip_score_plugins = skip
+
+    def run_score_plugins(self, state: CycleState, pod: dict, nodes: list[NodeInfo]
+                          ) -> tuple[list[NodePluginScores] | None, Status | None]:
+        """Score every node with every (not skipped) Score plugin, normalize per plugin, check the
+        0..100 range, multiply by the plugin weight and add up per node."""
+        plugins = [pl for pl in self.extension_points["Score"] if pl.NAME not in state.skip_score_plugins]
+        plugin_to_node_scores: dict[str, list[NodeScore]] = {pl.NAME: [] for pl in plugins}
+        raw: dict[str, list[int]] = {}
+        for ni in nodes:
+            for pl in plugins:
+                s, status = pl.score(state, pod, ni)
+                if not is_success(status):
+                    err = SchedulerError(f"plugin {go_quote(pl.NAME)} failed with: {status.as_error()}")
+                    return None, as_status(SchedulerError(f"running Score plugins: {err}"))
+                plugin_to_node_scores[pl.NAME].append(NodeScore(ni.name, int(s)))
+        for pl in plugins:
+            raw[pl.NAME] = [ns.score for ns in plugin_to_node_scores[pl.NAME]]
+            normalize = getattr(pl, "normalize_score", None)
+            if normalize is None:
+                continue
+            status = normalize(state, pod, plugin_to_node_scores[pl.NAME])
+            if not is_success(status):
+                err = SchedulerError(f"plugin {go_quote(pl.NAME)} failed with: {status.as_error()}")
+                return None, as_status(SchedulerError(f"running Normalize on Score plugins: {err}"))
+        out: list[NodePluginScores] = []
+        for index, ni in enumerate(nodes):
+            nps = NodePluginScores(ni.name)
+            for pl in plugins:
+                weight = self.score_plugin_weight[pl.NAME]
+                score = plugin_to_node_scores[pl.NAME][index].score
+                if score > MAX_NODE_SCORE or score < MIN_NODE_SCORE:
+                    err = SchedulerError(
+                        f"plugin {go_quote(pl.NAME)} returns an invalid score {score}, it should in the range of "
+                        f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing")
+                    return None, as_status(SchedulerError(f"applying score defaultWeights on Score plugins: {err}"))
+                weighted = score * weight
+                nps.scores.append(PluginScore(pl.NAME, weighted, raw[pl.NAME][index], score, weight))
+                nps.total_score += weighted
+            out.append(nps)
+        return out, None
+
+    # -- reserve, permit, binding ---------------------------------------------------------------
+    def run_reserve_plugins_reserve(self, state: CycleState, pod: dict, node_name: str) -> Status | None:
+        for pl in self.extension_points["Reserve"]:
+            s = pl.reserve(state, pod, node_name)
+            if not is_success(s):
+                if s.is_rejected():
+                    s.plugin = pl.NAME
+                    return s
+                return as_status(_wrap(f"running Reserve plugin {go_quote(pl.NAME)}", s))
+        return None
+
+    def run_reserve_plugins_unreserve(self, state: CycleState, pod: dict, node_name: str) -> None:
+        """Unreserve runs in the reverse order of Reserve."""
+        for pl in reversed(self.extension_points["Reserve"]):
+            pl.unreserve(state, pod, node_name)
+
+    def run_permit_plugins(self, state: CycleState, pod: dict, node_name: str
+                           ) -> tuple[dict[str, int], Status | None]:
+        """Returns (plugin -> wait timeout in ms, status). Wait is capped at 15 minutes."""
+        wait_time: dict[str, int] = {}
+        waiting = False
+        for pl in self.extension_points["Permit"]:
+            s, timeout_ms = pl.permit(state, pod, node_name)
+            if is_success(s):
+                continue
+            if s.is_rejected():
+                return {}, s.with_plugin(pl.NAME)
+            if s.is_wait():
+                wait_time[pl.NAME] = min(int(timeout_ms), MAX_PERMIT_TIMEOUT_MS)
+                waiting = True
+            else:
+                return {}, as_status(_wrap(f"running Permit plugin {go_quote(pl.NAME)}", s)).with_plugin(pl.NAME)
+        if waiting:
+            name = (pod.get("metadata") or {}).get("name", "")
+            msg = f'one or more plugins asked to wait and no plugin rejected pod "{name}"'
+            return wait_time, Status(Code.Wait, [msg])
+        return wait_time, None
+
+    def run_pre_bind_plugins(self, state: CycleState, pod: dict, node_name: str) -> Status | None:
+        for pl in self.extension_points["PreBind"]:
+            s = pl.pre_bind(state, pod, node_name)
+            if not is_success(s):
+                if s.is_rejected():
+                    s.plugin = pl.NAME
+                    return s
+                return as_status(_wrap(f"running PreBind plugin {go_quote(pl.NAME)}", s))
+        return None
+
+    def run_bind_plugins(self, state: CycleState, pod: dict, node_name: str) -> Status | None:
+        """Try binders in order; a binder may Skip to let the next one bind."""
+        if not self.extension_points["Bind"]:
+            return Status(Code.Skip, [""])
+        status: Status | None = None
+        for pl in self.extension_points["Bind"]:
+            status = pl.bind(state, pod, node_name)
+            if status is not None and status.is_skip():
+                continue
+            if not is_success(status):
+                if status.is_rejected():
+                    status.plugin = pl.NAME
+                    return status
+                return as_status(_wrap(f"binding {go_quote(pl.NAME)}", status))
+            return status
+        return status
+
+    def run_post_bind_plugins(self, state: CycleState, pod: dict, node_name: str) -> None:
+        for pl in self.extension_points["PostBind"]:
+            pl.post_bind(state, pod, node_name)

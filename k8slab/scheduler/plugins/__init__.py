@@ -1,0 +1,36 @@
+"""Mirrors: pkg/scheduler/framework/plugins/registry.go, pkg/scheduler/framework/plugins/names/names.go
+
+The in-tree plugin registry: plugin name -> plugin class. A profile enables plugins by name;
+add your own class here (``REGISTRY[MyPlugin.NAME] = MyPlugin``) to make it available, as
+out-of-tree plugins do with ``app.WithPlugin``.
+"""
+
+from __future__ import annotations
+
+from k8slab.scheduler.plugins.balancedallocation import BalancedAllocation
+from k8slab.scheduler.plugins.defaultbinder import DefaultBinder
+from k8slab.scheduler.plugins.nodename import NodeName
+from k8slab.scheduler.plugins.noderesources import Fit
+from k8slab.scheduler.plugins.nodeunschedulable import NodeUnschedulable
+from k8slab.scheduler.plugins.prioritysort import PrioritySort
+from k8slab.scheduler.plugins.tainttoleration import TaintToleration
+
+REGISTRY: dict[str, type] = {
+    PrioritySort.NAME: PrioritySort,
+    NodeUnschedulable.NAME: NodeUnschedulable,
+    NodeName.NAME: NodeName,
+    TaintToleration.NAME: TaintToleration,
+    Fit.NAME: Fit,
+    BalancedAllocation.NAME: BalancedAllocation,
+    DefaultBinder.NAME: DefaultBinder,
+}
+
+
+def register(plugin_class: type) -> type:
+    """Add a plugin class to the registry under its NAME (usable as a class decorator)."""
+    REGISTRY[plugin_class.NAME] = plugin_class
+    return plugin_class
+
+
+__all__ = ["REGISTRY", "register", "BalancedAllocation", "DefaultBinder", "Fit", "NodeName", "NodeUnschedulable",
+           "PrioritySort", "TaintToleration"]

@@ -1,0 +1,177 @@
+"""Mirrors: pkg/scheduler/backend/queue/scheduling_queue.go (PriorityQueue) and backoff arithmetic from
+pkg/scheduler/apis/config/v1/defaults.go.
+
+The scheduling queue holds pods that have no node yet, in three places:
+
+- ``activeQ``: a heap ordered by the QueueSort plugin (PrioritySort: higher priority first, then the earlier
+  arrival), from which the scheduler pops one pod per cycle;
+- ``backoffQ``: pods that failed recently and wait out their backoff (1 s, doubling, at most 10 s);
+- ``unschedulablePods``: pods that fit nowhere; a cluster event that could help (a node added or changed, a pod
+  deleted) moves them back, and any pod left there for 5 minutes is flushed back anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+
+from .framework import QueuedPodInfo
+
+DEFAULT_POD_INITIAL_BACKOFF_MS = 1000
+DEFAULT_POD_MAX_BACKOFF_MS = 10_000
+DEFAULT_POD_MAX_IN_UNSCHEDULABLE_PODS_MS = 5 * 60 * 1000
+FLUSH_BACKOFF_Q_MS = 1000
+FLUSH_UNSCHEDULABLE_MS = 30_000
+
+
+def pod_key(pod: dict) -> str:
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+
+
+def calculate_backoff_duration(attempts: int, initial_ms: int = DEFAULT_POD_INITIAL_BACKOFF_MS,
+                               max_ms: int = DEFAULT_POD_MAX_BACKOFF_MS) -> int:
+    """calculateBackoffDuration: initial doubled (attempts - 1) times, capped at max; 0 for no attempts."""
+    if attempts == 0:
+        return 0
+    d = initial_ms
+    for _ in range(1, attempts):
+        if d > max_ms - d:
+            return max_ms
+        d += d
+    return min(d, max_ms)
+
+
+class SchedulingQueue:
+    def __init__(self, less, now) -> None:
+        self._less = less
+        self._now = now
+        self._key = functools.cmp_to_key(lambda a, b: -1 if less(a, b) else (1 if less(b, a) else 0))
+        self._seq = 0
+        self.active: list = []  # heap of (sort key, seq, QueuedPodInfo)
+        self.active_keys: dict[str, QueuedPodInfo] = {}
+        self.backoff: list = []  # heap of (expiry, seq, QueuedPodInfo)
+        self.backoff_keys: dict[str, QueuedPodInfo] = {}
+        self.unschedulable: dict[str, QueuedPodInfo] = {}
+        self.in_flight: dict[str, QueuedPodInfo] = {}
+        self.moves = 0
+
+    def __len__(self) -> int:
+        return len(self.active_keys)
+
+    def counts(self) -> dict[str, int]:
+        return {"active": len(self.active_keys), "backoff": len(self.backoff_keys),
+                "unschedulable": len(self.unschedulable)}
+
+    def _push_active(self, qp: QueuedPodInfo) -> None:
+        self._seq += 1
+        k = pod_key(qp.pod)
+        self.active_keys[k] = qp
+        heapq.heappush(self.active, (self._key(qp), self._seq, k, qp))
+
+    def add(self, pod: dict) -> None:
+        k = pod_key(pod)
+        if k in self.active_keys or k in self.backoff_keys or k in self.unschedulable or k in self.in_flight:
+            self.update(pod)
+            return
+        qp = QueuedPodInfo(pod=pod, timestamp=self._now(), initial_attempt_timestamp=None)
+        self._push_active(qp)
+
+    def update(self, pod: dict) -> None:
+        k = pod_key(pod)
+        for where in (self.active_keys, self.backoff_keys, self.unschedulable, self.in_flight):
+            qp = where.get(k)
+            if qp is not None:
+                qp.pod = pod
+                if where is self.unschedulable:
+                    # a changed pod may now fit: move it back (isPodUpdated)
+                    del self.unschedulable[k]
+                    self._requeue(qp)
+                return
+        self.add(pod)
+
+    def delete(self, pod: dict) -> None:
+        k = pod_key(pod)
+        self.active_keys.pop(k, None)
+        self.backoff_keys.pop(k, None)
+        self.unschedulable.pop(k, None)
+        self.in_flight.pop(k, None)
+
+    def pop(self) -> QueuedPodInfo | None:
+        while self.active:
+            _, _, k, qp = heapq.heappop(self.active)
+            if self.active_keys.get(k) is qp:
+                del self.active_keys[k]
+                qp.attempts += 1
+                if qp.initial_attempt_timestamp is None:
+                    qp.initial_attempt_timestamp = self._now()
+                self.in_flight[k] = qp
+                return qp
+        return None
+
+    def done(self, pod: dict) -> None:
+        self.in_flight.pop(pod_key(pod), None)
+
+    def backoff_expiry(self, qp: QueuedPodInfo) -> int:
+        return qp.timestamp + calculate_backoff_duration(qp.attempts)
+
+    def add_unschedulable(self, qp: QueuedPodInfo, backoff_only: bool = False) -> None:
+        """AddUnschedulableIfNotPresent: after a failed attempt."""
+        k = pod_key(qp.pod)
+        self.in_flight.pop(k, None)
+        qp.timestamp = self._now()
+        if backoff_only:
+            self._push_backoff(qp)
+        else:
+            self.unschedulable[k] = qp
+
+    def _push_backoff(self, qp: QueuedPodInfo) -> None:
+        self._seq += 1
+        k = pod_key(qp.pod)
+        self.backoff_keys[k] = qp
+        heapq.heappush(self.backoff, (self.backoff_expiry(qp), self._seq, k, qp))
+
+    def _requeue(self, qp: QueuedPodInfo) -> None:
+        if self.backoff_expiry(qp) > self._now():
+            self._push_backoff(qp)
+        else:
+            self._push_active(qp)
+
+    def move_all_to_active_or_backoff(self, event: str) -> int:
+        """MoveAllToActiveOrBackoffQueue: a cluster event may have made unschedulable pods schedulable."""
+        moved = 0
+        for k in sorted(self.unschedulable):
+            self._requeue(self.unschedulable.pop(k))
+            moved += 1
+        self.moves += moved
+        return moved
+
+    def flush_backoff_completed(self) -> int:
+        n = 0
+        now = self._now()
+        while self.backoff and self.backoff[0][0] <= now:
+            _, _, k, qp = heapq.heappop(self.backoff)
+            if self.backoff_keys.get(k) is qp:
+                del self.backoff_keys[k]
+                self._push_active(qp)
+                n += 1
+        return n
+
+    def next_backoff_expiry(self) -> int | None:
+        while self.backoff and self.backoff_keys.get(self.backoff[0][2]) is not self.backoff[0][3]:
+            heapq.heappop(self.backoff)
+        return self.backoff[0][0] if self.backoff else None
+
+    def flush_unschedulable_left_over(self) -> int:
+        now = self._now()
+        n = 0
+        for k in sorted(self.unschedulable):
+            qp = self.unschedulable[k]
+            if now - qp.timestamp > DEFAULT_POD_MAX_IN_UNSCHEDULABLE_PODS_MS:
+                del self.unschedulable[k]
+                self._requeue(qp)
+                n += 1
+        return n
+
+    def pending_pods(self) -> dict[str, list[str]]:
+        return {"activeQ": sorted(self.active_keys), "backoffQ": sorted(self.backoff_keys),
+                "unschedulablePods": sorted(self.unschedulable)}

@@ -1,0 +1,311 @@
+"""Mirrors: pkg/scheduler/scheduler.go, schedule_one.go (ScheduleOne, schedulingCycle, bindingCycle,
+handleSchedulingFailure), eventhandlers.go and backend/cache/cache.go (assumed pods).
+
+kube-scheduler watches pods and nodes. Pods with no ``spec.nodeName`` whose ``schedulerName`` it serves go into its
+scheduling queue; pods already on a node go into its cache of NodeInfos. Each scheduling cycle pops one pod, runs
+the profile's Filter and Score plugins over a snapshot of the cache, *assumes* the pod onto the chosen node (so the
+next cycle already counts it), and hands it to a binding cycle that writes the ``pods/binding`` subresource. A pod
+that fits nowhere gets a ``FailedScheduling`` event, a ``PodScheduled=False`` condition, and waits in the queue.
+"""
+
+from __future__ import annotations
+
+from ..api import errors
+from ..api.objects import deepcopy, rfc3339
+from ..apiserver.authn import Credentials
+from ..client import Client, SharedInformerFactory
+from ..client.leaderelection import LeaderElector
+from ..client.record import EventRecorder
+from .algorithm import FitError, NoNodesAvailableError, schedule_pod
+from .framework import CycleState, Framework, NodeInfo, Profile, SchedulerError, default_profile, is_success
+from .queue import FLUSH_BACKOFF_Q_MS, FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
+
+NAME = "kube-scheduler"
+
+
+def _is_terminal(pod: dict) -> bool:
+    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+
+
+class KubeScheduler:
+    def __init__(self, server, rng, profiles: list[Profile] | None = None, events: bool = True,
+                 percentage_of_nodes_to_score: int = 0) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.rng = rng
+        self.client = Client(server, NAME, Credentials.x509("system:kube-scheduler"))
+        self.factory = SharedInformerFactory(self.client)
+        self.recorder = EventRecorder(self.client, "default-scheduler", enabled=events)
+        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        self.profiles: dict[str, Framework] = {}
+        for p in profiles or [default_profile()]:
+            fw = Framework(p, client=self.client)
+            self.profiles[fw.profile_name] = fw
+        first = next(iter(self.profiles.values()))
+        self.queue = SchedulingQueue(first.queue_sort_func(), lambda: self.loop.now)
+        self.node_infos: dict[str, NodeInfo] = {}
+        self.assumed: dict[str, str] = {}  # pod uid -> node
+        self.next_start_node_index = 0
+        self.results: dict[str, object] = {}  # pod uid -> ScheduleResult of the cycle that placed (or failed) it
+        self.attempts = 0
+        self.scheduled = 0
+        self._timer = None
+        self.pod_informer = self.factory.informer("pods")
+        self.node_informer = self.factory.informer("nodes")
+        self.pod_informer.add_event_handler(self._add_pod, self._update_pod, self._delete_pod)
+        self.node_informer.add_event_handler(self._add_node, self._update_node, self._delete_node)
+        self.elector = LeaderElector(self.client, NAME, f"control-plane_{rng.getrandbits(32):08x}",
+                                     on_started_leading=self._started_leading)
+        self.queue_history: list[tuple[int, int, int, int]] = []
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.elector.run()
+
+    def _started_leading(self) -> None:
+        self.factory.start()
+        self.loop.call_later(FLUSH_UNSCHEDULABLE_MS, self._flush_unschedulable, component=NAME,
+                             label="flushUnschedulablePodsLeftover", background=True)
+
+    def _flush_unschedulable(self) -> None:
+        if self.queue.flush_unschedulable_left_over():
+            self._kick()
+        self.loop.call_later(FLUSH_UNSCHEDULABLE_MS, self._flush_unschedulable, component=NAME,
+                             label="flushUnschedulablePodsLeftover", background=True)
+
+    # -- event handlers ---------------------------------------------------------------------------------------------
+    def _responsible(self, pod: dict) -> bool:
+        return pod.get("spec", {}).get("schedulerName", "default-scheduler") in self.profiles
+
+    def _add_node(self, node: dict) -> None:
+        self.node_infos[node["metadata"]["name"]] = NodeInfo(node)
+        for p in self.pod_informer.list():
+            if p.get("spec", {}).get("nodeName") == node["metadata"]["name"] and not _is_terminal(p):
+                self.node_infos[node["metadata"]["name"]].add_pod(p)
+        if self.queue.move_all_to_active_or_backoff("NodeAdd"):
+            self._kick()
+
+    def _update_node(self, old: dict, new: dict) -> None:
+        ni = self.node_infos.get(new["metadata"]["name"])
+        if ni is None:
+            self._add_node(new)
+            return
+        ni.set_node(new)
+        if (old.get("spec") != new.get("spec") or old["metadata"].get("labels") != new["metadata"].get("labels")
+                or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable")):
+            if self.queue.move_all_to_active_or_backoff("NodeUpdate"):
+                self._kick()
+
+    def _delete_node(self, node: dict) -> None:
+        self.node_infos.pop(node["metadata"]["name"], None)
+
+    def _cache_add(self, pod: dict) -> None:
+        node = pod["spec"]["nodeName"]
+        uid = pod["metadata"]["uid"]
+        ni = self.node_infos.get(node)
+        if uid in self.assumed:
+            # the binding landed: confirm the assumed pod with the version from the API
+            if ni is not None:
+                ni.remove_pod(pod)
+                ni.add_pod(pod)
+            del self.assumed[uid]
+            return
+        if ni is not None:
+            ni.add_pod(pod)
+
+    def _cache_remove(self, pod: dict) -> None:
+        ni = self.node_infos.get(pod["spec"].get("nodeName", ""))
+        if ni is not None:
+            ni.remove_pod(pod)
+        self.assumed.pop(pod["metadata"]["uid"], None)
+
+    def _add_pod(self, pod: dict) -> None:
+        if pod.get("spec", {}).get("nodeName"):
+            if not _is_terminal(pod):
+                self._cache_add(pod)
+        elif self._responsible(pod) and not pod["metadata"].get("deletionTimestamp"):
+            self.queue.add(pod)
+            self._kick()
+
+    def _update_pod(self, old: dict, new: dict) -> None:
+        if new.get("spec", {}).get("nodeName"):
+            if not old.get("spec", {}).get("nodeName"):
+                self.queue.delete(new)
+                if not _is_terminal(new):
+                    self._cache_add(new)
+            elif _is_terminal(new) and not _is_terminal(old):
+                self._cache_remove(old)
+                if self.queue.move_all_to_active_or_backoff("AssignedPodDelete"):
+                    self._kick()
+            elif not _is_terminal(new):
+                ni = self.node_infos.get(new["spec"]["nodeName"])
+                if ni is not None:
+                    ni.remove_pod(old)
+                    ni.add_pod(new)
+        elif self._responsible(new):
+            if new["metadata"].get("deletionTimestamp"):
+                self.queue.delete(new)
+            else:
+                self.queue.update(new)
+                self._kick()
+
+    def _delete_pod(self, pod: dict) -> None:
+        if pod.get("spec", {}).get("nodeName"):
+            if not _is_terminal(pod):
+                self._cache_remove(pod)
+            if self.queue.move_all_to_active_or_backoff("AssignedPodDelete"):
+                self._kick()
+        else:
+            self.queue.delete(pod)
+
+    # -- the scheduling loop ----------------------------------------------------------------------------------------
+    def _kick(self) -> None:
+        if self._timer is None and len(self.queue):
+            self._timer = self.loop.call_later(0, self.schedule_one, component=NAME, label="scheduleOne")
+        nxt = self.queue.next_backoff_expiry()
+        if nxt is not None and getattr(self, "_backoff_timer", None) is None:
+            self._backoff_timer = self.loop.call_at(max(nxt, self.loop.now), self._flush_backoff, component=NAME,
+                                                    label="flushBackoffQCompleted")
+
+    def _flush_backoff(self) -> None:
+        self._backoff_timer = None
+        self.queue.flush_backoff_completed()
+        self._kick()
+
+    def snapshot(self) -> list[NodeInfo]:
+        return list(self.node_infos.values())
+
+    def schedule_one(self) -> None:
+        """ScheduleOne: one scheduling cycle for the next pod in activeQ."""
+        self._timer = None
+        qp = self.queue.pop()
+        if qp is None:
+            return
+        pod = self.pod_informer.get(pod_key(qp.pod)) or qp.pod
+        if pod.get("spec", {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            self.queue.done(pod)
+            self._kick()
+            return
+        fw = self.profiles[pod["spec"].get("schedulerName", "default-scheduler")]
+        self.attempts += 1
+        ref = f"pods/{pod_key(pod)}"
+        self.loop.emit(NAME, "schedule", ref, {"attempt": qp.attempts, "profile": fw.profile_name})
+        state = CycleState()
+        nodes = self.snapshot()
+        try:
+            result = schedule_pod(fw, state, pod, nodes, self.rng, self.next_start_node_index,
+                                  global_percentage=self.percentage_of_nodes_to_score)
+        except FitError as e:
+            if e.result is not None:
+                self.next_start_node_index = e.result.next_start_node_index
+                self.results[pod["metadata"]["uid"]] = e.result
+            self._handle_failure(qp, pod, "Unschedulable", e.error(), unschedulable=True)
+            return
+        except NoNodesAvailableError as e:
+            self._handle_failure(qp, pod, "Unschedulable", str(e), unschedulable=True)
+            return
+        except SchedulerError as e:
+            self._handle_failure(qp, pod, "SchedulerError", str(e), unschedulable=False)
+            return
+        self.next_start_node_index = result.next_start_node_index
+        self.results[pod["metadata"]["uid"]] = result
+        host = result.suggested_host
+        self.loop.emit(NAME, "schedule.result", ref, {"node": host, "feasible": result.feasible_nodes,
+                                                       "evaluated": result.evaluated_nodes})
+        # assume: the cache counts the pod on its node before the binding is written
+        assumed = deepcopy(pod)
+        assumed["spec"]["nodeName"] = host
+        ni = self.node_infos.get(host)
+        if ni is not None:
+            ni.add_pod(assumed)
+        self.assumed[pod["metadata"]["uid"]] = host
+        st = fw.run_reserve_plugins_reserve(state, assumed, host)
+        if not is_success(st):
+            self._forget(assumed, host)
+            fw.run_reserve_plugins_unreserve(state, assumed, host)
+            self._handle_failure(qp, pod, "SchedulerError", st.message(), unschedulable=False)
+            return
+        _, st = fw.run_permit_plugins(state, assumed, host)
+        if st is not None and not is_success(st) and not st.is_wait():
+            self._forget(assumed, host)
+            fw.run_reserve_plugins_unreserve(state, assumed, host)
+            self._handle_failure(qp, pod, "SchedulerError", st.message(), unschedulable=st.is_rejected())
+            return
+        self.loop.call_later(0, self.binding_cycle, fw, state, qp, pod, assumed, host, component=NAME,
+                             label=f"bindingCycle {pod_key(pod)}")
+        self._kick()
+
+    def binding_cycle(self, fw: Framework, state: CycleState, qp, pod: dict, assumed: dict, host: str) -> None:
+        """bindingCycle: PreBind, Bind (DefaultBinder: POST pods/binding), PostBind."""
+        ref = f"pods/{pod_key(pod)}"
+        self.loop.emit(NAME, "bind", ref, {"node": host}, target="kube-apiserver")
+        st = fw.run_pre_bind_plugins(state, assumed, host)
+        if is_success(st):
+            st = fw.run_bind_plugins(state, assumed, host)
+        if not is_success(st):
+            self._forget(assumed, host)
+            fw.run_reserve_plugins_unreserve(state, assumed, host)
+            self._handle_failure(qp, pod, "SchedulerError", st.message() if st else "binding failed",
+                                 unschedulable=False)
+            return
+        self.scheduled += 1
+        self.queue.done(pod)
+        self.recorder.normal(pod, "Scheduled", f"Successfully assigned {pod_key(pod)} to {host}")
+        fw.run_post_bind_plugins(state, assumed, host)
+
+    def _forget(self, assumed: dict, host: str) -> None:
+        ni = self.node_infos.get(host)
+        if ni is not None:
+            ni.remove_pod(assumed)
+        self.assumed.pop(assumed["metadata"]["uid"], None)
+
+    def _handle_failure(self, qp, pod: dict, reason: str, message: str, unschedulable: bool) -> None:
+        """handleSchedulingFailure: event, PodScheduled=False condition, and back to the queue."""
+        ref = f"pods/{pod_key(pod)}"
+        self.loop.emit(NAME, "schedule.failed", ref, {"reason": reason, "message": message})
+        self.recorder.warning(pod, "FailedScheduling", message)
+        cur = self.pod_informer.get(pod_key(pod))
+        if cur is None or cur.get("spec", {}).get("nodeName"):
+            self.queue.done(pod)
+            return
+        self.queue.add_unschedulable(qp, backoff_only=not unschedulable)
+        cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                "lastTransitionTime": rfc3339(self.loop.now), "reason": reason, "message": message}
+        old = next((c for c in cur.get("status", {}).get("conditions") or [] if c["type"] == "PodScheduled"), None)
+        if old is None or old.get("reason") != reason or old.get("message") != message:
+            if old is not None and old.get("status") == "False":
+                cond["lastTransitionTime"] = old.get("lastTransitionTime")
+            new = deepcopy(cur)
+            conds = new.setdefault("status", {}).setdefault("conditions", [])
+            conds[:] = [c for c in conds if c["type"] != "PodScheduled"] + [cond]
+            try:
+                self.client.update_status("pods", new)
+            except errors.StatusError:
+                pass
+        self._kick()
+
+    # -- explaining -------------------------------------------------------------------------------------------------
+    def result_for(self, pod) -> object:
+        uid = self._pod(pod)["metadata"]["uid"]
+        return self.results.get(uid)
+
+    def _pod(self, pod) -> dict:
+        if isinstance(pod, dict):
+            return pod
+        ns, _, name = pod.rpartition("/")
+        found = self.pod_informer.get(f"{ns or 'default'}/{name}")
+        if found is None:
+            raise KeyError(f'pod "{pod}" not found')
+        return found
+
+    def explain(self, pod):
+        """A DataFrame, one row per node: each Filter plugin's verdict, each Score plugin's raw, normalized and
+        weighted score, the total and the chosen node, from the cycle that placed the pod (or last tried to)."""
+        import pandas as pd
+
+        p = self._pod(pod)
+        result = self.results.get(p["metadata"]["uid"])
+        if result is None:
+            raise KeyError(f'no scheduling cycle recorded for pod "{pod_key(p)}"')
+        rows = result.table_rows()
+        return pd.DataFrame(rows).set_index("node")
