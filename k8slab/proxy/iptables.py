@@ -1,0 +1,1345 @@
+"""Mirrors: pkg/proxy/iptables/proxier.go, pkg/proxy/service.go, pkg/proxy/servicechangetracker.go,
+pkg/proxy/endpoint.go, pkg/proxy/endpointschangetracker.go, pkg/proxy/endpointslicecache.go,
+pkg/proxy/topology.go, pkg/proxy/util, pkg/api/v1/service/util.go
+
+kube-proxy in iptables mode. kube-proxy watches Services and EndpointSlices; it never forwards a packet itself.
+Instead it writes netfilter rules and the kernel rewrites the destination of the first packet of each new
+connection (DNAT) to one backend pod:
+
+    PREROUTING/OUTPUT -> KUBE-SERVICES -> KUBE-SVC-<hash> -> KUBE-SEP-<hash> -> DNAT to pod IP:port
+
+``Proxier`` keeps the same state as upstream: a service-port map and an endpoints map, fed by change trackers
+(``on_service_update`` / ``on_endpoint_slice_update``). ``sync_proxy_rules()`` writes the rules the way
+``syncProxyRules`` does, chain by chain, with the same chain names, comments and order. Like upstream it does
+*partial syncs*: the per-service chains (KUBE-SVC/SVL/EXT/FW/SEP) are only rewritten for services whose Service or
+EndpointSlices changed since the last sync; the top-level chains are rewritten every time.
+
+``iptables_save()`` prints the kernel tables in ``iptables-save`` layout. The rule text is the text kube-proxy
+feeds to ``iptables-restore`` (what upstream's unit tests compare). A real ``iptables-save`` prints the same rules
+normalised by the kernel: ``-d 10.96.0.1/32``, ``-p tcp`` moved to the front, and the probability rounded to the
+kernel's 31-bit fixed point and printed with 11 decimals (``0.33333333349`` for kube-proxy's ``0.3333333333``).
+
+``walk()`` sends one packet (the first of a connection) through the tables rule by rule, drawing the
+``-m statistic --mode random`` matches from a ``random.Random`` and keeping the ``-m recent`` tables used by
+ClientIP session affinity, so a learner can see exactly which rules a packet meets and why.
+
+Not modelled: IPv6 / dual stack, topology-aware routing hints (all ready endpoints are used), healthcheck
+servers, conntrack cleanup, and the delayed stale-chain cleanup of large clusters (stale chains are deleted on
+every sync).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import ipaddress
+import random
+import shlex
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple, Optional
+
+__all__ = [
+    "ServicePortName", "ServicePortInfo", "EndpointInfo", "Rule", "Step", "Walk", "Proxier",
+    "port_proto_hash", "service_port_policy_cluster_chain", "service_port_policy_local_chain_name",
+    "service_firewall_chain_name", "service_external_chain_name", "service_port_external_chain_name",
+    "service_port_endpoint_chain_name", "compute_probability", "categorize_endpoints",
+    "IPTABLES_JUMP_CHAINS", "IPTABLES_KUBELET_JUMP_CHAINS",
+]
+
+# --- constants (pkg/proxy/iptables/proxier.go) -------------------------------------------------------------------
+
+KUBE_SERVICES_CHAIN = "KUBE-SERVICES"
+KUBE_EXTERNAL_SERVICES_CHAIN = "KUBE-EXTERNAL-SERVICES"
+KUBE_NODE_PORTS_CHAIN = "KUBE-NODEPORTS"
+KUBE_POSTROUTING_CHAIN = "KUBE-POSTROUTING"
+KUBE_MARK_MASQ_CHAIN = "KUBE-MARK-MASQ"
+KUBE_FORWARD_CHAIN = "KUBE-FORWARD"
+KUBE_PROXY_FIREWALL_CHAIN = "KUBE-PROXY-FIREWALL"
+KUBE_PROXY_CANARY_CHAIN = "KUBE-PROXY-CANARY"
+KUBELET_FIREWALL_CHAIN = "KUBE-FIREWALL"
+
+# Above this many endpoints kube-proxy drops the per-endpoint comments ("large cluster mode").
+LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000
+# v1.DefaultClientIPServiceAffinitySeconds (3 hours).
+DEFAULT_CLIENT_IP_SERVICE_AFFINITY_SECONDS = 10800
+# proxyutil.FullSyncPeriod: a full resync at least once an hour.
+FULL_SYNC_PERIOD_MS = 3600 * 1000
+# metrics.IPTablesCTStateInvalidDroppedNFAcctCounter / LocalhostNodePortAcceptedNFAcctCounter
+CT_STATE_INVALID_DROPPED_NFACCT = "ct_state_invalid_dropped_pkts"
+LOCALHOST_NODEPORT_ACCEPTED_NFACCT = "localhost_nps_accepted_pkts"
+
+SERVICE_PORT_POLICY_CLUSTER_CHAIN_NAME_PREFIX = "KUBE-SVC-"
+SERVICE_PORT_POLICY_LOCAL_CHAIN_NAME_PREFIX = "KUBE-SVL-"
+SERVICE_FIREWALL_CHAIN_NAME_PREFIX = "KUBE-FW-"
+SERVICE_EXTERNAL_CHAIN_NAME_PREFIX = "KUBE-EXT-"
+SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX = "KUBE-SEP-"
+
+# iptablesJumpChains: (table, dstChain, srcChain, comment, extraArgs). Each is ensured with a *prepend*.
+IPTABLES_JUMP_CHAINS = (
+    ("filter", KUBE_EXTERNAL_SERVICES_CHAIN, "INPUT", "kubernetes externally-visible service portals",
+     ("-m", "conntrack", "--ctstate", "NEW")),
+    ("filter", KUBE_EXTERNAL_SERVICES_CHAIN, "FORWARD", "kubernetes externally-visible service portals",
+     ("-m", "conntrack", "--ctstate", "NEW")),
+    ("filter", KUBE_NODE_PORTS_CHAIN, "INPUT", "kubernetes health check service ports", ()),
+    ("filter", KUBE_SERVICES_CHAIN, "FORWARD", "kubernetes service portals", ("-m", "conntrack", "--ctstate", "NEW")),
+    ("filter", KUBE_SERVICES_CHAIN, "OUTPUT", "kubernetes service portals", ("-m", "conntrack", "--ctstate", "NEW")),
+    ("filter", KUBE_FORWARD_CHAIN, "FORWARD", "kubernetes forwarding rules", ()),
+    ("filter", KUBE_PROXY_FIREWALL_CHAIN, "INPUT", "kubernetes load balancer firewall",
+     ("-m", "conntrack", "--ctstate", "NEW")),
+    ("filter", KUBE_PROXY_FIREWALL_CHAIN, "OUTPUT", "kubernetes load balancer firewall",
+     ("-m", "conntrack", "--ctstate", "NEW")),
+    ("filter", KUBE_PROXY_FIREWALL_CHAIN, "FORWARD", "kubernetes load balancer firewall",
+     ("-m", "conntrack", "--ctstate", "NEW")),
+    ("nat", KUBE_SERVICES_CHAIN, "OUTPUT", "kubernetes service portals", ()),
+    ("nat", KUBE_SERVICES_CHAIN, "PREROUTING", "kubernetes service portals", ()),
+    ("nat", KUBE_POSTROUTING_CHAIN, "POSTROUTING", "kubernetes postrouting rules", ()),
+)
+# Duplicates of the chains kubelet creates (pkg/kubelet/kubelet_network_linux.go); kube-proxy ensures them too.
+IPTABLES_KUBELET_JUMP_CHAINS = (
+    ("filter", KUBELET_FIREWALL_CHAIN, "INPUT", "", ()),
+    ("filter", KUBELET_FIREWALL_CHAIN, "OUTPUT", "", ()),
+)
+
+# Built-in chains per table, in the order iptables-save prints them.
+BUILTIN_CHAINS = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+}
+TABLES = ("filter", "nat", "mangle")
+
+
+# --- names and hashes -------------------------------------------------------------------------------------------
+
+class ServicePortName(NamedTuple):
+    """pkg/proxy ServicePortName: a Service's namespace/name plus one port name (and its protocol).
+
+    ``str()`` gives "ns/name:port", or "ns/name" when the port has no name; the protocol is not part of it."""
+    namespace: str
+    name: str
+    port: str = ""
+    protocol: str = "TCP"
+
+    def __str__(self) -> str:
+        base = f"{self.namespace}/{self.name}"
+        return f"{base}:{self.port}" if self.port else base
+
+    @property
+    def namespaced_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+_B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 (Go's base32.StdEncoding)
+_B32_PAIRS = [a + b for a in _B32_ALPHABET for b in _B32_ALPHABET]  # 10 bits -> 2 characters
+
+
+def _hash16(text: str) -> str:
+    """base32.StdEncoding.EncodeToString(sha256(text))[:16]: 16 characters encode the first 80 bits (10 bytes)."""
+    n = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
+    pairs = _B32_PAIRS
+    return (pairs[n >> 70] + pairs[(n >> 60) & 1023] + pairs[(n >> 50) & 1023] + pairs[(n >> 40) & 1023]
+            + pairs[(n >> 30) & 1023] + pairs[(n >> 20) & 1023] + pairs[(n >> 10) & 1023] + pairs[n & 1023])
+
+
+def port_proto_hash(service_port_name, protocol: str) -> str:
+    """base32(sha256(servicePortName + protocol))[:16]. kube-proxy passes the protocol lower-cased ("tcp")."""
+    return _hash16(str(service_port_name) + protocol)
+
+
+def service_port_policy_cluster_chain(service_port_name, protocol: str) -> str:
+    """KUBE-SVC-XXXX: the service's chain for "Cluster" traffic policy (all usable endpoints)."""
+    return SERVICE_PORT_POLICY_CLUSTER_CHAIN_NAME_PREFIX + port_proto_hash(service_port_name, protocol)
+
+
+def service_port_policy_local_chain_name(service_port_name, protocol: str) -> str:
+    """KUBE-SVL-XXXX: only this node's endpoints, used by "Local" internal or external traffic policy."""
+    return SERVICE_PORT_POLICY_LOCAL_CHAIN_NAME_PREFIX + port_proto_hash(service_port_name, protocol)
+
+
+def service_firewall_chain_name(service_port_name, protocol: str) -> str:
+    """KUBE-FW-XXXX: implements spec.loadBalancerSourceRanges."""
+    return SERVICE_FIREWALL_CHAIN_NAME_PREFIX + port_proto_hash(service_port_name, protocol)
+
+
+def service_external_chain_name(service_port_name, protocol: str) -> str:
+    """KUBE-EXT-XXXX: traffic to NodePorts, external IPs and load-balancer IPs."""
+    return SERVICE_EXTERNAL_CHAIN_NAME_PREFIX + port_proto_hash(service_port_name, protocol)
+
+
+# The brief-friendly alias; upstream calls it serviceExternalChainName.
+service_port_external_chain_name = service_external_chain_name
+
+
+def service_port_endpoint_chain_name(service_port_name, protocol: str, endpoint: str) -> str:
+    """KUBE-SEP-XXXX for one endpoint "IP:port" of one service port."""
+    return SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(str(service_port_name) + protocol + endpoint)
+
+
+def is_service_chain_name(chain: str) -> bool:
+    return chain.startswith((SERVICE_PORT_POLICY_CLUSTER_CHAIN_NAME_PREFIX, SERVICE_PORT_POLICY_LOCAL_CHAIN_NAME_PREFIX,
+                             SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX, SERVICE_FIREWALL_CHAIN_NAME_PREFIX,
+                             SERVICE_EXTERNAL_CHAIN_NAME_PREFIX))
+
+
+def compute_probability(n: int) -> str:
+    """fmt.Sprintf("%0.10f", 1.0/float64(n)): the --probability text of a rule that picks 1 of n endpoints."""
+    return f"{1.0 / n:0.10f}"
+
+
+# --- service and endpoint info (pkg/proxy/service.go, endpoint.go) ------------------------------------------------
+
+@dataclass(frozen=True)
+class ServicePortInfo:
+    """What kube-proxy keeps about one port of one Service (BaseServicePortInfo + the iptables chain names)."""
+    name: ServicePortName
+    cluster_ip: str
+    port: int
+    protocol: str
+    node_port: int = 0
+    load_balancer_vips: tuple = ()
+    session_affinity_type: str = "None"
+    sticky_max_age_seconds: int = 0
+    external_ips: tuple = ()
+    load_balancer_source_ranges: tuple = ()
+    health_check_node_port: int = 0
+    external_policy_local: bool = False
+    internal_policy_local: bool = False
+
+    @property
+    def name_string(self) -> str:
+        return str(self.name)
+
+    @property
+    def _proto(self) -> str:
+        return self.protocol.lower()
+
+    @cached_property
+    def cluster_policy_chain_name(self) -> str:
+        return service_port_policy_cluster_chain(self.name_string, self._proto)
+
+    @cached_property
+    def local_policy_chain_name(self) -> str:
+        return service_port_policy_local_chain_name(self.name_string, self._proto)
+
+    @cached_property
+    def firewall_chain_name(self) -> str:
+        return service_firewall_chain_name(self.name_string, self._proto)
+
+    @cached_property
+    def external_chain_name(self) -> str:
+        return service_external_chain_name(self.name_string, self._proto)
+
+    def externally_accessible(self) -> bool:
+        return self.node_port != 0 or bool(self.load_balancer_vips) or bool(self.external_ips)
+
+    def uses_cluster_endpoints(self) -> bool:
+        # Even with externalTrafficPolicy Local, Cluster endpoints are needed to short-circuit local traffic.
+        return not self.internal_policy_local or self.externally_accessible()
+
+    def uses_local_endpoints(self) -> bool:
+        return self.internal_policy_local or (self.external_policy_local and self.externally_accessible())
+
+
+class EndpointInfo(NamedTuple):
+    """One endpoint of one service port (BaseEndpointInfo + its KUBE-SEP chain)."""
+    ip: str
+    port: int
+    is_local: bool
+    ready: bool
+    serving: bool
+    terminating: bool
+    zone: str = ""
+    chain_name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def _externally_accessible(spec: dict) -> bool:
+    # pkg/api/v1/service/util.go ExternallyAccessible
+    t = spec.get("type") or "ClusterIP"
+    return t in ("LoadBalancer", "NodePort") or (t == "ClusterIP" and bool(spec.get("externalIPs")))
+
+
+def _external_policy_local(spec: dict) -> bool:
+    return _externally_accessible(spec) and spec.get("externalTrafficPolicy") == "Local"
+
+
+def _internal_policy_local(spec: dict) -> bool:
+    return spec.get("internalTrafficPolicy") == "Local"
+
+
+def service_to_service_map(service: Optional[dict]) -> dict:
+    """serviceToServiceMap: one ServicePortInfo per port of an IPv4 Service that has a cluster IP."""
+    if not service:
+        return {}
+    meta = service.get("metadata") or {}
+    spec = service.get("spec") or {}
+    # ShouldSkipService: headless ("None"), no cluster IP, or ExternalName.
+    if spec.get("type") == "ExternalName":
+        return {}
+    cluster_ips = list(spec.get("clusterIPs") or []) or [spec.get("clusterIP") or ""]
+    cluster_ip = next((ip for ip in cluster_ips if _is_ipv4(ip)), "")
+    if not cluster_ip:
+        return {}
+    ns, name = meta.get("namespace") or "default", meta["name"]
+    external_policy_local = _external_policy_local(spec)
+    sticky = 0
+    affinity = spec.get("sessionAffinity") or "None"
+    if affinity == "ClientIP":
+        sticky = (((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+                  or DEFAULT_CLIENT_IP_SERVICE_AFFINITY_SECONDS)
+    external_ips = tuple(ip for ip in spec.get("externalIPs") or () if _is_ipv4(ip))
+    ranges = []
+    for cidr in spec.get("loadBalancerSourceRanges") or ():
+        try:  # upstream trims whitespace and ignores what does not parse
+            net = ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError:
+            continue
+        if net.version == 4:
+            ranges.append(str(net))
+    vips = []
+    for ing in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ():
+        ip = ing.get("ip") or ""
+        if not ip or ing.get("ipMode", "VIP") not in (None, "VIP"):
+            continue  # Proxy-mode load balancers are not captured by kube-proxy
+        if _is_ipv4(ip):
+            vips.append(ip)
+    health_check = 0
+    if (spec.get("type") == "LoadBalancer") and external_policy_local:
+        health_check = int(spec.get("healthCheckNodePort") or 0)
+    result = {}
+    for port in spec.get("ports") or ():
+        spn = ServicePortName(ns, name, port.get("name") or "", port.get("protocol") or "TCP")
+        result[spn] = ServicePortInfo(
+            name=spn, cluster_ip=cluster_ip, port=int(port["port"]), protocol=spn.protocol,
+            node_port=int(port.get("nodePort") or 0), load_balancer_vips=tuple(vips),
+            session_affinity_type=affinity, sticky_max_age_seconds=int(sticky), external_ips=external_ips,
+            load_balancer_source_ranges=tuple(ranges), health_check_node_port=health_check,
+            external_policy_local=external_policy_local, internal_policy_local=_internal_policy_local(spec))
+    return result
+
+
+def categorize_endpoints(endpoints, svc: ServicePortInfo):
+    """pkg/proxy/topology.go CategorizeEndpoints (without topology hints).
+
+    Returns (cluster_endpoints, local_endpoints, all_reachable_endpoints, has_any_endpoints). Ready endpoints are
+    used; only when none is ready, endpoints that are serving *and* terminating are used instead."""
+    cluster, local, has_any = [], [], False
+    if svc.uses_cluster_endpoints():
+        cluster = [ep for ep in endpoints if ep.ready]
+        if not cluster:
+            cluster = [ep for ep in endpoints if ep.serving and ep.terminating]
+        has_any = bool(cluster)
+    if not svc.uses_local_endpoints():
+        return cluster, local, cluster, has_any
+    local_ready = local_serving_terminating = False
+    for ep in endpoints:
+        if ep.ready:
+            has_any = True
+            local_ready = local_ready or ep.is_local
+        elif ep.serving and ep.terminating:
+            has_any = True
+            local_serving_terminating = local_serving_terminating or ep.is_local
+    if local_ready:
+        local = [ep for ep in endpoints if ep.is_local and ep.ready]
+    elif local_serving_terminating:
+        local = [ep for ep in endpoints if ep.is_local and ep.serving and ep.terminating]
+    if not svc.uses_cluster_endpoints():
+        return cluster, local, local, has_any
+    if not local:
+        reachable = cluster
+    elif not cluster:
+        reachable = local
+    else:  # union, keyed by "ip:port" (upstream builds it from a map; we keep it sorted)
+        merged = {str(ep): ep for ep in cluster}
+        merged.update({str(ep): ep for ep in local})
+        reachable = [merged[k] for k in sorted(merged)]
+    return cluster, local, reachable, has_any
+
+
+# --- rules ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """One parsed rule: the matches and the target of a ``-A CHAIN ...`` line."""
+    table: str
+    chain: str
+    text: str
+    src: Optional[str] = None
+    src_negated: bool = False
+    dst: Optional[str] = None
+    dst_negated: bool = False
+    proto: Optional[str] = None
+    dport: Optional[int] = None
+    comment: Optional[str] = None
+    probability: Optional[str] = None
+    recent: Optional[dict] = None          # {"name", "mode": "set"|"rcheck", "seconds", "reap"}
+    src_type: Optional[str] = None         # -m addrtype --src-type
+    dst_type: Optional[str] = None         # -m addrtype --dst-type
+    mark: Optional[str] = None             # -m mark [!] --mark value/mask
+    mark_negated: bool = False
+    ctstate: Optional[str] = None          # -m conntrack [!] --ctstate
+    ctstate_negated: bool = False
+    nfacct: Optional[str] = None
+    target: Optional[str] = None           # -j TARGET (a chain or ACCEPT/DROP/REJECT/DNAT/MARK/...)
+    dnat_to: Optional[str] = None
+    target_args: tuple = ()
+
+    @property
+    def jump(self) -> Optional[str]:
+        return self.target
+
+    @property
+    def body(self) -> str:
+        """The rule without its leading ``-A CHAIN``."""
+        parts = self.text.split(" ", 2)
+        return parts[2] if len(parts) > 2 else ""
+
+
+def parse_rule(table: str, line: str) -> Rule:
+    """Parse a ``-A CHAIN ...`` line as kube-proxy writes it."""
+    tok = shlex.split(line)
+    if len(tok) < 2 or tok[0] != "-A":
+        raise ValueError(f"not an append rule: {line!r}")
+    kw: dict = {"table": table, "chain": tok[1], "text": line}
+    recent: dict = {}
+    neg = False
+    target_args: list = []
+    i = 2
+    while i < len(tok):
+        t = tok[i]
+        nxt = tok[i + 1] if i + 1 < len(tok) else None
+        if "target" in kw:
+            if t == "--to-destination":
+                kw["dnat_to"] = nxt
+            target_args.append(t)
+            i += 1
+            continue
+        if t == "!":
+            neg = True
+            i += 1
+            continue
+        step = 2
+        if t == "-m":
+            pass
+        elif t == "-s":
+            kw["src"], kw["src_negated"] = nxt, neg
+        elif t == "-d":
+            kw["dst"], kw["dst_negated"] = nxt, neg
+        elif t == "-p":
+            kw["proto"] = nxt
+        elif t == "--dport":
+            kw["dport"] = int(nxt)
+        elif t == "--comment":
+            kw["comment"] = nxt
+        elif t == "--probability":
+            kw["probability"] = nxt
+        elif t == "--mode":
+            pass
+        elif t == "--name":
+            recent["name"] = nxt
+        elif t in ("--set", "--rcheck"):
+            recent["mode"] = t[2:]
+            step = 1
+        elif t == "--reap":
+            recent["reap"] = True
+            step = 1
+        elif t == "--seconds":
+            recent["seconds"] = int(nxt)
+        elif t == "--src-type":
+            kw["src_type"] = nxt
+        elif t == "--dst-type":
+            kw["dst_type"] = nxt
+        elif t == "--mark":
+            kw["mark"], kw["mark_negated"] = nxt, neg
+        elif t == "--ctstate":
+            kw["ctstate"], kw["ctstate_negated"] = nxt, neg
+        elif t == "--nfacct-name":
+            kw["nfacct"] = nxt
+        elif t == "-j":
+            kw["target"] = nxt
+        else:
+            raise ValueError(f"unknown iptables option {t!r} in {line!r}")
+        neg = False
+        i += step
+    if recent:
+        recent.setdefault("seconds", None)
+        recent.setdefault("reap", False)
+        kw["recent"] = recent
+    kw["target_args"] = tuple(a for a in target_args if a != "--to-destination" and a != kw.get("dnat_to"))
+    return Rule(**kw)
+
+
+# --- walk results -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """One rule a packet met: unpacks as ``(chain, rule, matched)``; ``table`` tells nat from filter."""
+    chain: str
+    rule: str
+    matched: bool
+    table: str = "nat"
+
+    def __iter__(self):
+        return iter((self.chain, self.rule, self.matched))
+
+
+@dataclass
+class Walk:
+    """The journey of the first packet of a connection through the node's tables."""
+    src_ip: str
+    dst: str
+    protocol: str
+    hook: str
+    endpoint: Optional[str] = None        # "ip:port" chosen by DNAT, or None
+    sep_chain: Optional[str] = None       # the KUBE-SEP chain that did the DNAT
+    verdict: str = "ACCEPT"               # DNAT (to endpoint), REJECT, DROP or ACCEPT (no service matched)
+    masqueraded: bool = False             # source NAT applied in KUBE-POSTROUTING
+    chains: list = field(default_factory=list)   # chains entered, in order
+    steps: list = field(default_factory=list)    # Step per rule evaluated, in order
+
+    @property
+    def rejected(self) -> bool:
+        return self.verdict == "REJECT"
+
+    @property
+    def dropped(self) -> bool:
+        return self.verdict == "DROP"
+
+    @property
+    def rules_evaluated(self) -> int:
+        return len(self.steps)
+
+    @property
+    def matched_service(self) -> bool:
+        return self.endpoint is not None or self.verdict in ("REJECT", "DROP")
+
+
+class _Packet:
+    __slots__ = ("src", "dst", "proto", "dport", "mark", "ctstate")
+
+    def __init__(self, src, dst, proto, dport):
+        self.src, self.dst, self.proto, self.dport = src, dst, proto, dport
+        self.mark = 0
+        self.ctstate = {"NEW"}
+
+
+def _in_net(ip: str, cidr: str) -> bool:
+    if "/" not in cidr:
+        return ip == cidr
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
+
+
+# --- per service-port output ------------------------------------------------------------------------------------
+
+class _ServiceRules:
+    """The lines one service port contributes to a sync (built by _write_service_port)."""
+    __slots__ = ("filter_lines", "nat_top_lines", "nat_chains", "n_chain_rules", "n_endpoints")
+
+    def __init__(self):
+        self.filter_lines: list = []   # rules in filter top-level chains
+        self.nat_top_lines: list = []  # rules in nat KUBE-SERVICES / KUBE-NODEPORTS
+        self.nat_chains: dict = {}     # own chains (EXT, FW, SVC, SVL, SEP...) -> rules, in write order
+        self.n_chain_rules = 0
+        self.n_endpoints = 0
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while building hundreds of thousands of strings and tuples.
+
+    None of them can form reference cycles, but their number alone would trigger collections again and again
+    (that roughly doubles the time of a full sync of 10,000 services)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _chain_of(line: str) -> str:
+    return line.split(" ", 2)[1]
+
+
+# --- the proxier ------------------------------------------------------------------------------------------------
+
+class Proxier:
+    """kube-proxy's iptables Proxier for one node (IPv4).
+
+    ``hostname`` is the node name (endpoints with this ``nodeName`` are local), ``cluster_cidr`` the pod CIDR used
+    by the local-traffic detector (``-s``/``! -s`` rules; None disables them, as with no detector),
+    ``node_port_addresses`` the --nodeport-addresses CIDRs (None: all local addresses, or ["primary"])."""
+
+    def __init__(self, hostname: str, node_ip: str, cluster_cidr: Optional[str] = None, masquerade_bit: int = 14,
+                 masquerade_all: bool = False, node_port_addresses=None, *, localhost_nodeports: bool = True,
+                 nfacct: bool = True, random_fully: bool = True, conntrack_tcp_liberal: bool = False,
+                 rng: Optional[random.Random] = None):
+        self.hostname = hostname
+        self.node_ip = node_ip
+        self.cluster_cidr = cluster_cidr
+        self.masquerade_all = masquerade_all
+        # Upstream formats the mark with Go's "%#08x" ("0x00004000"); the kernel stores the number and upstream's
+        # tests show it as 0x4000, which is how it is printed here.
+        self.masquerade_mark = hex(1 << masquerade_bit)
+        self.node_port_addresses = list(node_port_addresses or [])
+        if not self._node_ports_contain_loopback():
+            localhost_nodeports = False
+        self.localhost_nodeports = localhost_nodeports
+        self.nfacct = nfacct
+        self.random_fully = random_fully
+        self.conntrack_tcp_liberal = conntrack_tcp_liberal
+        self.rng = rng if rng is not None else random.Random(0)
+
+        # ServiceChangeTracker / EndpointsChangeTracker state
+        self._services: dict = {}          # "ns/name" -> {ServicePortName: ServicePortInfo} (applied)
+        self._service_changes: dict = {}   # "ns/name" -> [previous map, current map]
+        self._slices: dict = {}            # "ns/name" -> {slice name: parsed slice}
+        self._endpoint_changes: set = set()
+        self._endpoints_by_service: dict = {}  # "ns/name" -> {ServicePortName: [EndpointInfo]}
+
+        self.svc_port_map: dict = {}       # ServicePortName -> ServicePortInfo
+        self.endpoints_map: dict = {}      # ServicePortName -> [EndpointInfo] (sorted by "ip:port")
+
+        self._need_full_sync = True
+        self._last_full_sync_ms: Optional[int] = None
+        self.large_cluster_mode = False
+        self._precomputed_probabilities = ["<bad value>"]
+        self._sep_names: dict = {}
+
+        self._rules: dict = {}             # ServicePortName -> _ServiceRules (the kernel's current content)
+        self._chain_owner: dict = {}       # service chain -> ServicePortName
+        self._order: list = []             # ServicePortNames in output order
+        self._view: dict = {}              # (table, chain) -> lines, built lazily after each sync
+        self._save_cache: dict = {}        # table (or None for all) -> iptables-save text, until the next sync
+        self._parsed: dict = {}            # (table, line) -> Rule
+        self._recent: dict = {}            # -m recent tables: name -> {src ip: last seen ms}
+        self._last_restore = None
+        self.last_sync: dict = {}
+
+    # -- informer handlers ----------------------------------------------------------------------------------------
+
+    def on_service_update(self, old: Optional[dict], new: Optional[dict]) -> bool:
+        """ServiceChangeTracker.Update: record a Service add (old None), update or delete (new None).
+
+        Returns True when there is a pending change for that Service."""
+        obj = new or old
+        if obj is None:
+            return False
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace') or 'default'}/{meta['name']}"
+        change = self._service_changes.get(key)
+        if change is None:
+            change = [self._services.get(key, {}), None]
+            self._service_changes[key] = change
+        change[1] = service_to_service_map(new)
+        if change[0] == change[1]:
+            del self._service_changes[key]
+        return bool(self._service_changes)
+
+    def on_endpoint_slice_update(self, old: Optional[dict], new: Optional[dict]) -> bool:
+        """EndpointsChangeTracker.EndpointSliceUpdate: record an EndpointSlice add, update or delete (new None).
+
+        Returns True if the slice changes what is cached for its Service."""
+        obj = new or old
+        if obj is None or obj.get("addressType", "IPv4") != "IPv4":
+            return False
+        meta = obj.get("metadata") or {}
+        svc_name = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+        if not svc_name:
+            return False
+        key = f"{meta.get('namespace') or 'default'}/{svc_name}"
+        slices = self._slices.setdefault(key, {})
+        data = None if new is None else self._slice_data(new)
+        if slices.get(meta["name"]) == data:
+            if not slices:
+                del self._slices[key]
+            return False
+        if data is None:
+            slices.pop(meta["name"], None)
+        else:
+            slices[meta["name"]] = data
+        if not slices:
+            del self._slices[key]
+        self._endpoint_changes.add(key)
+        return True
+
+    def _slice_data(self, eps: dict):
+        ports = []
+        for p in eps.get("ports") or ():
+            if p.get("name") is None or not p.get("port"):
+                continue  # upstream ignores ports with a nil name or no port number
+            ports.append((p["name"], int(p["port"]), p.get("protocol") or "TCP"))
+        endpoints = []
+        for ep in eps.get("endpoints") or ():
+            addrs = ep.get("addresses") or ()
+            if not addrs:
+                continue
+            cond = ep.get("conditions") or {}
+            ready = cond.get("ready") is None or bool(cond.get("ready"))
+            serving = cond.get("serving") is None or bool(cond.get("serving"))
+            terminating = bool(cond.get("terminating"))
+            is_local = bool(self.hostname) and ep.get("nodeName") == self.hostname
+            endpoints.append((addrs[0], is_local, ready, serving, terminating,
+                              ep.get("zone") or ""))
+        return tuple(ports), tuple(endpoints)
+
+    def _endpoints_for(self, key: str) -> dict:
+        """EndpointSliceCache.getEndpointsMap for one Service: endpoints per port, sorted by "ip:port"."""
+        ns, name = key.split("/", 1)
+        by_port: dict = {}
+        sep_names = self._sep_names
+        new_endpoint = tuple.__new__
+        for slice_name in sorted(self._slices.get(key, {})):
+            ports, endpoints = self._slices[key][slice_name]
+            for port_name, port_num, protocol in ports:
+                spn = ServicePortName(ns, name, port_name, protocol)
+                hash_prefix = str(spn) + protocol.lower()
+                eps = by_port.setdefault(spn, {})
+                for ip, is_local, ready, serving, terminating, zone in endpoints:
+                    ep_str = f"{ip}:{port_num}"
+                    if terminating and ep_str in eps:
+                        continue  # prefer the non-terminating one when two slices list the same endpoint
+                    cache_key = (hash_prefix, ep_str)
+                    chain = sep_names.get(cache_key)
+                    if chain is None:  # servicePortEndpointChainName, cached
+                        chain = sep_names[cache_key] = SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(
+                            hash_prefix + ep_str)
+                    eps[ep_str] = new_endpoint(EndpointInfo, (ip, port_num, is_local, ready, serving, terminating,
+                                                              zone, chain))
+        return {spn: [eps[k] for k in sorted(eps)] for spn, eps in by_port.items() if eps}
+
+    # -- sync ---------------------------------------------------------------------------------------------------------
+
+    def _probability(self, n: int) -> str:
+        pre = self._precomputed_probabilities
+        while len(pre) <= n:
+            pre.append(compute_probability(len(pre)))
+        return pre[n]
+
+    def _node_ports_contain_loopback(self) -> bool:
+        if not self.node_port_addresses:
+            return True
+        return any(c != "primary" and _in_net("127.0.0.1", c) for c in self.node_port_addresses)
+
+    def _node_port_ips(self) -> list:
+        """NodePortAddresses.GetNodeIPs: the node's addresses inside --nodeport-addresses."""
+        ips = []
+        for candidate in (self.node_ip, "127.0.0.1"):
+            for cidr in self.node_port_addresses:
+                if (cidr == "primary" and candidate == self.node_ip) or (cidr != "primary" and
+                                                                         _in_net(candidate, cidr)):
+                    if candidate not in ips:
+                        ips.append(candidate)
+        return ips
+
+    def sync_proxy_rules(self, now_ms: Optional[int] = None, force_full: bool = False) -> dict:
+        """syncProxyRules: apply pending changes and rewrite the tables. Returns statistics of the sync.
+
+        A full sync happens on the first sync, when ``force_full`` is set, or when ``now_ms`` is given and an hour
+        has passed since the last full sync; otherwise only the chains of changed Services are rewritten."""
+        with _gc_paused():
+            return self._sync_proxy_rules(now_ms, force_full)
+
+    def _sync_proxy_rules(self, now_ms: Optional[int], force_full: bool) -> dict:
+        do_full = self._need_full_sync or force_full or (
+            now_ms is not None and self._last_full_sync_ms is not None
+            and now_ms - self._last_full_sync_ms > FULL_SYNC_PERIOD_MS)
+
+        updated = set()
+        # svcPortMap.Update(serviceChanges)
+        for key, (previous, current) in self._service_changes.items():
+            for spn in previous:
+                self.svc_port_map.pop(spn, None)
+            self.svc_port_map.update(current)
+            if current:
+                self._services[key] = current
+            else:
+                self._services.pop(key, None)
+            updated.add(key)
+        self._service_changes.clear()
+        # endpointsMap.Update(endpointsChanges)
+        for key in self._endpoint_changes:
+            previous = self._endpoints_by_service.get(key, {})
+            current = self._endpoints_for(key)
+            if previous == current:
+                continue
+            for spn in previous:
+                self.endpoints_map.pop(spn, None)
+            self.endpoints_map.update(current)
+            if current:
+                self._endpoints_by_service[key] = current
+            else:
+                self._endpoints_by_service.pop(key, None)
+            updated.add(key)
+        self._endpoint_changes.clear()
+
+        total_endpoints = sum(len(self.endpoints_map.get(spn, ())) for spn in self.svc_port_map)
+        self.large_cluster_mode = total_endpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
+
+        # Rebuild the chains of changed service ports (all of them on a full sync).
+        rebuilt = set()
+        deleted_chains = []
+        for spn in [s for s in self._rules if s not in self.svc_port_map]:
+            for chain in self._rules.pop(spn).nat_chains:
+                if self._chain_owner.get(chain) == spn:
+                    del self._chain_owner[chain]
+                deleted_chains.append(chain)
+        for spn, svc in self.svc_port_map.items():
+            if not do_full and spn in self._rules and spn.namespaced_name not in updated:
+                continue
+            old = self._rules.get(spn)
+            new = self._write_service_port(svc, self.endpoints_map.get(spn, ()))
+            self._rules[spn] = new
+            rebuilt.add(spn)
+            if old is not None:
+                for chain in old.nat_chains:
+                    if chain not in new.nat_chains:
+                        if self._chain_owner.get(chain) == spn:
+                            del self._chain_owner[chain]
+                        deleted_chains.append(chain)
+            for chain in new.nat_chains:
+                self._chain_owner[chain] = spn
+        # Go iterates a map (random order); we sort by service port name so the output is reproducible.
+        self._order = sorted(self._rules)
+        self._view = {}
+        self._save_cache = {}
+        self._need_full_sync = False
+        if do_full:
+            self._last_full_sync_ms = now_ms
+        self._last_restore = (do_full, [(spn, self._rules[spn], spn in rebuilt) for spn in self._order],
+                              sorted(set(deleted_chains)))
+
+        nat_chain_count = sum(len(r.nat_chains) for r in self._rules.values())
+        nat_rules = sum(len(r.nat_top_lines) + r.n_chain_rules for r in self._rules.values())
+        nat_rules += len(self._global_nat_rules()) + len(self._nodeports_tail())
+        filter_rules = sum(len(r.filter_lines) for r in self._rules.values()) + len(self._global_filter_rules())
+        self.last_sync = {
+            "full_sync": do_full,
+            "partial_sync": not do_full,
+            "services": len(self.svc_port_map),
+            "endpoints": total_endpoints,
+            "services_rebuilt": len(rebuilt),
+            "deleted_chains": len(set(deleted_chains)),
+            "nat_chains": nat_chain_count + 4,
+            "nat_rules": nat_rules,
+            "filter_chains": 5 + (1 if self.localhost_nodeports else 0),
+            "filter_rules": filter_rules,
+            "rules_written": self._restore_rule_count(),
+            "large_cluster_mode": self.large_cluster_mode,
+        }
+        return dict(self.last_sync)
+
+    def _comment(self, text: str) -> str:
+        """appendServiceCommentLocked: per-endpoint comments are dropped in large cluster mode."""
+        return "" if self.large_cluster_mode else f" -m comment --comment {text}"
+
+    def _write_service_port(self, svc: ServicePortInfo, all_endpoints) -> _ServiceRules:
+        """The body of syncProxyRules' loop over service ports, for one service port."""
+        out = _ServiceRules()
+        protocol = svc.protocol.lower()
+        name = svc.name_string
+        port = str(svc.port)
+        cluster_eps, local_eps, reachable_eps, has_endpoints = categorize_endpoints(all_endpoints, svc)
+        out.n_endpoints = len(reachable_eps)
+
+        cluster_policy_chain = svc.cluster_policy_chain_name
+        uses_cluster_policy_chain = bool(cluster_eps) and svc.uses_cluster_endpoints()
+        uses_local = svc.internal_policy_local or svc.external_policy_local
+        local_policy_chain = svc.local_policy_chain_name if uses_local else ""
+        uses_local_policy_chain = bool(local_eps) and svc.uses_local_endpoints()
+
+        internal_traffic_chain = cluster_policy_chain
+        has_internal_endpoints = has_endpoints
+        if svc.internal_policy_local:
+            internal_traffic_chain = local_policy_chain
+            if not local_eps:
+                has_internal_endpoints = False
+
+        external_policy_chain = cluster_policy_chain
+        has_external_endpoints = has_endpoints
+        if svc.external_policy_local:
+            external_policy_chain = local_policy_chain
+            if not local_eps:
+                has_external_endpoints = False
+        external_traffic_chain = svc.external_chain_name if svc.externally_accessible() else ""
+        uses_external_traffic_chain = has_endpoints and svc.externally_accessible()
+
+        load_balancer_traffic_chain = external_traffic_chain
+        uses_fw_chain = has_endpoints and bool(svc.load_balancer_vips) and bool(svc.load_balancer_source_ranges)
+        fw_chain = svc.firewall_chain_name if svc.load_balancer_vips else ""
+        if uses_fw_chain:
+            load_balancer_traffic_chain = fw_chain
+
+        internal_filter_target = internal_filter_comment = ""
+        external_filter_target = external_filter_comment = ""
+        if not has_endpoints:
+            internal_filter_target = external_filter_target = "REJECT"
+            internal_filter_comment = external_filter_comment = f'"{name} has no endpoints"'
+        else:
+            if not has_internal_endpoints:
+                internal_filter_target = "DROP"
+                internal_filter_comment = f'"{name} has no local endpoints"'
+            if not has_external_endpoints:
+                external_filter_target = "DROP"
+                external_filter_comment = f'"{name} has no local endpoints"'
+
+        filt = out.filter_lines
+        top = out.nat_top_lines
+        match = f"-m {protocol} -p {protocol}"
+
+        # Capture the clusterIP.
+        if has_internal_endpoints:
+            top.append(f'-A {KUBE_SERVICES_CHAIN} -m comment --comment "{name} cluster IP" {match} '
+                       f"-d {svc.cluster_ip} --dport {port} -j {internal_traffic_chain}")
+        else:
+            filt.append(f"-A {KUBE_SERVICES_CHAIN} -m comment --comment {internal_filter_comment} {match} "
+                        f"-d {svc.cluster_ip} --dport {port} -j {internal_filter_target}")
+
+        # Capture externalIPs.
+        for ip in svc.external_ips:
+            if has_endpoints:
+                top.append(f'-A {KUBE_SERVICES_CHAIN} -m comment --comment "{name} external IP" {match} '
+                           f"-d {ip} --dport {port} -j {external_traffic_chain}")
+            if not has_external_endpoints:
+                filt.append(f"-A {KUBE_EXTERNAL_SERVICES_CHAIN} -m comment --comment {external_filter_comment} "
+                            f"{match} -d {ip} --dport {port} -j {external_filter_target}")
+
+        # Capture load-balancer ingress.
+        for ip in svc.load_balancer_vips:
+            if has_endpoints:
+                top.append(f'-A {KUBE_SERVICES_CHAIN} -m comment --comment "{name} loadbalancer IP" {match} '
+                           f"-d {ip} --dport {port} -j {load_balancer_traffic_chain}")
+            if uses_fw_chain:
+                filt.append(f'-A {KUBE_PROXY_FIREWALL_CHAIN} -m comment --comment "{name} traffic not accepted by '
+                            f'{fw_chain}" {match} -d {ip} --dport {port} -j DROP')
+        if not has_external_endpoints:
+            for ip in svc.load_balancer_vips:
+                filt.append(f"-A {KUBE_EXTERNAL_SERVICES_CHAIN} -m comment --comment {external_filter_comment} "
+                            f"{match} -d {ip} --dport {port} -j {external_filter_target}")
+
+        # Capture nodeports.
+        if svc.node_port:
+            node_port = str(svc.node_port)
+            if has_endpoints:
+                if self.localhost_nodeports and self.nfacct:
+                    top.append(f"-A {KUBE_NODE_PORTS_CHAIN} -m comment --comment {name} {match} -d 127.0.0.0/8 "
+                               f"--dport {node_port} -m nfacct --nfacct-name {LOCALHOST_NODEPORT_ACCEPTED_NFACCT} "
+                               f"-j {external_traffic_chain}")
+                top.append(f"-A {KUBE_NODE_PORTS_CHAIN} -m comment --comment {name} {match} --dport {node_port} "
+                           f"-j {external_traffic_chain}")
+            if not has_external_endpoints:
+                filt.append(f"-A {KUBE_EXTERNAL_SERVICES_CHAIN} -m comment --comment {external_filter_comment} "
+                            f"-m addrtype --dst-type LOCAL {match} --dport {node_port} -j {external_filter_target}")
+
+        # Capture healthCheckNodePorts.
+        if svc.health_check_node_port:
+            filt.append(f'-A {KUBE_NODE_PORTS_CHAIN} -m comment --comment "{name} health check node port" '
+                        f"-m tcp -p tcp --dport {svc.health_check_node_port} -j ACCEPT")
+
+        chains = out.nat_chains
+
+        # Set up internal traffic handling.
+        if has_internal_endpoints:
+            args = (f'-m comment --comment "{name} cluster IP" {match} -d {svc.cluster_ip} --dport {port}')
+            if self.masquerade_all:
+                chains.setdefault(internal_traffic_chain, []).append(
+                    f"-A {internal_traffic_chain} {args} -j {KUBE_MARK_MASQ_CHAIN}")
+            elif self.cluster_cidr:
+                chains.setdefault(internal_traffic_chain, []).append(
+                    f"-A {internal_traffic_chain} {args} ! -s {self.cluster_cidr} -j {KUBE_MARK_MASQ_CHAIN}")
+
+        # Set up external traffic handling.
+        if uses_external_traffic_chain:
+            ext = chains.setdefault(external_traffic_chain, [])
+            if not svc.external_policy_local:
+                ext.append(f'-A {external_traffic_chain} -m comment --comment "masquerade traffic for {name} '
+                           f'external destinations" -j {KUBE_MARK_MASQ_CHAIN}')
+            else:
+                if self.cluster_cidr:
+                    ext.append(f'-A {external_traffic_chain} -m comment --comment "pod traffic for {name} external '
+                               f'destinations" -s {self.cluster_cidr} -j {cluster_policy_chain}')
+                ext.append(f'-A {external_traffic_chain} -m comment --comment "masquerade LOCAL traffic for {name} '
+                           f'external destinations" -m addrtype --src-type LOCAL -j {KUBE_MARK_MASQ_CHAIN}')
+                ext.append(f'-A {external_traffic_chain} -m comment --comment "route LOCAL traffic for {name} '
+                           f'external destinations" -m addrtype --src-type LOCAL -j {cluster_policy_chain}')
+            if has_external_endpoints:
+                ext.append(f"-A {external_traffic_chain} -j {external_policy_chain}")
+
+        # Set up firewall chain, if needed.
+        if uses_fw_chain:
+            fw = chains.setdefault(fw_chain, [])
+            head = f'-A {fw_chain} -m comment --comment "{name} loadbalancer IP"'
+            allow_from_node = False
+            for cidr in svc.load_balancer_source_ranges:
+                fw.append(f"{head} -s {cidr} -j {external_traffic_chain}")
+                if _in_net(self.node_ip, cidr):
+                    allow_from_node = True
+            if allow_from_node:
+                for ip in svc.load_balancer_vips:
+                    fw.append(f"{head} -s {ip} -j {external_traffic_chain}")
+            fw.append(f'-A {fw_chain} -m comment --comment "other traffic to {name} will be dropped by '
+                      f'{KUBE_PROXY_FIREWALL_CHAIN}"')
+
+        if uses_cluster_policy_chain:
+            self._write_service_to_endpoint_rules(chains.setdefault(cluster_policy_chain, []), name, svc,
+                                                  cluster_policy_chain, cluster_eps)
+        if uses_local_policy_chain:
+            self._write_service_to_endpoint_rules(chains.setdefault(local_policy_chain, []), name, svc,
+                                                  local_policy_chain, local_eps)
+
+        # Generate the per-endpoint chains.
+        affinity = svc.session_affinity_type == "ClientIP"
+        comment = self._comment(name)
+        for ep in reachable_eps:
+            chain = ep.chain_name
+            chains[chain] = [
+                f"-A {chain}{comment} -s {ep.ip} -j {KUBE_MARK_MASQ_CHAIN}",
+                f"-A {chain}{comment}" + (f" -m recent --name {chain} --set" if affinity else "")
+                + f" {match} -j DNAT --to-destination {ep.ip}:{ep.port}",
+            ]
+        out.n_chain_rules = sum(len(v) for v in chains.values())
+        return out
+
+    def _write_service_to_endpoint_rules(self, lines: list, name: str, svc: ServicePortInfo, svc_chain: str,
+                                         endpoints) -> None:
+        """writeServiceToEndpointRules: affinity checks first, then one probabilistic jump per endpoint.
+
+        Rule i of n (0-based) matches with probability 1/(n-i), and the last one always matches: each endpoint
+        ends up with probability 1/n."""
+        large = self.large_cluster_mode
+        head = f"-A {svc_chain}"
+        if svc.session_affinity_type == "ClientIP":
+            seconds = svc.sticky_max_age_seconds
+            for ep in endpoints:
+                comment = "" if large else f' -m comment --comment "{name} -> {ep.ip}:{ep.port}"'
+                lines.append(f"{head}{comment} -m recent --name {ep.chain_name} --rcheck --seconds {seconds} --reap "
+                             f"-j {ep.chain_name}")
+        n = len(endpoints)
+        probability = self._probability
+        for i, ep in enumerate(endpoints):
+            comment = "" if large else f' -m comment --comment "{name} -> {ep.ip}:{ep.port}"'
+            if i < n - 1:
+                lines.append(f"{head}{comment} -m statistic --mode random --probability {probability(n - i)} "
+                             f"-j {ep.chain_name}")
+            else:
+                lines.append(f"{head}{comment} -j {ep.chain_name}")
+
+    # -- the fixed parts of the tables ----------------------------------------------------------------------------
+
+    def _global_nat_rules(self) -> list:
+        masq = (f'-A {KUBE_POSTROUTING_CHAIN} -m comment --comment "kubernetes service traffic requiring SNAT" '
+                f"-j MASQUERADE" + (" --random-fully" if self.random_fully else ""))
+        return [
+            f"-A {KUBE_POSTROUTING_CHAIN} -m mark ! --mark {self.masquerade_mark}/{self.masquerade_mark} -j RETURN",
+            f"-A {KUBE_POSTROUTING_CHAIN} -j MARK --xor-mark {self.masquerade_mark}",
+            masq,
+            f"-A {KUBE_MARK_MASQ_CHAIN} -j MARK --or-mark {self.masquerade_mark}",
+        ]
+
+    def _nodeports_tail(self) -> list:
+        """The last rules of nat KUBE-SERVICES: hand everything addressed to the node to KUBE-NODEPORTS."""
+        comment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"'
+        if not self.node_port_addresses:
+            dest = "-m addrtype --dst-type LOCAL" + ("" if self.localhost_nodeports else " ! -d 127.0.0.0/8")
+            return [f"-A {KUBE_SERVICES_CHAIN} {comment} {dest} -j {KUBE_NODE_PORTS_CHAIN}"]
+        lines = []
+        for ip in self._node_port_ips():
+            if ip.startswith("127.") and not self.localhost_nodeports:
+                continue
+            lines.append(f"-A {KUBE_SERVICES_CHAIN} {comment} -d {ip} -j {KUBE_NODE_PORTS_CHAIN}")
+        return lines
+
+    def _firewall_rules(self) -> list:
+        if not self.localhost_nodeports:
+            return []
+        return [f'-A {KUBELET_FIREWALL_CHAIN} -m comment --comment "block incoming localnet connections" '
+                f"-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"]
+
+    def _forward_rules(self) -> list:
+        lines = []
+        if not self.conntrack_tcp_liberal:
+            lines.append(f"-A {KUBE_FORWARD_CHAIN} -m conntrack --ctstate INVALID"
+                         + (f" -m nfacct --nfacct-name {CT_STATE_INVALID_DROPPED_NFACCT}" if self.nfacct else "")
+                         + " -j DROP")
+        lines.append(f'-A {KUBE_FORWARD_CHAIN} -m comment --comment "kubernetes forwarding rules" '
+                     f"-m mark --mark {self.masquerade_mark}/{self.masquerade_mark} -j ACCEPT")
+        lines.append(f'-A {KUBE_FORWARD_CHAIN} -m comment --comment "kubernetes forwarding conntrack rule" '
+                     f"-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+        return lines
+
+    def _global_filter_rules(self) -> list:
+        return self._firewall_rules() + self._forward_rules()
+
+    def _jump_rules(self, table: str, chain: str) -> list:
+        """Rules kube-proxy ensures in a built-in chain: each is prepended, so the last one ensured comes first."""
+        lines = []
+        for tbl, dst, src, comment, extra in IPTABLES_JUMP_CHAINS + IPTABLES_KUBELET_JUMP_CHAINS:
+            if tbl != table or src != chain:
+                continue
+            args = list(extra)
+            if comment:
+                args += ["-m", "comment", "--comment", f'"{comment}"' if " " in comment else comment]
+            lines.insert(0, " ".join([f"-A {src}"] + args + ["-j", dst]))
+        return lines
+
+    # -- the kernel view -----------------------------------------------------------------------------------------
+
+    def _user_chains(self, table: str) -> list:
+        if table == "nat":
+            fixed = [KUBE_SERVICES_CHAIN, KUBE_NODE_PORTS_CHAIN, KUBE_POSTROUTING_CHAIN, KUBE_MARK_MASQ_CHAIN,
+                     KUBE_PROXY_CANARY_CHAIN]
+            return sorted(fixed + list(self._chain_owner))
+        if table == "filter":
+            fixed = [KUBE_SERVICES_CHAIN, KUBE_EXTERNAL_SERVICES_CHAIN, KUBE_FORWARD_CHAIN, KUBE_NODE_PORTS_CHAIN,
+                     KUBE_PROXY_FIREWALL_CHAIN, KUBE_PROXY_CANARY_CHAIN]
+            if self.localhost_nodeports:
+                fixed.append(KUBELET_FIREWALL_CHAIN)
+            return sorted(fixed)
+        if table == "mangle":
+            return [KUBE_PROXY_CANARY_CHAIN]
+        raise ValueError(f"unknown table {table!r}")
+
+    def _build_view(self) -> None:
+        view: dict = {}
+        order = [self._rules[spn] for spn in self._order]
+        for table in TABLES:
+            for chain in BUILTIN_CHAINS[table]:
+                view[(table, chain)] = self._jump_rules(table, chain)
+        for table, chain in (("nat", KUBE_SERVICES_CHAIN), ("nat", KUBE_NODE_PORTS_CHAIN),
+                             ("filter", KUBE_SERVICES_CHAIN), ("filter", KUBE_EXTERNAL_SERVICES_CHAIN),
+                             ("filter", KUBE_NODE_PORTS_CHAIN), ("filter", KUBE_PROXY_FIREWALL_CHAIN)):
+            view[(table, chain)] = []
+        for r in order:
+            for line in r.nat_top_lines:
+                view[("nat", _chain_of(line))].append(line)
+            for line in r.filter_lines:
+                view[("filter", _chain_of(line))].append(line)
+        view[("nat", KUBE_SERVICES_CHAIN)] += self._nodeports_tail()
+        for line in self._global_nat_rules():
+            view.setdefault(("nat", _chain_of(line)), []).append(line)
+        for line in self._global_filter_rules():
+            view.setdefault(("filter", _chain_of(line)), []).append(line)
+        self._view = view
+
+    def chain_lines(self, table: str, chain: str) -> list:
+        """The rule lines of one chain as they are in the kernel after the last sync."""
+        if not self._view:
+            self._build_view()
+        lines = self._view.get((table, chain))
+        if lines is not None:
+            return lines
+        if table == "nat" and chain in self._chain_owner:
+            return self._rules[self._chain_owner[chain]].nat_chains[chain]
+        if chain in self._user_chains(table):
+            return []
+        raise KeyError(f"iptables: chain {chain} does not exist in table {table}")
+
+    def chains(self, table: str = "nat") -> list:
+        """Chain names of a table: built-in chains first, then user chains sorted (iptables-save order)."""
+        return list(BUILTIN_CHAINS[table]) + self._user_chains(table)
+
+    def rules(self, table: str, chain: str) -> list:
+        """Structured view of one chain: a list of Rule."""
+        out = []
+        for line in self.chain_lines(table, chain):
+            rule = self._parsed.get((table, line))
+            if rule is None:
+                rule = parse_rule(table, line)
+                self._parsed[(table, line)] = rule
+            out.append(rule)
+        return out
+
+    def iptables_save(self, table: Optional[str] = None) -> str:
+        """The tables in ``iptables-save`` layout (rule text as kube-proxy wrote it; see the module docstring)."""
+        cached = self._save_cache.get(table)
+        if cached is not None:
+            return cached
+        with _gc_paused():
+            return self._iptables_save(table)
+
+    def _iptables_save(self, table: Optional[str]) -> str:
+        if not self._view:
+            self._build_view()
+        view, owner, rules = self._view, self._chain_owner, self._rules
+        lines = []
+        for tbl in ([table] if table else TABLES):
+            builtin = BUILTIN_CHAINS[tbl]
+            user = self._user_chains(tbl)
+            lines.append(f"*{tbl}")
+            lines += [f":{c} ACCEPT [0:0]" for c in builtin]
+            lines += [f":{c} - [0:0]" for c in user]
+            for chain in builtin:
+                lines += view[(tbl, chain)]
+            for chain in user:
+                chain_rules = view.get((tbl, chain))
+                if chain_rules is None:
+                    spn = owner.get(chain) if tbl == "nat" else None
+                    chain_rules = rules[spn].nat_chains[chain] if spn is not None else ()
+                lines += chain_rules
+            lines.append("COMMIT")
+        lines.append("")
+        text = "\n".join(lines)
+        self._save_cache[table] = text
+        return text
+
+    def restore_data(self) -> str:
+        """The ``iptables-restore --noflush`` input of the last sync (filter then nat), as upstream's tests see it.
+
+        On a partial sync only the chains of changed services are written; ``-X`` deletes chains no longer used."""
+        if self._last_restore is None:
+            return ""
+        _full, entries, deleted = self._last_restore
+        out = ["*filter"]
+        out += [f":{c} - [0:0]" for c in (KUBE_SERVICES_CHAIN, KUBE_EXTERNAL_SERVICES_CHAIN, KUBE_FORWARD_CHAIN,
+                                          KUBE_NODE_PORTS_CHAIN, KUBE_PROXY_FIREWALL_CHAIN)]
+        if self.localhost_nodeports:
+            out.append(f":{KUBELET_FIREWALL_CHAIN} - [0:0]")
+        out += self._firewall_rules()
+        for _spn, r, _rebuilt in entries:
+            out += r.filter_lines
+        out += self._forward_rules()
+        out += ["COMMIT", "*nat"]
+        out += [f":{c} - [0:0]" for c in (KUBE_SERVICES_CHAIN, KUBE_NODE_PORTS_CHAIN, KUBE_POSTROUTING_CHAIN,
+                                          KUBE_MARK_MASQ_CHAIN)]
+        for _spn, r, rebuilt in entries:
+            if rebuilt:
+                out += [f":{c} - [0:0]" for c in r.nat_chains]
+        out += [f":{c} - [0:0]" for c in deleted]
+        out += self._global_nat_rules()
+        for _spn, r, rebuilt in entries:
+            out += r.nat_top_lines
+            if rebuilt:
+                for lines in r.nat_chains.values():
+                    out += lines
+        out += [f"-X {c}" for c in deleted]
+        out += self._nodeports_tail()
+        out.append("COMMIT")
+        return "\n".join(out) + "\n"
+
+    def _restore_rule_count(self) -> int:
+        _full, entries, _deleted = self._last_restore
+        n = len(self._global_filter_rules()) + len(self._global_nat_rules()) + len(self._nodeports_tail())
+        for _spn, r, rebuilt in entries:
+            n += len(r.filter_lines) + len(r.nat_top_lines) + (r.n_chain_rules if rebuilt else 0)
+        return n
+
+    # -- packet walk ---------------------------------------------------------------------------------------------
+
+    def _is_local_address(self, ip: str) -> bool:
+        return ip == self.node_ip or ip.startswith("127.")
+
+    def walk(self, dst_ip: str, dst_port: int, protocol: str = "TCP", src_ip: Optional[str] = None,
+             rng: Optional[random.Random] = None, hook: str = "OUTPUT", now_ms: int = 0) -> Walk:
+        """Follow the first packet of a new connection through the tables, rule by rule.
+
+        ``hook="OUTPUT"``: sent by a process on this node (source defaults to the node IP).
+        ``hook="PREROUTING"``: arriving from a pod on this node or from another host (``src_ip`` required).
+        Random ``-m statistic`` matches use ``rng.random() < probability`` (``rng`` defaults to the proxier's).
+        ``now_ms`` is the time seen by the ``-m recent`` tables of ClientIP session affinity."""
+        if hook not in ("OUTPUT", "PREROUTING"):
+            raise ValueError(f"hook must be OUTPUT or PREROUTING, not {hook!r}")
+        if src_ip is None:
+            if hook == "PREROUTING":
+                raise ValueError("src_ip is required for a packet arriving on PREROUTING")
+            src_ip = self.node_ip
+        rng = rng if rng is not None else self.rng
+        pkt = _Packet(src_ip, dst_ip, protocol.lower(), int(dst_port))
+        result = Walk(src_ip=src_ip, dst=f"{dst_ip}:{dst_port}", protocol=protocol, hook=hook)
+
+        verdict = self._traverse("nat", hook, pkt, result, rng, now_ms)
+        if verdict == "DNAT":
+            result.endpoint = f"{pkt.dst}:{pkt.dport}"
+        filter_chain = "OUTPUT" if hook == "OUTPUT" else ("INPUT" if self._is_local_address(pkt.dst) else "FORWARD")
+        verdict = self._traverse("filter", filter_chain, pkt, result, rng, now_ms)
+        if verdict in ("DROP", "REJECT"):
+            result.verdict = verdict
+            return result
+        result.verdict = "DNAT" if result.endpoint else "ACCEPT"
+        if filter_chain != "INPUT":
+            result.masqueraded = self._traverse("nat", "POSTROUTING", pkt, result, rng, now_ms) == "MASQUERADE"
+        return result
+
+    def _matches(self, rule: Rule, pkt: _Packet, rng: random.Random, now_ms: int) -> bool:
+        if rule.src is not None and _in_net(pkt.src, rule.src) == rule.src_negated:
+            return False
+        if rule.dst is not None and _in_net(pkt.dst, rule.dst) == rule.dst_negated:
+            return False
+        if rule.proto is not None and rule.proto != pkt.proto:
+            return False
+        if rule.dport is not None and rule.dport != pkt.dport:
+            return False
+        if rule.src_type == "LOCAL" and not self._is_local_address(pkt.src):
+            return False
+        if rule.dst_type == "LOCAL" and not self._is_local_address(pkt.dst):
+            return False
+        if rule.mark is not None:
+            value, _, mask = rule.mark.partition("/")
+            mask_i = int(mask or "0xffffffff", 16)
+            if ((pkt.mark & mask_i) == int(value, 16)) == rule.mark_negated:
+                return False
+        if rule.ctstate is not None:
+            if bool(set(rule.ctstate.split(",")) & pkt.ctstate) == rule.ctstate_negated:
+                return False
+        if rule.recent is not None and rule.recent.get("mode") == "rcheck":
+            table = self._recent.setdefault(rule.recent["name"], {})
+            seconds = rule.recent.get("seconds")
+            if seconds is not None and rule.recent.get("reap"):
+                for ip in [ip for ip, seen in table.items() if now_ms - seen > seconds * 1000]:
+                    del table[ip]
+            seen = table.get(pkt.src)
+            if seen is None or (seconds is not None and now_ms - seen > seconds * 1000):
+                return False
+        if rule.probability is not None and not rng.random() < float(rule.probability):
+            return False
+        if rule.recent is not None and rule.recent.get("mode") == "set":
+            self._recent.setdefault(rule.recent["name"], {})[pkt.src] = now_ms
+        return True
+
+    def _traverse(self, table: str, chain: str, pkt: _Packet, result: Walk, rng, now_ms: int) -> Optional[str]:
+        """Evaluate a chain; returns a terminating verdict, or None when the chain ran out / RETURNed."""
+        result.chains.append(chain)
+        for rule in self.rules(table, chain):
+            matched = self._matches(rule, pkt, rng, now_ms)
+            result.steps.append(Step(chain, rule.text, matched, table))
+            if not matched or rule.target is None:
+                continue
+            target = rule.target
+            if target == "RETURN":
+                return None
+            if target == "MARK":
+                args = rule.target_args
+                value = int(args[1], 16)
+                pkt.mark = pkt.mark | value if args[0] == "--or-mark" else pkt.mark ^ value
+                continue
+            if target == "DNAT":
+                ip, _, port = rule.dnat_to.rpartition(":")
+                pkt.dst, pkt.dport = ip, int(port)
+                pkt.ctstate.add("DNAT")
+                result.sep_chain = chain
+                return "DNAT"
+            if target in ("ACCEPT", "DROP", "REJECT", "MASQUERADE"):
+                return target
+            verdict = self._traverse(table, target, pkt, result, rng, now_ms)
+            if verdict is not None:
+                return verdict
+        return None
+
+    def recent_table(self, name: str) -> dict:
+        """The ``/proc/net/xt_recent/<name>`` table: source IP -> last seen (ms)."""
+        return dict(self._recent.get(name, {}))

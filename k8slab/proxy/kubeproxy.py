@@ -1,0 +1,90 @@
+"""Mirrors: cmd/kube-proxy/app/server.go, pkg/proxy/config/config.go (ServiceConfig, EndpointSliceConfig) and
+pkg/util/async/bounded_frequency_runner.go.
+
+kube-proxy runs on every node. It watches Services and EndpointSlices through the API server, records each change
+in the proxier's change trackers, and runs ``sync_proxy_rules()`` no more often than ``--iptables-min-sync-period``
+(1 s) allows, plus a periodic full resync (``--iptables-sync-period``, 30 s). It never talks to the pods or the
+control plane in any other way: what it writes are the node's kernel tables.
+"""
+
+from __future__ import annotations
+
+from .iptables import Proxier
+
+NAME = "kube-proxy"
+MIN_SYNC_PERIOD_MS = 1000
+SYNC_PERIOD_MS = 30_000
+# kube-proxy ignores EndpointSlices of headless Services and of Services handled by another proxy.
+ENDPOINTSLICE_SELECTOR = "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name"
+
+
+class KubeProxy:
+    def __init__(self, loop, client, factory, node_name: str, node_ip: str, cluster_cidr: str, rng,
+                 min_sync_period_ms: int = MIN_SYNC_PERIOD_MS) -> None:
+        self.loop = loop
+        self.client = client
+        self.node_name = node_name
+        self.component = f"{NAME}/{node_name}"
+        self.mode = "iptables"
+        self.proxier = Proxier(node_name, node_ip, cluster_cidr, rng=rng)
+        self.factory = factory
+        self.min_sync_period_ms = min_sync_period_ms
+        self.svc_informer = factory.informer("services", label_selector="!service.kubernetes.io/service-proxy-name")
+        self.slice_informer = factory.informer("endpointslices", label_selector=ENDPOINTSLICE_SELECTOR)
+        self.svc_informer.add_event_handler(lambda s: self._changed(self.proxier.on_service_update(None, s)),
+                                            lambda o, n: self._changed(self.proxier.on_service_update(o, n)),
+                                            lambda s: self._changed(self.proxier.on_service_update(s, None)))
+        self.slice_informer.add_event_handler(
+            lambda s: self._changed(self.proxier.on_endpoint_slice_update(None, s)),
+            lambda o, n: self._changed(self.proxier.on_endpoint_slice_update(o, n)),
+            lambda s: self._changed(self.proxier.on_endpoint_slice_update(s, None)))
+        self._timer = None
+        self._last_sync_ms: int | None = None
+        self.syncs = 0
+        self.last_stats: dict = {}
+
+    def start(self) -> None:
+        self.factory.start()
+        self._request_sync()
+        self.loop.call_later(SYNC_PERIOD_MS, self._periodic, component=self.component,
+                             label="periodic resync", background=True)
+
+    def _changed(self, pending: bool) -> None:
+        if pending:
+            self._request_sync()
+
+    def _request_sync(self) -> None:
+        """BoundedFrequencyRunner.Run: at most one sync per min-sync-period."""
+        if self._timer is not None:
+            return
+        earliest = 0 if self._last_sync_ms is None else self._last_sync_ms + self.min_sync_period_ms
+        self._schedule(max(0, earliest - self.loop.now))
+
+    def _schedule(self, delay: int) -> None:
+        self._timer = self.loop.call_later(delay, self.sync, component=self.component, label="syncProxyRules")
+
+    def _periodic(self) -> None:
+        if self._timer is None:
+            self.sync()
+        self.loop.call_later(SYNC_PERIOD_MS, self._periodic, component=self.component,
+                             label="periodic resync", background=True)
+
+    @property
+    def pending_changes(self) -> bool:
+        return bool(self.proxier._service_changes or self.proxier._endpoint_changes)
+
+    def sync(self) -> None:
+        self._timer = None
+        self._last_sync_ms = self.loop.now
+        stats = self.proxier.sync_proxy_rules(self.loop.now)
+        self.syncs += 1
+        self.last_stats = stats
+        self.loop.emit(self.component, "sync_proxy_rules", f"nodes/{self.node_name}", stats, target="iptables")
+
+    # -- what learners look at --------------------------------------------------------------------------------------
+    def iptables_save(self, table: str | None = None) -> str:
+        return self.proxier.iptables_save(table)
+
+    def walk(self, dst_ip: str, dst_port: int, protocol: str = "TCP", src_ip: str | None = None, rng=None,
+             hook: str = "OUTPUT"):
+        return self.proxier.walk(dst_ip, dst_port, protocol, src_ip, rng=rng, hook=hook, now_ms=self.loop.now)
