@@ -1,0 +1,5 @@
+"""Mirrors: pkg/controller: the controllers kube-controller-manager runs."""
+
+from .manager import KubeControllerManager
+
+__all__ = ["KubeControllerManager"]

@@ -1,0 +1,306 @@
+"""Mirrors: pkg/controller/replicaset/replica_set.go and replica_set_utils.go, pkg/controller/controller_utils.go
+(ActivePodsWithRanks, slowStartBatch constants).
+
+The ReplicaSet controller keeps ``spec.replicas`` pods running for each ReplicaSet. It counts the active pods the
+ReplicaSet owns (adopting matching orphans), creates the missing ones in slow-start batches (1, 2, 4, ...) or
+deletes the surplus, least valuable first, and records what it expects to see so that it does not act twice
+before its informer has caught up. Then it writes the counts to ``status``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..api import errors
+from ..api.objects import deepcopy, is_pod_ready, parse_rfc3339, selector_matches
+from .base import (Controller, ControllerExpectations, controller_ref, get_controller_of, get_pod_from_template,
+                   is_pod_active)
+
+BURST_REPLICAS = 500
+SLOW_START_INITIAL_BATCH_SIZE = 1
+POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+
+
+def slow_start_batch(count: int, initial_batch_size: int, fn) -> int:
+    """slowStartBatch: call ``fn`` in batches of 1, 2, 4, ...; stop at the first batch with an error.
+    Returns the number of successful calls."""
+    remaining = count
+    successes = 0
+    batch = min(remaining, initial_batch_size)
+    while batch > 0:
+        errs = 0
+        for _ in range(batch):
+            try:
+                fn()
+                successes += 1
+            except errors.StatusError:
+                errs += 1
+        if errs:
+            return successes
+        remaining -= batch
+        batch = min(2 * batch, remaining)
+    return successes
+
+
+def _phase_rank(pod: dict) -> int:
+    return {"Pending": 0, "Unknown": 1, "Running": 2}.get(pod.get("status", {}).get("phase"), 0)
+
+
+def _ready_time_ms(pod: dict) -> int | None:
+    for c in pod.get("status", {}).get("conditions") or ():
+        if c.get("type") == "Ready" and c.get("status") == "True" and c.get("lastTransitionTime"):
+            return parse_rfc3339(c["lastTransitionTime"])
+    return None
+
+
+def _max_restarts(pod: dict) -> int:
+    return max([cs.get("restartCount", 0) for cs in pod.get("status", {}).get("containerStatuses") or ()] or [0])
+
+
+def _log_bucket(ms: int | None, now_ms: int) -> int:
+    """The LogarithmicScaleDown comparison: timestamps are compared by floor(log2(age in seconds))."""
+    if ms is None:
+        return -1
+    age_s = max(0, (now_ms - ms) // 1000)
+    return int(math.log2(age_s)) if age_s > 0 else -1
+
+
+def pod_deletion_cost(pod: dict) -> int:
+    try:
+        return int((pod["metadata"].get("annotations") or {}).get(POD_DELETION_COST, 0))
+    except ValueError:
+        return 0
+
+
+def active_pods_with_ranks_less(pi: dict, pj: dict, ri: int, rj: int, now_ms: int) -> bool:
+    """ActivePodsWithRanks.Less: True if ``pi`` should be deleted before ``pj``."""
+    ni, nj = pi.get("spec", {}).get("nodeName"), pj.get("spec", {}).get("nodeName")
+    if bool(ni) != bool(nj):
+        return not ni  # 1. unassigned < assigned
+    if _phase_rank(pi) != _phase_rank(pj):
+        return _phase_rank(pi) < _phase_rank(pj)  # 2. Pending < Unknown < Running
+    ready_i, ready_j = is_pod_ready(pi), is_pod_ready(pj)
+    if ready_i != ready_j:
+        return not ready_i  # 3. not ready < ready
+    ci, cj = pod_deletion_cost(pi), pod_deletion_cost(pj)
+    if ci != cj:
+        return ci < cj  # 4. lower deletion cost first
+    if ri != rj:
+        return ri > rj  # 5. doubled-up pods first
+    if ready_i and ready_j:  # 6. more recently ready first
+        ti, tj = _log_bucket(_ready_time_ms(pi), now_ms), _log_bucket(_ready_time_ms(pj), now_ms)
+        if ti != tj:
+            return ti < tj
+    ri_, rj_ = _max_restarts(pi), _max_restarts(pj)
+    if ri_ != rj_:
+        return ri_ > rj_  # 7. more restarts first
+    ti = _log_bucket(parse_rfc3339(pi["metadata"]["creationTimestamp"]), now_ms)
+    tj = _log_bucket(parse_rfc3339(pj["metadata"]["creationTimestamp"]), now_ms)
+    if ti != tj:
+        return ti < tj  # 8. newer first
+    return pi["metadata"].get("uid", "") < pj["metadata"].get("uid", "")
+
+
+def get_pods_to_delete(filtered: list[dict], related: list[dict], diff: int, now_ms: int) -> list[dict]:
+    """getPodsToDelete: rank the pods by how many related pods share their node, then sort by the ranking."""
+    if diff >= len(filtered):
+        return list(filtered)
+    per_node: dict[str, int] = {}
+    for p in related:
+        if is_pod_active(p) and p.get("spec", {}).get("nodeName"):
+            n = p["spec"]["nodeName"]
+            per_node[n] = per_node.get(n, 0) + 1
+    ranks = {id(p): per_node.get(p.get("spec", {}).get("nodeName"), 0) for p in filtered}
+    import functools
+
+    def cmp(a, b):
+        if active_pods_with_ranks_less(a, b, ranks[id(a)], ranks[id(b)], now_ms):
+            return -1
+        if active_pods_with_ranks_less(b, a, ranks[id(b)], ranks[id(a)], now_ms):
+            return 1
+        return 0
+
+    return sorted(filtered, key=functools.cmp_to_key(cmp))[:diff]
+
+
+def is_pod_available(pod: dict, min_ready_seconds: int, now_ms: int) -> bool:
+    if not is_pod_ready(pod):
+        return False
+    if min_ready_seconds == 0:
+        return True
+    t = _ready_time_ms(pod)
+    return t is not None and t + min_ready_seconds * 1000 <= now_ms
+
+
+class ReplicaSetController(Controller):
+    NAME = "replicaset"
+    RESOURCE = "replicasets"
+
+    def __init__(self, manager, client) -> None:
+        super().__init__(manager, client)
+        f = manager.factory
+        self.rs_informer = f.informer("replicasets")
+        self.pod_informer = f.informer("pods")
+        self.expectations = ControllerExpectations(self.loop)
+        self.rs_informer.add_event_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
+        self.pod_informer.add_event_handler(self.add_pod, self.update_pod, self.delete_pod)
+        self.burst_replicas = BURST_REPLICAS
+
+    # -- pod event handlers: find the owning ReplicaSet and enqueue it ----------------------------------------------
+    def _resolve(self, pod: dict) -> str | None:
+        ref = get_controller_of(pod)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return None
+        key = f"{pod['metadata']['namespace']}/{ref['name']}"
+        rs = self.rs_informer.get(key)
+        if rs is None or rs["metadata"]["uid"] != ref.get("uid"):
+            return None
+        return key
+
+    def _orphan_owners(self, pod: dict) -> list[str]:
+        labels = pod["metadata"].get("labels") or {}
+        return [f"{rs['metadata']['namespace']}/{rs['metadata']['name']}"
+                for rs in self.rs_informer.list_namespace(pod["metadata"]["namespace"])
+                if selector_matches(rs["spec"].get("selector"), labels)]
+
+    def add_pod(self, pod: dict) -> None:
+        if pod["metadata"].get("deletionTimestamp"):
+            self.delete_pod(pod)
+            return
+        key = self._resolve(pod)
+        if key is not None:
+            self.expectations.creation_observed(key)
+            self.queue.add(key)
+        elif get_controller_of(pod) is None:
+            for k in self._orphan_owners(pod):
+                self.queue.add(k)
+
+    def update_pod(self, old: dict, new: dict) -> None:
+        if new["metadata"].get("resourceVersion") == old["metadata"].get("resourceVersion"):
+            return
+        key = self._resolve(new)
+        if key is not None:
+            self.queue.add(key)
+            # a pod that just became ready may make the ReplicaSet available after minReadySeconds
+            rs = self.rs_informer.get(key)
+            mrs = (rs or {}).get("spec", {}).get("minReadySeconds", 0)
+            if mrs and not is_pod_ready(old) and is_pod_ready(new):
+                self.queue.add_after(key, mrs * 1000 + 1)
+        old_key = self._resolve(old)
+        if old_key is not None and old_key != key:
+            self.queue.add(old_key)
+
+    def delete_pod(self, pod: dict) -> None:
+        key = self._resolve(pod)
+        if key is not None:
+            self.expectations.deletion_observed(key)
+            self.queue.add(key)
+
+    # -- the sync ---------------------------------------------------------------------------------------------------
+    def sync_handler(self, key: str) -> None:
+        """syncReplicaSet."""
+        rs = self.rs_informer.get(key)
+        if rs is None:
+            self.expectations.delete_expectations(key)
+            return
+        needs_sync = self.expectations.satisfied_expectations(key)
+        ns = rs["metadata"]["namespace"]
+        all_pods = self.pod_informer.list_namespace(ns)
+        active = [p for p in all_pods if is_pod_active(p)]
+        filtered = self.claim_pods(rs, active)
+        if needs_sync and not rs["metadata"].get("deletionTimestamp"):
+            self.manage_replicas(filtered, rs, key)
+        self.update_status(rs, filtered)
+
+    def claim_pods(self, rs: dict, pods: list[dict]) -> list[dict]:
+        """ClaimPods: owned pods that still match, plus matching orphans, which are adopted."""
+        uid = rs["metadata"]["uid"]
+        sel = rs["spec"].get("selector")
+        out = []
+        for p in pods:
+            ref = get_controller_of(p)
+            matches = selector_matches(sel, p["metadata"].get("labels") or {})
+            if ref is not None:
+                if ref.get("uid") != uid:
+                    continue
+                if matches:
+                    out.append(p)
+                else:  # release
+                    refs = [r for r in p["metadata"]["ownerReferences"] if r.get("uid") != uid]
+                    try:
+                        self.client.patch("pods", p["metadata"]["name"], {"metadata": {"ownerReferences": refs}},
+                                          namespace=p["metadata"]["namespace"])
+                    except errors.StatusError:
+                        pass
+                continue
+            if matches and not rs["metadata"].get("deletionTimestamp"):
+                refs = list(p["metadata"].get("ownerReferences") or []) + [controller_ref(rs)]
+                try:
+                    adopted = self.client.patch("pods", p["metadata"]["name"],
+                                                {"metadata": {"ownerReferences": refs}},
+                                                namespace=p["metadata"]["namespace"])
+                    out.append(adopted)
+                except errors.StatusError:
+                    pass
+        return out
+
+    def manage_replicas(self, filtered: list[dict], rs: dict, key: str) -> None:
+        """manageReplicas: create or delete pods to reach spec.replicas."""
+        diff = len(filtered) - rs["spec"].get("replicas", 1)
+        if diff < 0:
+            diff = min(-diff, self.burst_replicas)
+            self.expectations.expect_creations(key, diff)
+            ref = controller_ref(rs)
+
+            def create():
+                pod = get_pod_from_template(rs["spec"]["template"], rs, ref)
+                try:
+                    created = self.client.create("pods", pod, namespace=rs["metadata"]["namespace"])
+                except errors.StatusError as e:
+                    self.recorder.warning(rs, "FailedCreate", f"Error creating: {e}")
+                    raise
+                self.recorder.normal(rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+
+            ok = slow_start_batch(diff, SLOW_START_INITIAL_BATCH_SIZE, create)
+            if ok < diff:
+                self.expectations.lower_expectations(key, diff - ok, 0)
+                raise RequeueError(f"created {ok} of {diff} pods")
+        elif diff > 0:
+            diff = min(diff, self.burst_replicas)
+            related = [p for p in self.pod_informer.list_namespace(rs["metadata"]["namespace"])
+                       if get_controller_of(p) is not None]
+            victims = get_pods_to_delete(filtered, related, diff, self.loop.now)
+            self.expectations.expect_deletions(key, len(victims))
+            for p in victims:
+                try:
+                    self.client.delete("pods", p["metadata"]["name"], namespace=p["metadata"]["namespace"])
+                except errors.StatusError as e:
+                    self.expectations.deletion_observed(key)
+                    if e.code != 404:
+                        raise
+                    continue
+                self.recorder.normal(rs, "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}")
+
+    def update_status(self, rs: dict, filtered: list[dict]) -> None:
+        """calculateStatus + updateReplicaSetStatus."""
+        tmpl_labels = rs["spec"]["template"].get("metadata", {}).get("labels") or {}
+        mrs = rs["spec"].get("minReadySeconds", 0)
+        status = {
+            "replicas": len(filtered),
+            "fullyLabeledReplicas": sum(1 for p in filtered
+                                        if all((p["metadata"].get("labels") or {}).get(k) == v
+                                               for k, v in tmpl_labels.items())),
+            "readyReplicas": sum(1 for p in filtered if is_pod_ready(p)),
+            "availableReplicas": sum(1 for p in filtered if is_pod_available(p, mrs, self.loop.now)),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        if rs["spec"].get("replicas", 1) == 0 or True:
+            pass
+        old = rs.get("status") or {}
+        cur = {k: old.get(k, 0) for k in status}
+        extra = {k: v for k, v in old.items() if k not in status}
+        if cur == status:
+            return
+        new = deepcopy(rs)
+        new["status"] = {**extra, **{k: v for k, v in status.items() if v or k in ("replicas",)}}
+        self.client.update_status("replicasets", new)
