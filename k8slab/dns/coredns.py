@@ -1,0 +1,195 @@
+"""Mirrors: coredns/coredns plugin/kubernetes (kubernetes.go, xfr.go, parse.go, controller.go) and the resolv.conf
+the kubelet writes for ``dnsPolicy: ClusterFirst`` pods (pkg/kubelet/network/dns/dns.go).
+
+CoreDNS is the cluster's DNS server, running as the ``coredns`` Deployment behind the ``kube-dns`` Service
+(10.96.0.10). Its kubernetes plugin watches Services and EndpointSlices (and Namespaces) like any controller and
+answers from that cache:
+
+- ``<service>.<namespace>.svc.cluster.local``: A record with the ClusterIP; for a headless Service, one A record
+  per ready endpoint.
+- ``_<port>._<protocol>.<service>.<namespace>.svc.cluster.local``: SRV records for named ports.
+- ``<a-b-c-d>.<namespace>.pod.cluster.local``: A record for a pod IP (``pods insecure``).
+
+A pod's resolver tries its search list first when a name has fewer than ``ndots`` (5) dots, so ``web`` from
+namespace ``default`` becomes ``web.default.svc.cluster.local`` on the first query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NAME = "coredns"
+CLUSTER_DOMAIN = "cluster.local"
+NDOTS = 5
+DNS_TTL = 5  # the kubernetes plugin's default ttl
+
+
+@dataclass
+class Record:
+    name: str
+    type: str
+    value: str
+    ttl: int = DNS_TTL
+
+    def __str__(self) -> str:
+        return f"{self.name}.\t{self.ttl}\tIN\t{self.type}\t{self.value}"
+
+
+@dataclass
+class Query:
+    name: str
+    qtype: str
+    rcode: str
+    answers: list[Record] = field(default_factory=list)
+
+
+@dataclass
+class Lookup:
+    """A resolver's lookup of one name: every query it sent, in order, and the answer it kept."""
+
+    name: str
+    qtype: str
+    queries: list[Query] = field(default_factory=list)
+
+    @property
+    def answer(self) -> Query | None:
+        for q in self.queries:
+            if q.rcode == "NOERROR" and q.answers:
+                return q
+        return None
+
+    @property
+    def addresses(self) -> list[str]:
+        a = self.answer
+        return [r.value for r in a.answers if r.type == "A"] if a else []
+
+    def __str__(self) -> str:
+        lines = [f"{q.name} {q.qtype}: {q.rcode}" + "".join(f"\n  {r}" for r in q.answers) for q in self.queries]
+        return "\n".join(lines)
+
+
+def resolv_conf(namespace: str, nameserver: str, cluster_domain: str = CLUSTER_DOMAIN) -> str:
+    """The /etc/resolv.conf the kubelet writes for a ClusterFirst pod."""
+    search = f"{namespace}.svc.{cluster_domain} svc.{cluster_domain} {cluster_domain}"
+    return f"search {search}\nnameserver {nameserver}\noptions ndots:{NDOTS}\n"
+
+
+def search_candidates(name: str, namespace: str, cluster_domain: str = CLUSTER_DOMAIN, ndots: int = NDOTS) -> list[str]:
+    """The names a glibc/musl resolver queries, in order, for ``name`` with the pod's search list."""
+    if name.endswith("."):
+        return [name[:-1]]
+    search = [f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain]
+    expanded = [f"{name}.{s}" for s in search]
+    if name.count(".") >= ndots:
+        return [name] + expanded
+    return expanded + [name]
+
+
+class CoreDNS:
+    """The kubernetes plugin's view of the cluster and its answers."""
+
+    def __init__(self, loop, client, factory, cluster_domain: str = CLUSTER_DOMAIN,
+                 service_ip: str = "10.96.0.10") -> None:
+        self.loop = loop
+        self.client = client
+        self.cluster_domain = cluster_domain
+        self.service_ip = service_ip
+        self.svc_informer = factory.informer("services")
+        self.slice_informer = factory.informer("endpointslices")
+        self.ns_informer = factory.informer("namespaces")
+        self.slice_informer.add_indexer("service", lambda s: [
+            f"{s['metadata']['namespace']}/{(s['metadata'].get('labels') or {}).get('kubernetes.io/service-name', '')}"])
+        self.queries = 0
+
+    def start(self) -> None:
+        pass
+
+    def query(self, name: str, qtype: str = "A") -> Query:
+        """Answer one DNS question (no search list)."""
+        self.queries += 1
+        name = name.rstrip(".").lower()
+        q = self._answer(name, qtype.upper())
+        self.loop.emit(NAME, "dns.query", name, {"qtype": q.qtype, "rcode": q.rcode,
+                                                 "answers": [r.value for r in q.answers]})
+        return q
+
+    def resolve(self, name: str, qtype: str = "A", namespace: str = "default") -> Lookup:
+        """Resolve ``name`` as a pod in ``namespace`` would: through its search list, ndots:5."""
+        lookup = Lookup(name, qtype.upper())
+        for cand in search_candidates(name, namespace, self.cluster_domain):
+            q = self.query(cand, qtype)
+            lookup.queries.append(q)
+            if q.rcode == "NOERROR" and q.answers:
+                break
+        return lookup
+
+    def _answer(self, name: str, qtype: str) -> Query:
+        zone = self.cluster_domain
+        if not name.endswith("." + zone):
+            # CoreDNS forwards other names to the node's resolver; the model has no outside world.
+            return Query(name, qtype, "NXDOMAIN")
+        labels = name[: -len(zone) - 1].split(".")
+        if len(labels) >= 3 and labels[-1] == "svc":
+            return self._service_answer(name, labels[:-1], qtype)
+        if len(labels) == 3 and labels[-1] == "pod":
+            ip = labels[0].replace("-", ".")
+            if self.ns_informer.get(labels[1]) is None:
+                return Query(name, qtype, "NXDOMAIN")
+            return Query(name, qtype, "NOERROR", [Record(name, "A", ip)] if qtype == "A" else [])
+        return Query(name, qtype, "NXDOMAIN")
+
+    def _ready_endpoints(self, ns: str, svc: str) -> list[tuple[dict, dict]]:
+        out = []
+        for s in self.slice_informer.by_index("service", f"{ns}/{svc}"):
+            for ep in s.get("endpoints") or ():
+                if (ep.get("conditions") or {}).get("ready", True):
+                    out.append((ep, s))
+        return out
+
+    def _service_answer(self, name: str, labels: list[str], qtype: str) -> Query:
+        # labels: [svc, ns] or [_port, _proto, svc, ns] or [hostname, svc, ns]
+        ns, svc_name = labels[-1], labels[-2]
+        svc = self.svc_informer.get(f"{ns}/{svc_name}")
+        if svc is None:
+            return Query(name, qtype, "NXDOMAIN")
+        spec = svc.get("spec") or {}
+        headless = spec.get("clusterIP") == "None"
+        if len(labels) == 2:
+            if spec.get("type") == "ExternalName":
+                return Query(name, qtype, "NOERROR", [Record(name, "CNAME", spec.get("externalName", "") + ".")])
+            if qtype == "A":
+                if headless:
+                    ips = sorted({a for ep, _ in self._ready_endpoints(ns, svc_name) for a in ep["addresses"]})
+                    return Query(name, qtype, "NOERROR", [Record(name, "A", ip) for ip in ips])
+                return Query(name, qtype, "NOERROR", [Record(name, "A", spec["clusterIP"])])
+            if qtype == "SRV":
+                recs = []
+                for p in spec.get("ports") or ():
+                    if p.get("name"):
+                        recs.append(Record(name, "SRV", f"0 100 {p['port']} {name}."))
+                return Query(name, qtype, "NOERROR", recs)
+            return Query(name, qtype, "NOERROR")
+        if len(labels) == 4 and labels[0].startswith("_") and labels[1].startswith("_"):
+            port_name, proto = labels[0][1:], labels[1][1:].upper()
+            if qtype != "SRV":
+                return Query(name, qtype, "NOERROR")
+            recs = []
+            if headless:
+                for ep, s in self._ready_endpoints(ns, svc_name):
+                    for p in s.get("ports") or ():
+                        if p.get("name") == port_name and p.get("protocol", "TCP") == proto:
+                            host = ep.get("hostname") or ep["addresses"][0].replace(".", "-")
+                            recs.append(Record(name, "SRV", f"0 100 {p['port']} {host}.{svc_name}.{ns}.svc."
+                                                            f"{self.cluster_domain}."))
+            else:
+                for p in spec.get("ports") or ():
+                    if p.get("name") == port_name and p.get("protocol", "TCP") == proto:
+                        recs.append(Record(name, "SRV", f"0 100 {p['port']} {svc_name}.{ns}.svc."
+                                                        f"{self.cluster_domain}."))
+            return Query(name, qtype, "NOERROR" if recs else "NXDOMAIN", recs)
+        if len(labels) == 3 and headless and qtype == "A":
+            host = labels[0]
+            for ep, _ in self._ready_endpoints(ns, svc_name):
+                if ep.get("hostname") == host or ep["addresses"][0].replace(".", "-") == host:
+                    return Query(name, qtype, "NOERROR", [Record(name, "A", ep["addresses"][0])])
+        return Query(name, qtype, "NXDOMAIN")
