@@ -1,0 +1,576 @@
+"""Mirrors: k8s.io/cri-api/pkg/apis/runtime/v1/api.proto (RuntimeService, ImageService) and containerd's CRI
+plugin (internal/cri/server: sandbox_run.go, sandbox_stop.go, container_create.go, container_start.go,
+container_stop.go, images/image_pull.go, status.go).
+
+The container runtime on one node, as the kubelet sees it through the Container Runtime Interface. The kubelet
+is a gRPC client of containerd over ``unix:///run/containerd/containerd.sock``; every call here is one CRI RPC
+and is traced as ``cri.<RPC>`` from ``kubelet/<node>`` to ``containerd/<node>``.
+
+A pod is a *sandbox* (the ``pause`` container holding the pod's network namespace, set up by CNI) plus the
+pod's containers, which join that namespace. Containers do not run real programs: a :class:`Behavior` says how
+long one runs, how it exits and how it reacts to SIGTERM, and what its probes answer. By default a server image
+(nginx, redis...) runs until stopped, a command with ``sleep N`` runs N seconds, another one-shot command exits
+at once. ``runtime.set_behavior(...)`` scripts a container, e.g. to crash or to fail its readiness probe.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .images import PAUSE_IMAGE, ImagePullError, InvalidImageName, Registry, normalize
+
+EPOCH_NS = 1767225600 * 10**9  # 2026-01-01T00:00:00Z, the simulation's time zero
+CRI_API_VERSION = "v1"
+
+SANDBOX_READY, SANDBOX_NOTREADY = "SANDBOX_READY", "SANDBOX_NOTREADY"
+CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_EXITED = "CONTAINER_CREATED", "CONTAINER_RUNNING", "CONTAINER_EXITED"
+
+SIGKILL_EXIT_CODE = 137  # 128 + 9
+
+
+class CRIError(Exception):
+    """A failed CRI call; ``code`` is the gRPC status code name (``NotFound``, ``Unknown``...)."""
+
+    def __init__(self, message: str, code: str = "Unknown") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class Behavior:
+    """What a container's process does (a hook for notebooks and exercises).
+
+    ``run_ms``: exit by itself after this long (None: run until stopped). ``exit_code``: its exit code then.
+    ``handles_sigterm``: whether it exits on SIGTERM (after ``stop_ms``, with ``stop_exit_code``); a shell
+    running as PID 1 ignores SIGTERM and is killed (exit 137) when the grace period ends.
+    ``probe``: ``probe(kind, now_ms) -> bool`` answers readiness/liveness/startup probes (default: success).
+    """
+
+    run_ms: int | None = None
+    exit_code: int = 0
+    handles_sigterm: bool = True
+    stop_ms: int = 40
+    stop_exit_code: int = 0
+    probe: Callable[[str, int], bool] | None = None
+
+    def probe_result(self, kind: str, now_ms: int) -> bool:
+        return True if self.probe is None else bool(self.probe(kind, now_ms))
+
+
+_SLEEP_RE = re.compile(r"\bsleep\s+(\d+)")
+_EXIT_RE = re.compile(r"\bexit\s+(\d+)")
+_FOREVER = ("sleep infinity", "while true", "while :", "tail -f", "sleep inf")
+
+
+def default_behavior(command: list[str], args: list[str], daemon_image: bool) -> Behavior:
+    """The process an image and command line give, by default (see the module docstring)."""
+    line = " ".join(list(command or []) + list(args or []))
+    if not line:
+        if daemon_image:
+            return Behavior()
+        return Behavior(run_ms=10)  # e.g. busybox's default "sh" exits at once without a terminal
+    shell = not daemon_image
+    if any(f in line for f in _FOREVER):
+        return Behavior(handles_sigterm=not shell, stop_exit_code=0)
+    m = _SLEEP_RE.search(line)
+    ex = _EXIT_RE.search(line)
+    code = int(ex.group(1)) if ex else 0
+    if m:
+        return Behavior(run_ms=int(m.group(1)) * 1000 + 20, exit_code=code, handles_sigterm=not shell)
+    if daemon_image:
+        return Behavior()
+    return Behavior(run_ms=100, exit_code=code, handles_sigterm=not shell)
+
+
+@dataclass
+class Image:
+    id: str  # sha256:<config digest>
+    repo_tags: list[str]
+    repo_digests: list[str]
+    size: int
+    pinned: bool = False
+    daemon: bool = True
+    available_at: int = 0  # virtual ms at which the pull completes
+
+
+@dataclass
+class PullResult:
+    """PullImageResponse plus what the model needs: how long the pull takes and the image size."""
+
+    image_ref: str
+    size: int
+    duration_ms: int
+
+
+@dataclass
+class PodSandbox:
+    id: str
+    config: dict
+    created_at: int  # ns since the Unix epoch
+    netns: str
+    state: str = SANDBOX_READY
+    ip: str = ""
+    cni_result: dict | None = None
+    host_network: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.config.get("metadata", {}).get("name", "")
+
+    @property
+    def namespace(self) -> str:
+        return self.config.get("metadata", {}).get("namespace", "")
+
+    @property
+    def uid(self) -> str:
+        return self.config.get("metadata", {}).get("uid", "")
+
+
+@dataclass
+class Container:
+    id: str
+    sandbox_id: str
+    config: dict
+    image_ref: str
+    image: Image
+    created_at: int
+    behavior: Behavior
+    state: str = CONTAINER_CREATED
+    started_at: int = 0
+    finished_at: int = 0
+    exit_code: int = 0
+    reason: str = ""
+    message: str = ""
+    exit_timer: object = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.get("metadata", {}).get("name", "")
+
+
+class ContainerRuntime:
+    """containerd's CRI service on one node (RuntimeService and ImageService)."""
+
+    def __init__(self, loop, node_name: str, rng: random.Random, name: str = "containerd",
+                 version: str = "1.7.24", cni=None, registry: Registry | None = None,
+                 sandbox_image: str = PAUSE_IMAGE) -> None:
+        self.loop = loop
+        self.node_name = node_name
+        self.rng = rng
+        self.name = name
+        self.runtime_version = version
+        self.cni = cni
+        self.registry = registry if registry is not None else Registry()
+        self.sandbox_image = normalize(sandbox_image)
+        self.sandboxes: dict[str, PodSandbox] = {}
+        self.containers: dict[str, Container] = {}
+        self.images: dict[str, Image] = {}  # id -> image
+        self.behaviors: dict[tuple[str, str, str], Behavior] = {}
+        self.listeners: list[Callable[[str, str], None]] = []  # (event type, container id): the event stream
+        self.calls = 0
+        self._add_image(self.registry.resolve(self.sandbox_image), available_at=0)  # pre-pulled (kubeadm)
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    @property
+    def component(self) -> str:
+        return f"{self.name}/{self.node_name}"
+
+    @property
+    def caller(self) -> str:
+        return f"kubelet/{self.node_name}"
+
+    def _now_ns(self) -> int:
+        return EPOCH_NS + self.loop.now * 1_000_000
+
+    def _new_id(self) -> str:
+        return f"{self.rng.getrandbits(256):064x}"
+
+    def _trace(self, rpc: str, ref: str = "", data=None) -> None:
+        self.calls += 1
+        self.loop.emit(self.caller, f"cri.{rpc}", ref, data, target=self.component)
+
+    @staticmethod
+    def _ref_of(config: dict) -> str:
+        md = config.get("metadata") or {}
+        if md.get("namespace") and md.get("name"):
+            return f"pods/{md['namespace']}/{md['name']}"
+        return ""
+
+    def _sandbox(self, sandbox_id: str) -> PodSandbox:
+        sb = self.sandboxes.get(sandbox_id)
+        if sb is None:
+            raise CRIError(f'an error occurred when try to find sandbox "{sandbox_id}": not found', "NotFound")
+        return sb
+
+    def _container(self, container_id: str) -> Container:
+        c = self.containers.get(container_id)
+        if c is None:
+            raise CRIError(f'an error occurred when try to find container "{container_id}": not found',
+                           "NotFound")
+        return c
+
+    def _add_image(self, resolved, available_at: int) -> Image:
+        img = self.images.get(resolved.image_id)
+        if img is None:
+            img = self.images[resolved.image_id] = Image(resolved.image_id, [], [], resolved.size, resolved.pinned,
+                                                         resolved.daemon, available_at)
+        if resolved.repo_tag not in img.repo_tags:
+            img.repo_tags.append(resolved.repo_tag)
+        if resolved.repo_digest not in img.repo_digests:
+            img.repo_digests.append(resolved.repo_digest)
+        return img
+
+    def _find_image(self, image: str, include_pulling: bool = False) -> Image | None:
+        """Look an image up by id, by name or by digest reference (containerd's image store)."""
+        if image.startswith("sha256:"):
+            img = self.images.get(image)
+        else:
+            try:
+                ref = normalize(image)
+            except InvalidImageName:
+                return None
+            img = next((i for i in self.images.values() if ref in i.repo_tags or ref in i.repo_digests), None)
+        if img is None or (not include_pulling and img.available_at > self.loop.now):
+            return None
+        return img
+
+    def _emit_event(self, etype: str, container_id: str) -> None:
+        for fn in list(self.listeners):
+            fn(etype, container_id)
+
+    # -- RuntimeService: runtime --------------------------------------------------------------------------------
+    def version(self) -> dict:
+        self._trace("Version")
+        return {"version": "0.1.0", "runtimeName": self.name, "runtimeVersion": f"v{self.runtime_version}",
+                "runtimeApiVersion": CRI_API_VERSION}
+
+    def status(self) -> dict:
+        """StatusResponse: the RuntimeReady and NetworkReady conditions."""
+        self._trace("Status")
+        conds = [{"type": "RuntimeReady", "status": True, "reason": "", "message": ""}]
+        if self.cni is not None and self.cni.initialized:
+            conds.append({"type": "NetworkReady", "status": True, "reason": "", "message": ""})
+        else:
+            conds.append({"type": "NetworkReady", "status": False, "reason": "NetworkPluginNotReady",
+                          "message": "Network plugin returns error: cni plugin not initialized"})
+        return {"conditions": conds}
+
+    # -- RuntimeService: sandboxes ------------------------------------------------------------------------------
+    def run_pod_sandbox(self, config: dict, runtime_handler: str = "") -> str:
+        """RunPodSandbox: create the network namespace, run CNI ADD, start the pause container."""
+        ref = self._ref_of(config)
+        sid = self._new_id()
+        self._trace("RunPodSandbox", ref, {"sandboxID": sid, "runtimeHandler": runtime_handler})
+        if self._find_image(self.sandbox_image) is None:
+            raise CRIError(f'failed to get sandbox image "{self.sandbox_image}": not found', "NotFound")
+        ns_opts = (((config.get("linux") or {}).get("securityContext") or {}).get("namespaceOptions") or {})
+        host_network = ns_opts.get("network") == "NODE"
+        u = self.rng.getrandbits(128).to_bytes(16, "big").hex()
+        netns = "" if host_network else f"/var/run/netns/cni-{u[:8]}-{u[8:12]}-{u[12:16]}-{u[16:20]}-{u[20:]}"
+        sb = PodSandbox(sid, config, self._now_ns(), netns, host_network=host_network)
+        if not host_network:
+            if self.cni is None:
+                raise CRIError(f'failed to setup network for sandbox "{sid}": cni plugin not initialized')
+            from ..cni.bridge import CNIError  # the runtime drives CNI; imported here to keep cri standalone
+
+            try:
+                result = self.cni.add(sid, netns, "eth0", ref)
+            except CNIError as e:
+                raise CRIError(f'failed to setup network for sandbox "{sid}": plugin type="bridge" '
+                               f'name="{self.cni.network}" failed (add): {e.msg}') from None
+            sb.cni_result = result
+            sb.ip = result["ips"][0]["address"].split("/")[0]
+        self.sandboxes[sid] = sb
+        return sid
+
+    def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        """StopPodSandbox: kill any container left, stop the pause container, tear the network down (CNI DEL)."""
+        sb = self.sandboxes.get(sandbox_id)
+        self._trace("StopPodSandbox", self._ref_of(sb.config) if sb else "", {"sandboxID": sandbox_id})
+        if sb is None:
+            return  # idempotent, as the CRI requires
+        for c in self.containers.values():
+            if c.sandbox_id == sandbox_id and c.state == CONTAINER_RUNNING:
+                self._exit(c, SIGKILL_EXIT_CODE, "Error", notify=False)
+        if sb.state == SANDBOX_READY and not sb.host_network and self.cni is not None:
+            self.cni.delete(sandbox_id, sb.netns, "eth0", self._ref_of(sb.config))
+        sb.state = SANDBOX_NOTREADY
+
+    def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        """RemovePodSandbox: remove the sandbox and every container in it."""
+        sb = self.sandboxes.get(sandbox_id)
+        self._trace("RemovePodSandbox", self._ref_of(sb.config) if sb else "", {"sandboxID": sandbox_id})
+        if sb is None:
+            return
+        if sb.state == SANDBOX_READY:
+            raise CRIError(f'sandbox container "{sandbox_id}" is not fully stopped', "FailedPrecondition")
+        for cid in [c.id for c in self.containers.values() if c.sandbox_id == sandbox_id]:
+            self.containers.pop(cid)
+        del self.sandboxes[sandbox_id]
+
+    def pod_sandbox_status(self, sandbox_id: str) -> dict:
+        sb = self._sandbox(sandbox_id)
+        self._trace("PodSandboxStatus", self._ref_of(sb.config), {"sandboxID": sandbox_id})
+        return self._sandbox_status(sb)
+
+    def _sandbox_status(self, sb: PodSandbox) -> dict:
+        return {"id": sb.id, "metadata": dict(sb.config.get("metadata") or {}), "state": sb.state,
+                "createdAt": sb.created_at,
+                "network": {"ip": sb.ip, "additionalIps": []},
+                "linux": {"namespaces": {"options": {"network": "NODE" if sb.host_network else "POD",
+                                                     "pid": "CONTAINER", "ipc": "POD"}}},
+                "labels": dict(sb.config.get("labels") or {}),
+                "annotations": dict(sb.config.get("annotations") or {}), "runtimeHandler": ""}
+
+    def list_pod_sandboxes(self, filter: dict | None = None) -> list[dict]:
+        self._trace("ListPodSandbox", "", {"filter": filter})
+        out = []
+        for sb in self.sandboxes.values():
+            if filter and filter.get("state") and sb.state != filter["state"]:
+                continue
+            if filter and filter.get("labelSelector") and any(
+                    (sb.config.get("labels") or {}).get(k) != v for k, v in filter["labelSelector"].items()):
+                continue
+            out.append({"id": sb.id, "metadata": dict(sb.config.get("metadata") or {}), "state": sb.state,
+                        "createdAt": sb.created_at, "labels": dict(sb.config.get("labels") or {})})
+        return out
+
+    # -- RuntimeService: containers -----------------------------------------------------------------------------
+    def set_behavior(self, pod: str, container: str, behavior: Behavior, namespace: str = "default") -> None:
+        """Script what container ``container`` of pod ``namespace/pod`` does from its next start on."""
+        self.behaviors[(namespace, pod, container)] = behavior
+
+    def _behavior_for(self, sb: PodSandbox, config: dict, image: Image) -> Behavior:
+        name = config.get("metadata", {}).get("name", "")
+        scripted = self.behaviors.get((sb.namespace, sb.name, name))
+        if scripted is not None:
+            return scripted
+        return default_behavior(config.get("command") or [], config.get("args") or [], image.daemon)
+
+    def create_container(self, sandbox_id: str, config: dict, sandbox_config: dict | None = None) -> str:
+        """CreateContainer: create (not start) a container in the sandbox from an image already pulled."""
+        sb = self._sandbox(sandbox_id)
+        cid = self._new_id()
+        image = (config.get("image") or {}).get("image", "")
+        self._trace("CreateContainer", self._ref_of(sb.config),
+                    {"containerID": cid, "name": config.get("metadata", {}).get("name"), "image": image})
+        if sb.state != SANDBOX_READY:
+            raise CRIError(f'failed to create containerd container: sandbox "{sandbox_id}" is not running',
+                           "FailedPrecondition")
+        img = self._find_image(image)
+        if img is None:
+            raise CRIError(f'failed to get image "{image}": not found', "NotFound")
+        self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(),
+                                         self._behavior_for(sb, config, img))
+        return cid
+
+    def start_container(self, container_id: str) -> None:
+        """StartContainer: start the container's process; it may exit later by itself (see :class:`Behavior`)."""
+        c = self._container(container_id)
+        sb = self.sandboxes.get(c.sandbox_id)
+        self._trace("StartContainer", self._ref_of(sb.config) if sb else "",
+                    {"containerID": container_id, "name": c.name})
+        if c.state != CONTAINER_CREATED:
+            raise CRIError(f'container "{container_id}" is not in created state', "FailedPrecondition")
+        c.state = CONTAINER_RUNNING
+        c.started_at = self._now_ns()
+        if c.behavior.run_ms is not None:
+            code = c.behavior.exit_code
+            c.exit_timer = self.loop.call_later(
+                c.behavior.run_ms, self._on_process_exit, container_id, code,
+                component=self.component, label=f"{c.name} exits ({code})")
+
+    def _on_process_exit(self, container_id: str, code: int) -> None:
+        c = self.containers.get(container_id)
+        if c is None or c.state != CONTAINER_RUNNING:
+            return
+        self._exit(c, code, "Completed" if code == 0 else "Error")
+        self.loop.emit(self.component, "container.exit", self._ref_of(self.sandboxes[c.sandbox_id].config)
+                       if c.sandbox_id in self.sandboxes else "",
+                       {"containerID": container_id, "name": c.name, "exitCode": code})
+
+    def _exit(self, c: Container, code: int, reason: str, notify: bool = True, at_ns: int | None = None) -> None:
+        c.state = CONTAINER_EXITED
+        c.exit_code = code
+        c.reason = reason
+        c.finished_at = self._now_ns() if at_ns is None else at_ns
+        if c.exit_timer is not None:
+            c.exit_timer.cancel()
+            c.exit_timer = None
+        if notify:
+            self._emit_event("ContainerStopped", c.id)
+
+    def stop_container(self, container_id: str, timeout: int = 0) -> int:
+        """StopContainer: SIGTERM, then SIGKILL after ``timeout`` seconds. Returns how long (ms) the call took."""
+        c = self._container(container_id)
+        sb = self.sandboxes.get(c.sandbox_id)
+        self._trace("StopContainer", self._ref_of(sb.config) if sb else "",
+                    {"containerID": container_id, "name": c.name, "timeout": timeout})
+        if c.state != CONTAINER_RUNNING:
+            return 0
+        b = c.behavior
+        if b.handles_sigterm and b.stop_ms <= timeout * 1000:
+            took = b.stop_ms
+            self._exit(c, b.stop_exit_code, "Completed" if b.stop_exit_code == 0 else "Error", notify=False,
+                       at_ns=self._now_ns() + took * 1_000_000)
+        else:
+            took = timeout * 1000
+            self._exit(c, SIGKILL_EXIT_CODE, "Error", notify=False, at_ns=self._now_ns() + took * 1_000_000)
+        return took
+
+    def remove_container(self, container_id: str) -> None:
+        c = self.containers.get(container_id)
+        sb = self.sandboxes.get(c.sandbox_id) if c else None
+        self._trace("RemoveContainer", self._ref_of(sb.config) if sb else "", {"containerID": container_id})
+        if c is None:
+            return
+        if c.state == CONTAINER_RUNNING:
+            raise CRIError(f'container "{container_id}" is running, stop it first', "FailedPrecondition")
+        del self.containers[container_id]
+
+    def _container_entry(self, c: Container) -> dict:
+        return {"id": c.id, "podSandboxId": c.sandbox_id, "metadata": dict(c.config.get("metadata") or {}),
+                "image": {"image": c.image.repo_tags[0] if c.image.repo_tags else c.image_ref},
+                "imageRef": c.image_ref, "state": c.state, "createdAt": c.created_at,
+                "labels": dict(c.config.get("labels") or {}),
+                "annotations": dict(c.config.get("annotations") or {})}
+
+    def list_containers(self, filter: dict | None = None) -> list[dict]:
+        self._trace("ListContainers", "", {"filter": filter})
+        out = []
+        for c in self.containers.values():
+            if filter:
+                if filter.get("id") and c.id != filter["id"]:
+                    continue
+                if filter.get("podSandboxId") and c.sandbox_id != filter["podSandboxId"]:
+                    continue
+                if filter.get("state") and c.state != filter["state"]:
+                    continue
+                if filter.get("labelSelector") and any(
+                        (c.config.get("labels") or {}).get(k) != v for k, v in filter["labelSelector"].items()):
+                    continue
+            out.append(self._container_entry(c))
+        return out
+
+    def container_status(self, container_id: str) -> dict:
+        """ContainerStatus; ``image`` is the repo tag and ``imageRef`` the repo digest, as containerd reports."""
+        c = self._container(container_id)
+        sb = self.sandboxes.get(c.sandbox_id)
+        self._trace("ContainerStatus", self._ref_of(sb.config) if sb else "", {"containerID": container_id})
+        return self._status(c)
+
+    def _status(self, c: Container) -> dict:
+        return {"id": c.id, "metadata": dict(c.config.get("metadata") or {}), "state": c.state,
+                "createdAt": c.created_at, "startedAt": c.started_at, "finishedAt": c.finished_at,
+                "exitCode": c.exit_code,
+                "image": {"image": c.image.repo_tags[0] if c.image.repo_tags else c.image_ref},
+                "imageRef": c.image.repo_digests[0] if c.image.repo_digests else c.image_ref,
+                "reason": c.reason, "message": c.message,
+                "labels": dict(c.config.get("labels") or {}),
+                "annotations": dict(c.config.get("annotations") or {}),
+                "mounts": list(c.config.get("mounts") or []), "logPath": c.config.get("logPath", "")}
+
+    # -- ImageService ---------------------------------------------------------------------------------------------
+    def pull_image(self, image: str, auth: dict | None = None, sandbox_config: dict | None = None) -> PullResult:
+        """PullImage. Returns the image ref (``sha256:...``), its size, and how long the pull takes: the image is
+        usable (ImageStatus finds it) only once that virtual time has passed. Raises :class:`ImagePullError`
+        (with ``duration_ms``) for an unknown repository or tag."""
+        ref = self._ref_of(sandbox_config or {})
+        self._trace("PullImage", ref, {"image": image})
+        try:
+            resolved = self.registry.resolve(image)
+        except ImagePullError:
+            raise
+        existing = self.images.get(resolved.image_id)
+        if existing is not None and existing.available_at > self.loop.now:
+            # another pull of the same image is in flight: containerd waits for it
+            self._add_image(resolved, existing.available_at)
+            return PullResult(resolved.image_id, resolved.size, existing.available_at - self.loop.now)
+        duration = self.registry.pull_duration_ms(resolved.size)
+        img = self._add_image(resolved, self.loop.now + duration)
+        img.available_at = self.loop.now + duration
+        return PullResult(resolved.image_id, resolved.size, duration)
+
+    def image_status(self, image: str) -> dict | None:
+        """ImageStatus: the image if it is present, else None (an empty response)."""
+        self._trace("ImageStatus", "", {"image": image})
+        img = self._find_image(image)
+        return None if img is None else self._image_dict(img)
+
+    @staticmethod
+    def _image_dict(img: Image) -> dict:
+        return {"id": img.id, "repoTags": list(img.repo_tags), "repoDigests": list(img.repo_digests),
+                "size": img.size, "pinned": img.pinned}
+
+    def list_images(self) -> list[dict]:
+        self._trace("ListImages")
+        return [self._image_dict(i) for i in self.images.values() if i.available_at <= self.loop.now]
+
+    def remove_image(self, image: str) -> None:
+        self._trace("RemoveImage", "", {"image": image})
+        img = self._find_image(image, include_pulling=True)
+        if img is not None:
+            del self.images[img.id]
+
+    # -- crictl-like views (no trace: for notebooks) ----------------------------------------------------------------
+    def crictl_pods(self) -> str:
+        rows = [("POD ID", "CREATED", "STATE", "NAME", "NAMESPACE", "ATTEMPT")]
+        for sb in self.sandboxes.values():
+            rows.append((sb.id[:13], _ago(self.loop.now, sb.created_at), sb.state.replace("SANDBOX_", "").title()
+                         .replace("Notready", "NotReady"), sb.name, sb.namespace,
+                         str(sb.config.get("metadata", {}).get("attempt", 0))))
+        return _table(rows)
+
+    def crictl_ps(self, all: bool = False) -> str:
+        rows = [("CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID", "POD")]
+        for c in self.containers.values():
+            if not all and c.state != CONTAINER_RUNNING:
+                continue
+            sb = self.sandboxes.get(c.sandbox_id)
+            rows.append((c.id[:13], c.image.id[7:20], _ago(self.loop.now, c.created_at),
+                         c.state.replace("CONTAINER_", "").title(), c.name,
+                         str(c.config.get("metadata", {}).get("attempt", 0)), c.sandbox_id[:13],
+                         sb.name if sb else ""))
+        return _table(rows)
+
+    def crictl_images(self) -> str:
+        rows = [("IMAGE", "TAG", "IMAGE ID", "SIZE")]
+        for img in self.images.values():
+            if img.available_at > self.loop.now:
+                continue
+            for t in img.repo_tags:
+                repo, _, tag = t.rpartition(":")
+                rows.append((repo, tag, img.id[7:20], _human_size(img.size)))
+        return _table(rows)
+
+    def __repr__(self) -> str:
+        return (f"ContainerRuntime({self.component}, {len(self.sandboxes)} sandboxes, "
+                f"{len(self.containers)} containers, {len(self.images)} images)")
+
+
+def _ago(now_ms: int, created_ns: int) -> str:
+    secs = max(0, (EPOCH_NS + now_ms * 1_000_000 - created_ns) // 10**9)
+    if secs < 60:
+        return f"{secs} seconds ago" if secs != 1 else "1 second ago"
+    mins = secs // 60
+    return f"{mins} minutes ago" if mins != 1 else "1 minute ago"
+
+
+def _human_size(n: int) -> str:
+    """go-units HumanSize (decimal, 4 significant digits), as crictl images prints."""
+    units = ["B", "kB", "MB", "GB", "TB"]
+    size = float(n)
+    i = 0
+    while size >= 1000 and i < len(units) - 1:
+        size /= 1000
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
+def _table(rows: list[tuple]) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("   ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)

@@ -1,0 +1,84 @@
+"""Pure kubelet helpers: allocatable arithmetic, admission, pod phase and conditions, Go durations."""
+
+import pytest
+
+from k8slab.kubelet import fits, generate_conditions, get_phase, go_duration, node_allocatable
+
+CAP = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
+       "memory": "8Gi", "pods": "110"}
+
+
+def test_allocatable_with_kubeadm_defaults():
+    alloc = node_allocatable(CAP)
+    # memory: 8Gi - 100Mi (memory.available<100Mi), printed canonically
+    assert alloc["memory"] == "8092Mi"
+    # ephemeral-storage: minus 10% (nodefs.available<10%, a float32 percentage), as real nodes report it
+    assert alloc["ephemeral-storage"] == "56403987978"
+    assert alloc["cpu"] == "2" and alloc["pods"] == "110" and alloc["hugepages-2Mi"] == "0"
+
+
+def test_allocatable_with_reservations():
+    alloc = node_allocatable({"cpu": "4", "memory": "16Gi"}, kube_reserved={"cpu": "100m", "memory": "1Gi"},
+                             system_reserved={"cpu": "200m"}, eviction_hard={"memory.available": "500Mi"})
+    assert alloc == {"cpu": "3700m", "memory": "14860Mi"}  # 16384Mi - 1024Mi - 500Mi
+
+
+def test_admission_out_of_cpu_message():
+    pod = {"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1500m"}}}]}}
+    other = {"spec": {"containers": [{"name": "b", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}}
+    assert fits(pod, [], {"cpu": "2", "memory": "8092Mi", "pods": "110"}) is None
+    assert fits(pod, [other], {"cpu": "2", "memory": "8092Mi", "pods": "110"}) == (
+        "OutOfcpu", "Node didn't have enough resource: cpu, requested: 1500, used: 1000, capacity: 2000")
+    big = {"spec": {"containers": [{"name": "m", "resources": {"requests": {"memory": "9Gi"}}}]}}
+    reason, msg = fits(big, [], {"cpu": "2", "memory": "8092Mi", "pods": "110"})
+    assert reason == "OutOfmemory"
+    assert msg == ("Node didn't have enough resource: memory, requested: 9663676416, used: 0, "
+                   "capacity: 8485076992")
+    assert fits(pod, [other], {"cpu": "8", "pods": "1"})[0] == "OutOfpods"
+
+
+def _st(name, **state):
+    return {"name": name, "state": state, "ready": False, "lastState": {}}
+
+
+@pytest.mark.parametrize("policy,statuses,terminal,want", [
+    ("Always", [_st("a", waiting={"reason": "ContainerCreating"})], False, "Pending"),
+    ("Always", [_st("a", running={})], False, "Running"),
+    ("Always", [_st("a", terminated={"exitCode": 0})], False, "Running"),
+    ("Always", [_st("a", terminated={"exitCode": 0})], True, "Succeeded"),
+    ("Never", [_st("a", terminated={"exitCode": 0})], False, "Succeeded"),
+    ("Never", [_st("a", terminated={"exitCode": 1})], False, "Failed"),
+    ("OnFailure", [_st("a", terminated={"exitCode": 1})], False, "Running"),
+    ("Never", [_st("a", running={}), _st("b", terminated={"exitCode": 1})], False, "Running"),
+])
+def test_get_phase(policy, statuses, terminal, want):
+    assert get_phase({"restartPolicy": policy}, [], statuses, terminal) == want
+
+
+def test_get_phase_with_init_containers():
+    spec = {"restartPolicy": "Always", "initContainers": [{"name": "i"}]}
+    assert get_phase(spec, [_st("i", running={})], [_st("a", waiting={"reason": "PodInitializing"})],
+                     False) == "Pending"
+    never = dict(spec, restartPolicy="Never")
+    assert get_phase(never, [_st("i", terminated={"exitCode": 1})], [_st("a", waiting={})], False) == "Failed"
+
+
+def test_conditions_messages():
+    inits = [_st("init-db", running={})]
+    apps = [_st("web", waiting={"reason": "PodInitializing"})]
+    conds = {c["type"]: c for c in generate_conditions({}, "Pending", True, inits, apps)}
+    assert conds["PodReadyToStartContainers"]["status"] == "True"
+    assert conds["Initialized"] == {"type": "Initialized", "status": "False", "lastProbeTime": None,
+                                    "reason": "ContainersNotInitialized",
+                                    "message": "containers with incomplete status: [init-db]"}
+    apps = [dict(_st("web", running={}), ready=False), dict(_st("side", running={}), ready=True)]
+    conds = generate_conditions({}, "Running", True, [], apps)
+    assert [c["type"] for c in conds] == ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady"]
+    assert conds[2]["reason"] == "ContainersNotReady"
+    assert conds[2]["message"] == "containers with unready status: [web]"
+
+
+@pytest.mark.parametrize("ms,want", [(0, "0s"), (1, "1ms"), (999, "999ms"), (1000, "1s"), (2100, "2.1s"),
+                                     (1594, "1.594s"), (61_500, "1m1.5s"), (3_600_000, "1h0m0s")])
+def test_go_duration(ms, want):
+    assert go_duration(ms) == want
