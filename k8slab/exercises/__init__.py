@@ -1,0 +1,15 @@
+"""Mirrors: (no upstream file) the checked exercises at the end of every notebook.
+
+    from k8slab.exercises import check, hint
+    check("00.1", answer)      # specific feedback on what is wrong, or confirmation
+    hint("00.1")               # the next hint, one more each call
+
+Checks compute the right answer from a simulated cluster (the learner's, when passed as ``cluster=``, or a fresh
+one built the same deterministic way), so they test understanding, not memory of a string.
+"""
+
+from .core import Exercise, Result, check, exercises, hint, register
+
+__all__ = ["Exercise", "Result", "check", "exercises", "hint", "register"]
+
+from . import tour  # noqa: E402,F401  (registers the tour exercises)
