@@ -14,6 +14,7 @@ digits and the largest suffix that loses nothing, so ``1.5`` becomes ``1500m`` a
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import Union
 
@@ -106,6 +107,17 @@ def _round_up_nano(value: Fraction) -> Fraction:
 
 def parse_quantity_with_format(value: QuantityLike) -> tuple[Fraction, str]:
     """Parse a quantity and also return the format its suffix implies."""
+    if type(value) is str:
+        return _parse_text(value)
+    return _parse_with_format(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_text(value: str) -> tuple[Fraction, str]:
+    return _parse_with_format(value)
+
+
+def _parse_with_format(value: QuantityLike) -> tuple[Fraction, str]:
     if isinstance(value, bool):
         raise ValueError(ERR_FORMAT_WRONG)
     if isinstance(value, Fraction):

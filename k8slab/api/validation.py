@@ -1667,6 +1667,12 @@ def validate(obj: dict, old: dict | None = None) -> list[FieldError]:
     return _dedupe(errs)
 
 
+def validate_status_update(obj: dict, old: dict) -> list[FieldError]:
+    """What a status subresource update is checked for (e.g. ValidatePodStatusUpdate): the metadata update rules
+    only; the spec is the stored one, unchanged, and was validated when it was written."""
+    return _dedupe(validate_object_meta_update(obj.get("metadata"), old.get("metadata")))
+
+
 def _dedupe(errs: Errs) -> Errs:
     """Drop repeated errors (metadata is checked by both the update and the object rules)."""
     seen: set = set()

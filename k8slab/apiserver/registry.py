@@ -267,22 +267,23 @@ class Registry:
             else:
                 md.pop(k, None)
         if has_status:
+            # Stored objects are never changed in place, so the new object may share the old one's parts.
             if subresource == "status":
                 for k in list(new.keys()):
                     if k not in ("status", "metadata", "apiVersion", "kind"):
-                        new[k] = deepcopy(old[k]) if k in old else new[k]
+                        new[k] = old[k] if k in old else new[k]
                 for k in old:
                     if k not in new:
-                        new[k] = deepcopy(old[k])
+                        new[k] = old[k]
                 # the status subresource may not change labels or annotations either
                 for k in ("labels", "annotations", "finalizers", "ownerReferences"):
                     if k in omd:
-                        md[k] = deepcopy(omd[k])
+                        md[k] = omd[k]
                     else:
                         md.pop(k, None)
             else:
                 if "status" in old:
-                    new["status"] = deepcopy(old["status"])
+                    new["status"] = old["status"]
                 else:
                     new.pop("status", None)
         if resource in GENERATION_RESOURCES and subresource != "status":

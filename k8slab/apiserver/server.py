@@ -20,7 +20,7 @@ from typing import Any, Callable
 from ..api import errors, resources
 from ..api.defaults import apply_defaults
 from ..api.objects import deepcopy, parse_selector, rfc3339, selector_matches
-from ..api.validation import decode_error, validate
+from ..api.validation import decode_error, validate, validate_status_update
 from ..etcd import MVCCStore
 from ..etcd.mvcc import Compare, Op
 from ..sim import Loop, component_rng
@@ -32,6 +32,8 @@ from .registry import Registry, generate_name
 NAME = "kube-apiserver"
 WATCH_LATENCY_MS = 1  # from an etcd commit to a watcher's informer
 WRITE_VERBS = {"create", "update", "patch", "delete"}
+# pkg/registry/core/pod/storage: the pod watch cache's indexed trigger (kubelets watch spec.nodeName=<node>)
+TRIGGER_FIELDS = {"pods": "spec.nodeName"}
 CODES = {"create": 201, "update": 200, "patch": 200, "delete": 200, "get": 200, "list": 200, "watch": 200}
 
 
@@ -108,9 +110,11 @@ class APIServer:
         self.trace_stages = trace_stages
         self.available = True
         self.requests = 0
+        self._authz_cache: dict = {}
         # watch cache: resource -> {"ns/name": object}
         self.cache: dict[str, dict[str, dict]] = {}
         self.watchers: dict[str, list[WatchRegistration]] = {}
+        self.triggered: dict[str, dict[str, list[WatchRegistration]]] = {}
         self._written: dict[str, dict] = {}
         self._pending: list = []
         self._prefixes = {}
@@ -151,6 +155,16 @@ class APIServer:
                      "sessionAffinity": "None", "type": "ClusterIP"}}, user=system, component=NAME)
 
     # -- helpers used by admission and RBAC -------------------------------------------------------------------------
+    RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
+
+    def _authorize(self, attrs: Attributes) -> tuple[str, str]:
+        """The authorizer's decision, remembered until an RBAC object changes (a lookup shortcut: the decision is
+        the same as evaluating every binding again)."""
+        got = self._authz_cache.get(attrs)
+        if got is None:
+            got = self._authz_cache[attrs] = self.authorizer.authorize(attrs)
+        return got
+
     def _list_cached(self, resource: str):
         return self.cache.get(resource, {}).values()
 
@@ -201,7 +215,7 @@ class APIServer:
             # a create request's URL names no object: authorization never sees the new object's name
             req_name = "" if (verb == "create" and not subresource) else (name or "")
             attrs = Attributes(user, verb, info.resource, subresource, info.group, namespace or "", req_name)
-            decision, reason = self.authorizer.authorize(attrs)
+            decision, reason = self._authorize(attrs)
             if stages:
                 loop.emit(NAME, "authz", ref, {"decision": decision, "reason": reason}, cause=req)
             if decision != ALLOW:
@@ -244,7 +258,12 @@ class APIServer:
         w = WatchRegistration(info.resource, namespace, options["callback"], options.get("component", ""),
                               parse_field_selector(options.get("fieldSelector")),
                               parse_selector(sel) if isinstance(sel, str) else None)
-        self.watchers.setdefault(info.resource, []).append(w)
+        trigger = TRIGGER_FIELDS.get(info.resource)
+        if trigger and trigger in w.field_selector:
+            # the cacher's indexed triggers: a watch on spec.nodeName=X only looks at events for node X
+            self.triggered.setdefault(info.resource, {}).setdefault(w.field_selector[trigger], []).append(w)
+        else:
+            self.watchers.setdefault(info.resource, []).append(w)
         return w
 
     # -- writes -----------------------------------------------------------------------------------------------------
@@ -259,8 +278,8 @@ class APIServer:
             self.loop.emit(NAME, "admission.mutating", ref, {"plugins": applied}, cause=req)
         return ctx
 
-    def _validate(self, ctx, info, obj, old, req, ref, extra_errs=()) -> None:
-        errs = list(extra_errs) + validate(obj, old)
+    def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
+        errs = list(extra_errs) + (validate_status_update(obj, old) if status_only else validate(obj, old))
         if self.trace_stages:
             self.loop.emit(NAME, "validation", ref, {"errors": [e.error() for e in errs]}, cause=req)
         if errs:
@@ -273,10 +292,13 @@ class APIServer:
         if self.trace_stages:
             self.loop.emit(NAME, "admission.validating", ref, {"plugins": applied}, cause=req)
 
-    def _check_kind(self, info, body) -> dict:
+    def _check_kind(self, info, body, skip: tuple = ()) -> dict:
+        """The request body as an object the server owns (a copy), checked to be of the resource's kind.
+        Top-level fields in ``skip`` are not copied because the server replaces them anyway (the status on a main
+        resource update, everything but status and metadata on a status update)."""
         if not isinstance(body, dict):
             raise errors.new_bad_request("the body of the request was in an unknown format")
-        obj = deepcopy(body)
+        obj = {k: (v if k in skip else deepcopy(v)) for k, v in body.items()}
         want = info.api_version
         if obj.get("kind") not in (None, info.kind) or obj.get("apiVersion") not in (None, want):
             raise errors.new_bad_request(
@@ -348,7 +370,13 @@ class APIServer:
         old = self.storage_get(info.resource, namespace, name)
         if old is None:
             raise errors.new_not_found(resources.group_resource(info), name)
-        obj = self._check_kind(info, body)
+        if "status" not in info.subresources:
+            skip = ()
+        elif subresource == "status":
+            skip = tuple(k for k in body if k not in ("metadata", "status")) if isinstance(body, dict) else ()
+        else:
+            skip = ("status",)
+        obj = self._check_kind(info, body, skip)
         md = obj.setdefault("metadata", {})
         if md.get("name") != name:
             raise errors.new_bad_request("the name of the object does not match the name on the URL")
@@ -362,13 +390,14 @@ class APIServer:
         if not rv:  # an unconditional update: the store fills in the current resourceVersion
             md["resourceVersion"] = old["metadata"]["resourceVersion"]
         self._decode(obj)
-        apply_defaults(obj)
         self.registry.prepare_for_update(info.resource, obj, old, subresource, "status" in info.subresources)
+        if subresource != "status":  # a status update keeps the stored (already defaulted) spec
+            apply_defaults(obj)
         ctx = self._admit("update", info, namespace, name, subresource, user, obj, old, req, ref)
         extra = []
         if info.resource == "services" and subresource == "":
             extra = self.registry.allocate_service(obj, old)
-        self._validate(ctx, info, obj, old, req, ref, extra)
+        self._validate(ctx, info, obj, old, req, ref, extra, status_only=(subresource == "status"))
         key = resources.etcd_key(info, namespace, name, self.prefix)
         # Finalizers removed from an object already being deleted: the update completes the deletion.
         if old["metadata"].get("deletionTimestamp") and not md.get("finalizers") and info.resource != "pods":
@@ -552,33 +581,46 @@ class APIServer:
                 etype = "DELETED"
             if obj is None:
                 continue
-            watchers = self.watchers.get(info.resource)
+            if info.resource in self.RBAC_RESOURCES:
+                self._authz_cache.clear()
+            watchers = self.watchers.get(info.resource) or []
+            triggered = self.triggered.get(info.resource)
+            if triggered:
+                path = TRIGGER_FIELDS[info.resource]
+                values = {_field(obj, path)} | ({_field(old, path)} if old is not None else set())
+                extra = [w for v in sorted(values) for w in triggered.get(v, ())]
+                if extra:
+                    self._fan_out(info, k, obj, old, etype, extra, cause)
             if not watchers:
                 continue
-            alive = []
-            for w in watchers:
-                if w.stopped:
-                    continue
-                alive.append(w)
-                now_m = w.matches(obj)
-                was_m = old is not None and etype == "MODIFIED" and w.matches(old)
-                if etype == "MODIFIED":
-                    if now_m and was_m:
-                        t = "MODIFIED"
-                    elif now_m:
-                        t = "ADDED"
-                    elif was_m:
-                        t = "DELETED"
-                    else:
-                        continue
-                elif now_m:
-                    t = etype
-                else:
-                    continue
-                self.loop.call_later(WATCH_LATENCY_MS, w.callback, t, obj, component=w.component,
-                                     label=f"watch {t} {info.resource}/{k}", cause=cause)
+            alive = self._fan_out(info, k, obj, old, etype, watchers, cause)
             if len(alive) != len(watchers):
                 self.watchers[info.resource] = alive
+
+    def _fan_out(self, info, k, obj, old, etype, watchers, cause) -> list:
+        alive = []
+        for w in watchers:
+            if w.stopped:
+                continue
+            alive.append(w)
+            now_m = w.matches(obj)
+            was_m = old is not None and etype == "MODIFIED" and w.matches(old)
+            if etype == "MODIFIED":
+                if now_m and was_m:
+                    t = "MODIFIED"
+                elif now_m:
+                    t = "ADDED"
+                elif was_m:
+                    t = "DELETED"
+                else:
+                    continue
+            elif now_m:
+                t = etype
+            else:
+                continue
+            self.loop.call_later(WATCH_LATENCY_MS, w.callback, t, obj, component=w.component,
+                                 label=f"watch {t} {info.resource}/{k}", cause=cause)
+        return alive
 
     def _info_for_key(self, key: str):
         rest = key[len(self.prefix) + 1:]

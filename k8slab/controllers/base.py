@@ -15,6 +15,54 @@ from ..client import RateLimitingQueue
 from ..client.record import EventRecorder
 
 EXPECTATIONS_TIMEOUT_MS = 5 * 60 * 1000
+POD_CONTROLLER_UID_INDEX = "podControllerUID"
+ORPHAN_POD_INDEX_KEY = "_ORPHAN_POD"
+LABEL_INDEX = "labels"
+
+
+def add_pod_controller_uid_indexer(informer) -> None:
+    """AddPodControllerUIDIndexer: index pods by their controller's UID (orphans under _ORPHAN_POD)."""
+    if POD_CONTROLLER_UID_INDEX in informer.indexers:
+        return
+
+    def index(pod: dict) -> list[str]:
+        ref = get_controller_of(pod)
+        return [ref["uid"]] if ref is not None else [ORPHAN_POD_INDEX_KEY]
+
+    informer.add_indexer(POD_CONTROLLER_UID_INDEX, index)
+
+
+def filter_pods_by_owner(informer, owner: dict) -> list[dict]:
+    """FilterPodsByOwner: the pods an owner controls, plus the orphans in its namespace it could adopt."""
+    ns = owner["metadata"]["namespace"]
+    owned = informer.by_index(POD_CONTROLLER_UID_INDEX, owner["metadata"]["uid"])
+    orphans = [p for p in informer.by_index(POD_CONTROLLER_UID_INDEX, ORPHAN_POD_INDEX_KEY)
+               if p["metadata"].get("namespace") == ns]
+    return owned + orphans
+
+
+def add_label_indexer(informer) -> None:
+    """Index objects by each "namespace/key=value" label pair, so a selector's candidates are found without a
+    scan of the namespace (a lookup shortcut: the result is what a full list and filter would give)."""
+    if LABEL_INDEX in informer.indexers:
+        return
+    informer.add_indexer(LABEL_INDEX, lambda o: [f"{o['metadata'].get('namespace', '')}/{k}={v}"
+                                                 for k, v in (o["metadata"].get("labels") or {}).items()])
+
+
+def list_by_selector(informer, namespace: str, selector: dict | None) -> list[dict]:
+    """Objects in ``namespace`` whose labels match ``selector`` (a LabelSelector)."""
+    from ..api.objects import selector_matches
+
+    if selector is None:
+        return []
+    ml = selector.get("matchLabels") or {}
+    if ml and LABEL_INDEX in informer.indexers:
+        k, v = min(ml.items())
+        candidates = informer.by_index(LABEL_INDEX, f"{namespace}/{k}={v}")
+    else:
+        candidates = informer.list_namespace(namespace)
+    return [o for o in candidates if selector_matches(selector, o["metadata"].get("labels") or {})]
 
 
 class RequeueError(Exception):

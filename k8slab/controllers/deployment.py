@@ -669,7 +669,8 @@ class DeploymentController(Controller):
         old = d.get("status") or {}
         if _strip_times(old) == _strip_times(status):
             return
-        new = deepcopy(d)
+        new = dict(d)  # only the status is replaced
+        new["metadata"] = dict(d["metadata"])
         new["status"] = {k: v for k, v in status.items() if v or k in ("replicas",) or k == "conditions"}
         self.client.update_status("deployments", new)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..api import errors
 from ..api.objects import deepcopy, is_pod_ready, selector_matches
-from .base import Controller, controller_ref
+from .base import Controller, add_label_indexer, controller_ref, list_by_selector
 
 MAX_ENDPOINTS_PER_SLICE = 100
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"
@@ -65,10 +65,12 @@ class EndpointSliceController(Controller):
         super().__init__(manager, client)
         f = manager.factory
         self.max_endpoints_per_slice = max_endpoints_per_slice
+        self._endpoint_cache: dict = {}
         self.svc_informer = f.informer("services")
         self.pod_informer = f.informer("pods")
         self.slice_informer = f.informer("endpointslices")
         self.node_informer = f.informer("nodes")
+        add_label_indexer(self.pod_informer)
         self.slice_informer.add_indexer("service", lambda s: [
             f"{s['metadata']['namespace']}/{(s['metadata'].get('labels') or {}).get(LABEL_SERVICE_NAME, '')}"])
         self.svc_informer.add_event_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
@@ -106,22 +108,29 @@ class EndpointSliceController(Controller):
         ports_spec = svc["spec"].get("ports") or []
         endpoints = []
         ports = None
-        for pod in self.pod_informer.list_namespace(ns):
-            if not selector_matches(sel, pod["metadata"].get("labels") or {}):
-                continue
+        svc_version = (svc["metadata"]["uid"], svc["metadata"].get("resourceVersion"))
+        for pod in list_by_selector(self.pod_informer, ns, sel):
             if not pod.get("status", {}).get("podIP") or pod["status"].get("phase") in ("Succeeded", "Failed"):
                 continue
-            pod_ports = []
-            for sp in ports_spec:
-                port = find_port(pod, sp)
-                if port is None:
-                    continue
-                pod_ports.append({"name": sp.get("name", ""), "port": port, "protocol": sp.get("protocol", "TCP")})
-            if ports is None:
-                ports = pod_ports
             node = self.node_informer.get(pod["spec"].get("nodeName") or "")
             zone = ((node or {}).get("metadata", {}).get("labels") or {}).get("topology.kubernetes.io/zone")
-            endpoints.append(pod_endpoint(pod, svc, zone))
+            # an endpoint depends only on this pod version, this Service version and the node's zone
+            ck = (pod["metadata"]["uid"], pod["metadata"].get("resourceVersion"), svc_version, zone)
+            cached = self._endpoint_cache.get(ck)
+            if cached is None:
+                pod_ports = []
+                for sp in ports_spec:
+                    port = find_port(pod, sp)
+                    if port is None:
+                        continue
+                    pod_ports.append({"name": sp.get("name", ""), "port": port,
+                                      "protocol": sp.get("protocol", "TCP")})
+                if len(self._endpoint_cache) > 100_000:
+                    self._endpoint_cache.clear()
+                cached = self._endpoint_cache[ck] = (pod_endpoint(pod, svc, zone), pod_ports)
+            if ports is None:
+                ports = cached[1]
+            endpoints.append(cached[0])
         endpoints.sort(key=lambda e: (e["targetRef"]["name"]))
         return endpoints, ports or []
 
@@ -143,7 +152,9 @@ class EndpointSliceController(Controller):
                 cur = existing[i]
                 if (cur.get("endpoints") or []) == chunk and (cur.get("ports") or []) == ports:
                     continue
-                new = deepcopy(cur)
+                # a shallow copy is enough: only the top-level lists are replaced
+                new = dict(cur)
+                new["metadata"] = dict(cur["metadata"])
                 new["endpoints"] = chunk
                 new["ports"] = ports
                 self.client.update("endpointslices", new)
@@ -180,6 +191,7 @@ class EndpointsController(Controller):
         self.svc_informer = f.informer("services")
         self.pod_informer = f.informer("pods")
         self.ep_informer = f.informer("endpoints")
+        add_label_indexer(self.pod_informer)
         self.svc_informer.add_event_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.pod_informer.add_event_handler(self._pod_changed, lambda o, n: self._pod_changed(n, o),
                                             self._pod_changed)
@@ -210,9 +222,7 @@ class EndpointsController(Controller):
         if not svc.get("spec", {}).get("selector"):
             return
         subsets: dict[tuple, dict] = {}
-        for pod in self.pod_informer.list_namespace(ns):
-            if not selector_matches(_selector(svc), pod["metadata"].get("labels") or {}):
-                continue
+        for pod in list_by_selector(self.pod_informer, ns, _selector(svc)):
             if not pod.get("status", {}).get("podIP") or pod["metadata"].get("deletionTimestamp"):
                 continue
             ports = []
@@ -246,7 +256,8 @@ class EndpointsController(Controller):
             return
         if (cur.get("subsets") or []) == out and (cur["metadata"].get("labels") or {}) == labels:
             return
-        new = deepcopy(cur)
+        new = dict(cur)
+        new["metadata"] = dict(cur["metadata"])
         new["metadata"]["labels"] = labels
         if out:
             new["subsets"] = out

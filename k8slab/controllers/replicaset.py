@@ -13,8 +13,8 @@ import math
 
 from ..api import errors
 from ..api.objects import deepcopy, is_pod_ready, parse_rfc3339, selector_matches
-from .base import (Controller, ControllerExpectations, controller_ref, get_controller_of, get_pod_from_template,
-                   is_pod_active)
+from .base import (Controller, ControllerExpectations, add_pod_controller_uid_indexer, controller_ref,
+                   filter_pods_by_owner, get_controller_of, get_pod_from_template, is_pod_active)
 
 BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH_SIZE = 1
@@ -141,6 +141,7 @@ class ReplicaSetController(Controller):
         f = manager.factory
         self.rs_informer = f.informer("replicasets")
         self.pod_informer = f.informer("pods")
+        add_pod_controller_uid_indexer(self.pod_informer)
         self.expectations = ControllerExpectations(self.loop)
         self.rs_informer.add_event_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.pod_informer.add_event_handler(self.add_pod, self.update_pod, self.delete_pod)
@@ -204,9 +205,7 @@ class ReplicaSetController(Controller):
             self.expectations.delete_expectations(key)
             return
         needs_sync = self.expectations.satisfied_expectations(key)
-        ns = rs["metadata"]["namespace"]
-        all_pods = self.pod_informer.list_namespace(ns)
-        active = [p for p in all_pods if is_pod_active(p)]
+        active = [p for p in filter_pods_by_owner(self.pod_informer, rs) if is_pod_active(p)]
         filtered = self.claim_pods(rs, active)
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
             self.manage_replicas(filtered, rs, key)
@@ -267,8 +266,7 @@ class ReplicaSetController(Controller):
                 raise RequeueError(f"created {ok} of {diff} pods")
         elif diff > 0:
             diff = min(diff, self.burst_replicas)
-            related = [p for p in self.pod_informer.list_namespace(rs["metadata"]["namespace"])
-                       if get_controller_of(p) is not None]
+            related = self.related_pods(rs)
             victims = get_pods_to_delete(filtered, related, diff, self.loop.now)
             self.expectations.expect_deletions(key, len(victims))
             for p in victims:
@@ -280,6 +278,19 @@ class ReplicaSetController(Controller):
                         raise
                     continue
                 self.recorder.normal(rs, "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}")
+
+    def related_pods(self, rs: dict) -> list[dict]:
+        """getIndirectlyRelatedPods: the pods of every ReplicaSet with the same controller (a Deployment's old and
+        new ReplicaSets), used to rank pods by how many related pods share their node."""
+        ref = get_controller_of(rs)
+        siblings = [rs]
+        if ref is not None:
+            siblings = [o for o in self.rs_informer.list_namespace(rs["metadata"]["namespace"])
+                        if (get_controller_of(o) or {}).get("uid") == ref.get("uid")] or [rs]
+        out = []
+        for o in siblings:
+            out.extend(self.pod_informer.by_index("podControllerUID", o["metadata"]["uid"]))
+        return out
 
     def update_status(self, rs: dict, filtered: list[dict]) -> None:
         """calculateStatus + updateReplicaSetStatus."""
@@ -294,13 +305,12 @@ class ReplicaSetController(Controller):
             "availableReplicas": sum(1 for p in filtered if is_pod_available(p, mrs, self.loop.now)),
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
-        if rs["spec"].get("replicas", 1) == 0 or True:
-            pass
         old = rs.get("status") or {}
         cur = {k: old.get(k, 0) for k in status}
         extra = {k: v for k, v in old.items() if k not in status}
         if cur == status:
             return
-        new = deepcopy(rs)
+        new = dict(rs)  # only the status is replaced
+        new["metadata"] = dict(rs["metadata"])
         new["status"] = {**extra, **{k: v for k, v in status.items() if v or k in ("replicas",)}}
         self.client.update_status("replicasets", new)

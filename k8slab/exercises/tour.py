@@ -56,11 +56,11 @@ def journey_order(cluster) -> list[str]:
             first.setdefault("replicaset", ev.seq)
         elif ev.kind == "schedule" and ev.ref.startswith("pods/default/web-"):
             first.setdefault("kube-scheduler", ev.seq)
+        elif ev.kind.startswith("cri.") and ev.ref.startswith("pods/default/web-"):
+            first.setdefault("containerd", ev.seq)  # the kubelet's CRI call: containerd acts
         elif ev.component.startswith("kubelet/") and ev.ref.startswith("pods/default/web-") and \
                 ev.kind != "watch":
             first.setdefault("kubelet", ev.seq)
-        elif ev.kind == "cri.StartContainer" and "web-" in ev.ref:
-            first.setdefault("containerd", ev.seq)
     return sorted(first, key=first.get)
 
 

@@ -1044,7 +1044,8 @@ class Kubelet:
             current = w.pod  # our own last write, not yet seen through the watch
         new_status = self.generate_pod_status(w)
         if new_status != current.get("status"):
-            pod = deepcopy(current)
+            pod = dict(current)  # only the status is replaced: a shallow copy keeps the cached object intact
+            pod["metadata"] = dict(current["metadata"])
             pod["status"] = new_status
             try:
                 w.pod = current = self.client.update_status("pods", pod)

@@ -7,13 +7,11 @@ request's whole journey: apply -> etcd put -> watch -> workqueue -> reconcile ->
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
-    """One thing a component did at one virtual instant."""
+class TraceEvent(NamedTuple):
+    """One thing a component did at one virtual instant (immutable)."""
 
     seq: int
     time: int  # virtual milliseconds
@@ -21,22 +19,12 @@ class TraceEvent:
     component: str  # e.g. "kube-apiserver", "kubelet/node-1"
     kind: str  # e.g. "request", "authn", "etcd.put", "watch", "reconcile", "bind", "cri.StartContainer"
     ref: str = ""  # object reference, e.g. "pods/default/web-7c5d-x2x"
-    data: Any = field(default=None, compare=False)
+    data: Any = None
     cause: int | None = None  # seq of the event that caused this one
     target: str = ""  # the component acted upon (e.g. "etcd", "containerd/node-1"), for drawing paths
 
     def as_dict(self) -> dict:
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "step": self.step,
-            "component": self.component,
-            "kind": self.kind,
-            "ref": self.ref,
-            "target": self.target,
-            "cause": self.cause,
-            "data": self.data,
-        }
+        return self._asdict()
 
 
 class Trace:
