@@ -306,8 +306,11 @@ def set_condition(status: dict, cond: dict) -> bool:
 
 
 def is_pod_ready(pod: dict) -> bool:
-    cond = get_condition(pod.get("status") or {}, "Ready")
-    return bool(cond) and cond.get("status") == "True"
+    """podutil.IsPodReady: the Ready condition is True."""
+    for c in (pod.get("status") or {}).get("conditions") or ():
+        if c.get("type") == "Ready":
+            return c.get("status") == "True"
+    return False
 
 
 # --- owner references --------------------------------------------------------------------------

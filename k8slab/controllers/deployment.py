@@ -129,10 +129,13 @@ def compute_hash(template: dict, collision_count: int | None = None) -> str:
 
 
 def _template_without_hash(template: dict) -> dict:
-    t = deepcopy(template)
-    labels = (t.get("metadata") or {}).get("labels")
-    if labels:
-        labels.pop(DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY, None)
+    """The template with the pod-template-hash label removed (copying only what changes)."""
+    md = template.get("metadata")
+    if not md or DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY not in (md.get("labels") or {}):
+        return template
+    t = dict(template)
+    t["metadata"] = dict(md)
+    t["metadata"]["labels"] = {k: v for k, v in md["labels"].items() if k != DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY}
     return t
 
 

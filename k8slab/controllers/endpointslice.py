@@ -192,6 +192,7 @@ class EndpointsController(Controller):
         self.pod_informer = f.informer("pods")
         self.ep_informer = f.informer("endpoints")
         add_label_indexer(self.pod_informer)
+        self._address_cache: dict = {}
         self.svc_informer.add_event_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.pod_informer.add_event_handler(self._pod_changed, lambda o, n: self._pod_changed(n, o),
                                             self._pod_changed)
@@ -222,23 +223,31 @@ class EndpointsController(Controller):
         if not svc.get("spec", {}).get("selector"):
             return
         subsets: dict[tuple, dict] = {}
+        svc_version = (svc["metadata"]["uid"], svc["metadata"].get("resourceVersion"))
         for pod in list_by_selector(self.pod_informer, ns, _selector(svc)):
             if not pod.get("status", {}).get("podIP") or pod["metadata"].get("deletionTimestamp"):
                 continue
-            ports = []
-            for sp in svc["spec"].get("ports") or []:
-                p = find_port(pod, sp)
-                if p is not None:
-                    ports.append({"name": sp.get("name", ""), "port": p, "protocol": sp.get("protocol", "TCP")})
+            ck = (pod["metadata"]["uid"], pod["metadata"].get("resourceVersion"), svc_version)
+            cached = self._address_cache.get(ck)
+            if cached is None:
+                ports = []
+                for sp in svc["spec"].get("ports") or []:
+                    p = find_port(pod, sp)
+                    if p is not None:
+                        ports.append({"name": sp.get("name", ""), "port": p, "protocol": sp.get("protocol", "TCP")})
+                addr = {"ip": pod["status"]["podIP"], "nodeName": pod["spec"].get("nodeName"),
+                        "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
+                                      "uid": pod["metadata"]["uid"]}}
+                field = "addresses" if is_pod_ready(pod) or svc["spec"].get("publishNotReadyAddresses") \
+                    else "notReadyAddresses"
+                if len(self._address_cache) > 100_000:
+                    self._address_cache.clear()
+                cached = self._address_cache[ck] = (ports, addr, field)
+            ports, addr, field = cached
             if not ports:
                 continue
             k = tuple((p["name"], p["port"], p["protocol"]) for p in ports)
             sub = subsets.setdefault(k, {"ports": [{kk: vv for kk, vv in p.items() if vv != ""} for p in ports]})
-            addr = {"ip": pod["status"]["podIP"], "nodeName": pod["spec"].get("nodeName"),
-                    "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
-                                  "uid": pod["metadata"]["uid"]}}
-            field = "addresses" if is_pod_ready(pod) or svc["spec"].get("publishNotReadyAddresses") \
-                else "notReadyAddresses"
             sub.setdefault(field, []).append(addr)
         out = []
         for sub in subsets.values():
