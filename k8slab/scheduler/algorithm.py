@@ -207,10 +207,13 @@ class ScheduleResult:
     diagnosis: Diagnosis | None = None
 
     def node(self, name: str) -> NodeRecord:
-        for rec in self.nodes:
-            if rec.name == name:
-                return rec
-        raise KeyError(name)
+        index = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.nodes):
+            index = self.__dict__["_index"] = {rec.name: rec for rec in self.nodes}
+        try:
+            return index[name]
+        except KeyError:
+            raise KeyError(name) from None
 
     def table_rows(self) -> list[dict[str, Any]]:
         """One dict per node: the PreFilter rejection (only when PreFilter rejected the pod), each
