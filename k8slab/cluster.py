@@ -28,6 +28,7 @@ from .dns import CoreDNS
 from .etcd import MVCCStore
 from .kubelet import Kubelet
 from .pki import cluster_ca_pem
+from .proxy.iptables import SharedRuleCache
 from .proxy.kubeproxy import KubeProxy
 from .scheduler.scheduler import KubeScheduler
 from .sim import Loop, Trace, component_rng
@@ -84,6 +85,8 @@ class Cluster:
                                                         events=events, token_rng=rng)
         self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events)
         self._nodes: dict[str, NodeAgents] = {}
+        # every kube-proxy computes the same rules from the same objects: the simulation computes them once
+        self.proxy_cache = SharedRuleCache()
         names = [CONTROL_PLANE] + [f"node-{i}" for i in range(1, nodes + 1)]
         for i, name in enumerate(names):
             self._add_node(name, f"192.168.0.{10 + i}", control_plane=(i == 0),
@@ -129,7 +132,7 @@ class Cluster:
                           taints=taints, control_plane=control_plane)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
-                          component_rng(seed, f"kube-proxy/{name}"))
+                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache)
         self._nodes[name] = NodeAgents(name, ip, "control-plane" if control_plane else "worker", kubelet, runtime,
                                        cni, proxy)
 

@@ -372,7 +372,10 @@ def test_nodeport_addresses_and_no_localhost_nodeports():
     assert p.rules("nat", "KUBE-SERVICES")[-1].text == (
         '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in '
         'this chain" -d 192.168.0.2 -j KUBE-NODEPORTS')
-    assert "KUBE-FIREWALL" not in p.chains("filter")
+    # The chain exists (INPUT and OUTPUT jump to it) but stays empty, and is not written in the restore data.
+    assert "KUBE-FIREWALL" in p.chains("filter") and p.rules("filter", "KUBE-FIREWALL") == []
+    assert ":KUBE-FIREWALL" not in p.restore_data()
+    assert p.walk("192.168.0.2", 22).verdict == "ACCEPT"
     q = new_proxier(localhost_nodeports=False)
     q.sync_proxy_rules()
     assert q.rules("nat", "KUBE-SERVICES")[-1].text.endswith(

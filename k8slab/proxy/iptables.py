@@ -23,6 +23,15 @@ kernel's 31-bit fixed point and printed with 11 decimals (``0.33333333349`` for 
 ``-m statistic --mode random`` matches from a ``random.Random`` and keeping the ``-m recent`` tables used by
 ClientIP session affinity, so a learner can see exactly which rules a packet meets and why.
 
+Sharing between nodes. Every node of a real cluster runs its own kube-proxy, which parses every Service and
+EndpointSlice and computes its own rules. A simulated cluster with 100 nodes would do all that work 100 times over
+the very same objects, so it may hand its Proxiers one ``SharedRuleCache``. That is a property of the simulation
+only: the cache remembers parsed objects (keyed by namespace, name, uid and resourceVersion) and the lines written
+for one service port, keyed by everything those lines depend on (the port, its endpoints, and this node's settings:
+cluster CIDR, masquerade mark and masquerade-all, NodePort addresses, nfacct, large-cluster mode; which endpoints
+are local only for services with a Local traffic policy; the node IP only for loadBalancerSourceRanges). Each node
+gets exactly the rules it would compute alone; without a cache (the default) each Proxier computes everything.
+
 Not modelled: IPv6 / dual stack, topology-aware routing hints (all ready endpoints are used), healthcheck
 servers, conntrack cleanup, and the delayed stale-chain cleanup of large clusters (stale chains are deleted on
 every sync).
@@ -34,8 +43,10 @@ import contextlib
 import gc
 import hashlib
 import ipaddress
+import operator
 import random
 import shlex
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple, Optional
@@ -45,7 +56,8 @@ __all__ = [
     "port_proto_hash", "service_port_policy_cluster_chain", "service_port_policy_local_chain_name",
     "service_firewall_chain_name", "service_external_chain_name", "service_port_external_chain_name",
     "service_port_endpoint_chain_name", "compute_probability", "categorize_endpoints",
-    "IPTABLES_JUMP_CHAINS", "IPTABLES_KUBELET_JUMP_CHAINS",
+    "IPTABLES_JUMP_CHAINS", "IPTABLES_KUBELET_JUMP_CHAINS", "SharedRuleCache", "ParsedEndpointSlice",
+    "parse_endpoint_slice", "ServiceEndpoints", "build_service_endpoints",
 ]
 
 # --- constants (pkg/proxy/iptables/proxier.go) -------------------------------------------------------------------
@@ -259,6 +271,9 @@ class EndpointInfo(NamedTuple):
     @property
     def endpoint(self) -> str:
         return f"{self.ip}:{self.port}"
+
+
+_IS_LOCAL = operator.attrgetter("is_local")
 
 
 def _is_ipv4(text: str) -> bool:
@@ -577,6 +592,241 @@ def _chain_of(line: str) -> str:
     return line.split(" ", 2)[1]
 
 
+# --- EndpointSlice parsing (pkg/proxy/endpointslicecache.go) ------------------------------------------------------
+
+class ParsedEndpointSlice:
+    """What kube-proxy keeps of one EndpointSlice version, independent of the node reading it.
+
+    ``ports``: (name, port, protocol) per usable port; ``endpoints``: (address, ready, serving, terminating, zone)
+    per endpoint with an address; ``node_names``: the nodeName of each of those endpoints (how a proxier tells
+    which endpoints are local to it). Two parsed slices are equal when their ports and endpoints are."""
+    __slots__ = ("ports", "endpoints", "node_names", "_by_node", "_hash")
+
+    def __init__(self, ports: tuple, endpoints: tuple, node_names: tuple):
+        self.ports = ports
+        self.endpoints = endpoints
+        self.node_names = node_names
+        self._by_node = None
+        self._hash = None
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, ParsedEndpointSlice):
+            return NotImplemented
+        if self._hash is not None and other._hash is not None and self._hash != other._hash:
+            return False  # two versions of a slice differ: skip comparing every endpoint
+        return self.ports == other.ports and self.endpoints == other.endpoints
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash((self.ports, self.endpoints))
+        return self._hash
+
+    def index_nodes(self) -> None:
+        """Index the endpoints by node name, for a slice that many proxiers will read."""
+        by_node: dict = {}
+        for i, node in enumerate(self.node_names):
+            if node:
+                by_node[node] = by_node.get(node, ()) + (i,)
+        self._by_node = by_node
+
+    def local_indices(self, hostname: str) -> tuple:
+        """Indices of the endpoints on node ``hostname`` (none when the proxier has no hostname)."""
+        if not hostname:
+            return ()
+        if self._by_node is not None:
+            return self._by_node.get(hostname, ())
+        return tuple([i for i, node in enumerate(self.node_names) if node == hostname])
+
+
+def parse_endpoint_slice(eps: dict) -> ParsedEndpointSlice:
+    """newEndpointSliceInfo: the ports and endpoints of one EndpointSlice (nil conditions count as true)."""
+    ports = []
+    for p in eps.get("ports") or ():
+        if p.get("name") is None or not p.get("port"):
+            continue  # upstream ignores ports with a nil name or no port number
+        ports.append((p["name"], int(p["port"]), p.get("protocol") or "TCP"))
+    endpoints, node_names = [], []
+    for ep in eps.get("endpoints") or ():
+        addrs = ep.get("addresses") or ()
+        if not addrs:
+            continue
+        cond = ep.get("conditions") or {}
+        ready = cond.get("ready") is None or bool(cond.get("ready"))
+        serving = cond.get("serving") is None or bool(cond.get("serving"))
+        terminating = bool(cond.get("terminating"))
+        endpoints.append((addrs[0], ready, serving, terminating, ep.get("zone") or ""))
+        node_names.append(ep.get("nodeName") or "")
+    return ParsedEndpointSlice(tuple(ports), tuple(endpoints), tuple(node_names))
+
+
+class ServiceEndpoints:
+    """The endpoints of one Service's ports as every node sees them, before marking the node's own endpoints.
+
+    ``by_port``: ServicePortName -> [EndpointInfo] sorted by "ip:port", all with is_local False;
+    ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list}."""
+    __slots__ = ("by_port", "origins", "n_endpoints")
+
+    def __init__(self, by_port: dict, origins: dict):
+        self.by_port = by_port
+        self.origins = origins
+        self.n_endpoints = sum(len(eps) for eps in by_port.values())
+
+    def for_node(self, local: list) -> dict:
+        """The endpoints map of one node; ``local`` lists (slice position, indices of this node's endpoints).
+
+        Lists without a local endpoint are shared, not copied: they must be treated as read-only."""
+        result = dict(self.by_port)
+        if not local:
+            return result
+        wanted = [(s, i) for s, indices in local for i in indices]
+        for spn, origin in self.origins.items():
+            positions = [origin[o] for o in wanted if o in origin]
+            if positions:
+                eps = list(result[spn])
+                for pos in positions:
+                    eps[pos] = eps[pos]._replace(is_local=True)
+                result[spn] = eps
+        return result
+
+
+def build_service_endpoints(key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
+    """EndpointSliceCache.getEndpointsMap for one Service ("ns/name") from its (slice name, ParsedEndpointSlice)
+    pairs sorted by name. ``sep_names`` memoises servicePortEndpointChainName."""
+    ns, name = key.split("/", 1)
+    chosen: dict = {}   # ServicePortName -> {"ip:port": (EndpointInfo, (slice position, endpoint index))}
+    new_endpoint = tuple.__new__
+    for s, (_slice_name, parsed) in enumerate(slices):
+        for port_name, port_num, protocol in parsed.ports:
+            spn = ServicePortName(ns, name, port_name, protocol)
+            hash_prefix = str(spn) + protocol.lower()
+            eps = chosen.setdefault(spn, {})
+            for i, (ip, ready, serving, terminating, zone) in enumerate(parsed.endpoints):
+                ep_str = f"{ip}:{port_num}"
+                if terminating and ep_str in eps:
+                    continue  # prefer the non-terminating one when two slices list the same endpoint
+                cache_key = (hash_prefix, ep_str)
+                chain = sep_names.get(cache_key)
+                if chain is None:  # servicePortEndpointChainName, memoised
+                    chain = sep_names[cache_key] = SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(
+                        hash_prefix + ep_str)
+                info = new_endpoint(EndpointInfo, (ip, port_num, False, ready, serving, terminating, zone, chain))
+                eps[ep_str] = (info, (s, i))
+    by_port, origins = {}, {}
+    for spn, eps in chosen.items():
+        if eps:
+            ordered = sorted(eps)
+            by_port[spn] = [eps[k][0] for k in ordered]
+            origins[spn] = {eps[k][1]: pos for pos, k in enumerate(ordered)}
+    return ServiceEndpoints(by_port, origins)
+
+
+# --- sharing work between the proxiers of one simulated cluster ---------------------------------------------------
+
+class _BoundedCache:
+    """A least-recently-used map bounded by a total weight (e.g. rule lines). Eviction depends only on the order of
+    calls, so a deterministic simulation stays deterministic."""
+
+    def __init__(self, max_weight: int):
+        self.max_weight = max_weight
+        self.weight = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict = OrderedDict()   # key -> (value, weight)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key):
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key, value, weight: int = 1) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.weight -= old[1]
+        self._entries[key] = (value, weight)
+        self.weight += weight
+        while self.weight > self.max_weight and len(self._entries) > 1:
+            _key, (_value, w) = self._entries.popitem(last=False)
+            self.weight -= w
+
+
+def _object_version_key(obj: dict):
+    """(namespace, name, uid, resourceVersion): names one version of a stored object. None without a
+    resourceVersion (an object that was never stored), which is then not cached."""
+    meta = obj.get("metadata") or {}
+    rv = meta.get("resourceVersion")
+    if not rv:
+        return None
+    return meta.get("namespace") or "", meta.get("name") or "", meta.get("uid") or "", rv
+
+
+class SharedRuleCache:
+    """Work shared by all the Proxiers of one simulated cluster (see "Sharing between nodes" in the module doc).
+
+    * ``services`` / ``slices``: parsed Services and EndpointSlices, keyed by object version;
+    * ``endpoints``: a Service's endpoints per port before marking a node's own (``ServiceEndpoints``), keyed by
+      the Service and its parsed slices;
+    * ``rules``: the rule lines one service port contributes to a sync (``_ServiceRules``), keyed by everything
+      that goes into them (see ``Proxier._service_rules_key``).
+
+    Each part is bounded (entries weighted by endpoints or rule lines) and evicts least recently used first."""
+
+    def __init__(self, max_services: int = 20_000, max_slice_endpoints: int = 200_000,
+                 max_service_endpoints: int = 200_000, max_rule_lines: int = 500_000):
+        self.services = _BoundedCache(max_services)
+        self.slices = _BoundedCache(max_slice_endpoints)
+        self.endpoints = _BoundedCache(max_service_endpoints)
+        self.rules = _BoundedCache(max_rule_lines)
+
+    def service_map(self, service: dict) -> dict:
+        """service_to_service_map(service), computed once per Service version. The result is read-only."""
+        key = _object_version_key(service)
+        if key is None:
+            return service_to_service_map(service)
+        result = self.services.get(key)
+        if result is None:
+            result = service_to_service_map(service)
+            self.services.put(key, result)
+        return result
+
+    def endpoint_slice(self, eps: dict) -> ParsedEndpointSlice:
+        """parse_endpoint_slice(eps), computed once per EndpointSlice version."""
+        key = _object_version_key(eps)
+        if key is None:
+            return parse_endpoint_slice(eps)
+        parsed = self.slices.get(key)
+        if parsed is None:
+            parsed = parse_endpoint_slice(eps)
+            parsed.index_nodes()
+            hash(parsed)  # computed once here, it makes comparing versions cheap for every proxier
+            self.slices.put(key, parsed, 1 + len(parsed.endpoints))
+        return parsed
+
+    def service_endpoints(self, key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
+        """build_service_endpoints(key, slices, sep_names), computed once per set of slice contents."""
+        cache_key = (key, slices)
+        result = self.endpoints.get(cache_key)
+        if result is None:
+            result = build_service_endpoints(key, slices, sep_names)
+            self.endpoints.put(cache_key, result, 1 + result.n_endpoints)
+        return result
+
+    def stats(self) -> dict:
+        """Entries, weight, hits and misses of each part."""
+        parts = (("services", self.services), ("slices", self.slices), ("endpoints", self.endpoints),
+                 ("rules", self.rules))
+        return {name: {"entries": len(c), "weight": c.weight, "hits": c.hits, "misses": c.misses}
+                for name, c in parts}
+
+
 # --- the proxier ------------------------------------------------------------------------------------------------
 
 class Proxier:
@@ -584,12 +834,14 @@ class Proxier:
 
     ``hostname`` is the node name (endpoints with this ``nodeName`` are local), ``cluster_cidr`` the pod CIDR used
     by the local-traffic detector (``-s``/``! -s`` rules; None disables them, as with no detector),
-    ``node_port_addresses`` the --nodeport-addresses CIDRs (None: all local addresses, or ["primary"])."""
+    ``node_port_addresses`` the --nodeport-addresses CIDRs (None: all local addresses, or ["primary"]).
+    ``shared``: a ``SharedRuleCache`` used by all the proxiers of a simulated cluster (None: compute everything
+    here, like a real node does); the rules written are the same either way."""
 
     def __init__(self, hostname: str, node_ip: str, cluster_cidr: Optional[str] = None, masquerade_bit: int = 14,
                  masquerade_all: bool = False, node_port_addresses=None, *, localhost_nodeports: bool = True,
                  nfacct: bool = True, random_fully: bool = True, conntrack_tcp_liberal: bool = False,
-                 rng: Optional[random.Random] = None):
+                 rng: Optional[random.Random] = None, shared: Optional[SharedRuleCache] = None):
         self.hostname = hostname
         self.node_ip = node_ip
         self.cluster_cidr = cluster_cidr
@@ -605,11 +857,12 @@ class Proxier:
         self.random_fully = random_fully
         self.conntrack_tcp_liberal = conntrack_tcp_liberal
         self.rng = rng if rng is not None else random.Random(0)
+        self.shared = shared
 
         # ServiceChangeTracker / EndpointsChangeTracker state
         self._services: dict = {}          # "ns/name" -> {ServicePortName: ServicePortInfo} (applied)
         self._service_changes: dict = {}   # "ns/name" -> [previous map, current map]
-        self._slices: dict = {}            # "ns/name" -> {slice name: parsed slice}
+        self._slices: dict = {}            # "ns/name" -> {slice name: (ParsedEndpointSlice, local indices)}
         self._endpoint_changes: set = set()
         self._endpoints_by_service: dict = {}  # "ns/name" -> {ServicePortName: [EndpointInfo]}
 
@@ -647,7 +900,8 @@ class Proxier:
         if change is None:
             change = [self._services.get(key, {}), None]
             self._service_changes[key] = change
-        change[1] = service_to_service_map(new)
+        change[1] = service_to_service_map(new) if self.shared is None or new is None else \
+            self.shared.service_map(new)
         if change[0] == change[1]:
             del self._service_changes[key]
         return bool(self._service_changes)
@@ -679,50 +933,20 @@ class Proxier:
         self._endpoint_changes.add(key)
         return True
 
-    def _slice_data(self, eps: dict):
-        ports = []
-        for p in eps.get("ports") or ():
-            if p.get("name") is None or not p.get("port"):
-                continue  # upstream ignores ports with a nil name or no port number
-            ports.append((p["name"], int(p["port"]), p.get("protocol") or "TCP"))
-        endpoints = []
-        for ep in eps.get("endpoints") or ():
-            addrs = ep.get("addresses") or ()
-            if not addrs:
-                continue
-            cond = ep.get("conditions") or {}
-            ready = cond.get("ready") is None or bool(cond.get("ready"))
-            serving = cond.get("serving") is None or bool(cond.get("serving"))
-            terminating = bool(cond.get("terminating"))
-            is_local = bool(self.hostname) and ep.get("nodeName") == self.hostname
-            endpoints.append((addrs[0], is_local, ready, serving, terminating,
-                              ep.get("zone") or ""))
-        return tuple(ports), tuple(endpoints)
+    def _slice_data(self, eps: dict) -> tuple:
+        """The slice as this node sees it: (parsed slice, indices of the endpoints on this node)."""
+        parsed = parse_endpoint_slice(eps) if self.shared is None else self.shared.endpoint_slice(eps)
+        return parsed, parsed.local_indices(self.hostname)
 
     def _endpoints_for(self, key: str) -> dict:
         """EndpointSliceCache.getEndpointsMap for one Service: endpoints per port, sorted by "ip:port"."""
-        ns, name = key.split("/", 1)
-        by_port: dict = {}
-        sep_names = self._sep_names
-        new_endpoint = tuple.__new__
-        for slice_name in sorted(self._slices.get(key, {})):
-            ports, endpoints = self._slices[key][slice_name]
-            for port_name, port_num, protocol in ports:
-                spn = ServicePortName(ns, name, port_name, protocol)
-                hash_prefix = str(spn) + protocol.lower()
-                eps = by_port.setdefault(spn, {})
-                for ip, is_local, ready, serving, terminating, zone in endpoints:
-                    ep_str = f"{ip}:{port_num}"
-                    if terminating and ep_str in eps:
-                        continue  # prefer the non-terminating one when two slices list the same endpoint
-                    cache_key = (hash_prefix, ep_str)
-                    chain = sep_names.get(cache_key)
-                    if chain is None:  # servicePortEndpointChainName, cached
-                        chain = sep_names[cache_key] = SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(
-                            hash_prefix + ep_str)
-                    eps[ep_str] = new_endpoint(EndpointInfo, (ip, port_num, is_local, ready, serving, terminating,
-                                                              zone, chain))
-        return {spn: [eps[k] for k in sorted(eps)] for spn, eps in by_port.items() if eps}
+        entries = sorted(self._slices.get(key, {}).items())
+        slices = tuple((slice_name, parsed) for slice_name, (parsed, _local) in entries)
+        if self.shared is None:
+            endpoints = build_service_endpoints(key, slices, self._sep_names)
+        else:
+            endpoints = self.shared.service_endpoints(key, slices, self._sep_names)
+        return endpoints.for_node([(s, local) for s, (_name, (_parsed, local)) in enumerate(entries) if local])
 
     # -- sync ---------------------------------------------------------------------------------------------------------
 
@@ -793,6 +1017,7 @@ class Proxier:
         self.large_cluster_mode = total_endpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
 
         # Rebuild the chains of changed service ports (all of them on a full sync).
+        node_key = self._node_rules_key()
         rebuilt = set()
         deleted_chains = []
         for spn in [s for s in self._rules if s not in self.svc_port_map]:
@@ -804,7 +1029,7 @@ class Proxier:
             if not do_full and spn in self._rules and spn.namespaced_name not in updated:
                 continue
             old = self._rules.get(spn)
-            new = self._write_service_port(svc, self.endpoints_map.get(spn, ()))
+            new = self._service_rules(svc, self.endpoints_map.get(spn, ()), node_key)
             self._rules[spn] = new
             rebuilt.add(spn)
             if old is not None:
@@ -844,6 +1069,38 @@ class Proxier:
             "large_cluster_mode": self.large_cluster_mode,
         }
         return dict(self.last_sync)
+
+    def _node_rules_key(self) -> tuple:
+        """The node-level settings that can change the lines written for a service port (see _service_rules_key).
+
+        Settings only used by the fixed chains are listed too: a few more cache misses, never a wrong hit."""
+        return (self.large_cluster_mode, self.masquerade_all, self.cluster_cidr, self.masquerade_mark,
+                self.localhost_nodeports, self.nfacct, self.random_fully, self.conntrack_tcp_liberal,
+                tuple(self.node_port_addresses))
+
+    def _service_rules_key(self, svc: ServicePortInfo, endpoints, node_key: tuple) -> tuple:
+        """Everything _write_service_port reads for one service port: the port info, its endpoints and this node.
+
+        The node name only matters through ``EndpointInfo.is_local``, and that only for services that use local
+        endpoints; for the others is_local is left out of the key so that every node shares one entry. The node
+        IP only matters for loadBalancerSourceRanges (may the node itself reach the load balancer)."""
+        eps = tuple(endpoints)
+        if not svc.uses_local_endpoints() and any(map(_IS_LOCAL, eps)):
+            eps = tuple(ep._replace(is_local=False) if ep.is_local else ep for ep in eps)
+        node_ip = self.node_ip if svc.load_balancer_source_ranges else None
+        return svc, eps, node_key, node_ip
+
+    def _service_rules(self, svc: ServicePortInfo, endpoints, node_key: tuple) -> _ServiceRules:
+        """_write_service_port, or the same lines from the shared cache when another node already wrote them."""
+        if self.shared is None:
+            return self._write_service_port(svc, endpoints)
+        key = self._service_rules_key(svc, endpoints, node_key)
+        rules = self.shared.rules.get(key)
+        if rules is None:
+            rules = self._write_service_port(svc, endpoints)
+            weight = 1 + len(rules.filter_lines) + len(rules.nat_top_lines) + rules.n_chain_rules
+            self.shared.rules.put(key, rules, weight)
+        return rules
 
     def _comment(self, text: str) -> str:
         """appendServiceCommentLocked: per-endpoint comments are dropped in large cluster mode."""
@@ -1106,11 +1363,10 @@ class Proxier:
                      KUBE_PROXY_CANARY_CHAIN]
             return sorted(fixed + list(self._chain_owner))
         if table == "filter":
-            fixed = [KUBE_SERVICES_CHAIN, KUBE_EXTERNAL_SERVICES_CHAIN, KUBE_FORWARD_CHAIN, KUBE_NODE_PORTS_CHAIN,
-                     KUBE_PROXY_FIREWALL_CHAIN, KUBE_PROXY_CANARY_CHAIN]
-            if self.localhost_nodeports:
-                fixed.append(KUBELET_FIREWALL_CHAIN)
-            return sorted(fixed)
+            # KUBE-FIREWALL always exists (kube-proxy ensures every jump chain, like the kubelet does); it only
+            # has a rule when localhost NodePorts are allowed.
+            return sorted([KUBE_SERVICES_CHAIN, KUBE_EXTERNAL_SERVICES_CHAIN, KUBE_FORWARD_CHAIN, KUBE_NODE_PORTS_CHAIN,
+                           KUBE_PROXY_FIREWALL_CHAIN, KUBE_PROXY_CANARY_CHAIN, KUBELET_FIREWALL_CHAIN])
         if table == "mangle":
             return [KUBE_PROXY_CANARY_CHAIN]
         raise ValueError(f"unknown table {table!r}")

@@ -5,11 +5,14 @@ kube-proxy runs on every node. It watches Services and EndpointSlices through th
 in the proxier's change trackers, and runs ``sync_proxy_rules()`` no more often than ``--iptables-min-sync-period``
 (1 s) allows, plus a periodic full resync (``--iptables-sync-period``, 30 s). It never talks to the pods or the
 control plane in any other way: what it writes are the node's kernel tables.
+
+A simulated cluster passes the same ``SharedRuleCache`` to every KubeProxy so that the identical work of its nodes
+is done once; each node still gets exactly the rules it would compute alone.
 """
 
 from __future__ import annotations
 
-from .iptables import Proxier
+from .iptables import Proxier, SharedRuleCache
 
 NAME = "kube-proxy"
 MIN_SYNC_PERIOD_MS = 1000
@@ -20,13 +23,14 @@ ENDPOINTSLICE_SELECTOR = "!service.kubernetes.io/headless,!service.kubernetes.io
 
 class KubeProxy:
     def __init__(self, loop, client, factory, node_name: str, node_ip: str, cluster_cidr: str, rng,
-                 min_sync_period_ms: int = MIN_SYNC_PERIOD_MS) -> None:
+                 min_sync_period_ms: int = MIN_SYNC_PERIOD_MS, shared: SharedRuleCache | None = None) -> None:
         self.loop = loop
         self.client = client
         self.node_name = node_name
         self.component = f"{NAME}/{node_name}"
         self.mode = "iptables"
-        self.proxier = Proxier(node_name, node_ip, cluster_cidr, rng=rng)
+        # ``shared``: one SharedRuleCache for all the kube-proxies of a simulated cluster (see k8slab.proxy.iptables).
+        self.proxier = Proxier(node_name, node_ip, cluster_cidr, rng=rng, shared=shared)
         self.factory = factory
         self.min_sync_period_ms = min_sync_period_ms
         self.svc_informer = factory.informer("services", label_selector="!service.kubernetes.io/service-proxy-name")
