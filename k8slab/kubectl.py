@@ -330,9 +330,11 @@ def describe(obj: dict, events: list[dict], now_ms: int) -> str:
                       f"    State:          {state.capitalize()}",
                       f"    Ready:          {cs.get('ready', False)}",
                       f"    Restart Count:  {cs.get('restartCount', 0)}"]
-        lines.append("Conditions:\n  Type              Status")
-        for c in st.get("conditions") or []:
-            lines.append(f"  {c['type']:<18}{c['status']}")
+        conds = st.get("conditions") or []
+        w = max([len(c["type"]) for c in conds] + [4]) + 2
+        lines.append("Conditions:\n  " + "Type".ljust(w) + "Status")
+        for c in conds:
+            lines.append(f"  {c['type']:<{w}}{c['status']}")
     elif kind == "Deployment":
         ru = (spec.get("strategy") or {}).get("rollingUpdate") or {}
         lines += [f"Selector:               {_selector_text(spec.get('selector'))}",
