@@ -358,3 +358,42 @@ def test_statefulset_update_scope():
         "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
         "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
         "are forbidden"]
+
+
+# -- decoding: fields of the wrong JSON type (encoding/json's UnmarshalTypeError) ---------------------------------
+
+import pytest as _pytest  # noqa: E402
+
+from k8slab.api.schema import type_error  # noqa: E402
+from k8slab.api.validation import decode_error  # noqa: E402
+
+
+@_pytest.mark.parametrize("obj,message", [
+    ({"kind": "Deployment", "spec": {"replicas": "three"}},
+     "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+    ({"kind": "Pod", "spec": {"containers": {"name": "c"}}},
+     "json: cannot unmarshal object into Go struct field PodSpec.spec.containers of type []v1.Container"),
+    ({"kind": "Pod", "metadata": {"labels": {"a": 1}}},
+     "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string"),
+    ({"kind": "Service", "spec": {"ports": [{"port": "eighty"}]}},
+     "json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32"),
+    ({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [
+        {"containerPort": 3000000000}]}]}}}},
+     "json: cannot unmarshal number 3000000000 into Go struct field ContainerPort.spec.template.spec.containers."
+     "ports.containerPort of type int32"),
+    ({"kind": "Deployment", "spec": {"paused": "yes"}},
+     "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool"),
+])
+def test_type_errors_match_go_json_messages(obj, message):
+    assert type_error(obj) == message
+
+
+def test_well_typed_objects_pass_and_decode_error_wraps_the_message():
+    ok = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "b"}},
+          "spec": {"replicas": 2, "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1}}}}
+    assert type_error(ok) is None and decode_error(ok) is None
+    bad = dict(ok, spec={"replicas": "2"})
+    err = decode_error(bad)
+    assert err.code == 400 and err.reason == "BadRequest"
+    assert err.message.startswith('Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
+                                  'unmarshal string')

@@ -113,6 +113,9 @@ BAD = [
      "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive"),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: c, image: i, resources: {requests: "
      "{cpu: lots}}}]}\n", 400, "quantities must match the regular expression"),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: three\n  selector: "
+     "{matchLabels: {a: b}}\n  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: nginx}]}}\n",
+     400, "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
 ]
 
 

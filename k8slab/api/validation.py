@@ -456,13 +456,19 @@ def quantity_errors(obj: dict) -> list[tuple[str, str]]:
 
 
 def decode_error(obj: dict) -> fe.StatusError | None:
-    """The BadRequest the API server answers when the body does not decode (bad quantities)."""
-    bad = quantity_errors(obj)
-    if not bad:
-        return None
+    """The BadRequest the API server answers when the body does not decode: a field of the wrong JSON type, or a
+    malformed quantity."""
+    from .schema import type_error
+
     kind = obj.get("kind", "")
     version = (obj.get("apiVersion") or "").rpartition("/")[2]
-    return fe.new_bad_request(f"{kind} in version {go_quote(version)} cannot be handled as a {kind}: {bad[0][1]}")
+    msg = type_error(obj)
+    if msg is None:
+        bad = quantity_errors(obj)
+        if not bad:
+            return None
+        msg = bad[0][1]
+    return fe.new_bad_request(f"{kind} in version {go_quote(version)} cannot be handled as a {kind}: {msg}")
 
 
 def _validate_resource_name(name: str, path: str) -> Errs:

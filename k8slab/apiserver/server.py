@@ -279,7 +279,12 @@ class APIServer:
         return ctx
 
     def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
-        errs = list(extra_errs) + (validate_status_update(obj, old) if status_only else validate(obj, old))
+        try:
+            errs = list(extra_errs) + (validate_status_update(obj, old) if status_only else validate(obj, old))
+        except (TypeError, AttributeError, KeyError, ValueError) as e:
+            # a value of a shape the decoder would not have produced: refuse it like a decoding error
+            raise errors.new_bad_request(f"{info.kind} in version \"{info.version}\" cannot be handled as a "
+                                         f"{info.kind}: {e}")
         if self.trace_stages:
             self.loop.emit(NAME, "validation", ref, {"errors": [e.error() for e in errs]}, cause=req)
         if errs:
