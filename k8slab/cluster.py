@@ -106,7 +106,6 @@ class Cluster:
         dns_client = Client(self.apiserver, "coredns", Credentials.x509("system:serviceaccount:kube-system:coredns"))
         self.dns = CoreDNS(self.loop, dns_client, SharedInformerFactory(dns_client), service_ip=self.dns_ip)
         self._install_coredns(coredns_replicas)
-        self.dns.svc_informer.client.server  # informers start once the add-on is applied
         for inf in (self.dns.svc_informer, self.dns.slice_informer, self.dns.ns_informer):
             inf.start()
         self.settle()
@@ -316,8 +315,7 @@ class Cluster:
         if node == src.name:
             hops.append(f"{src.name}: {target_ip} is local, delivered over the cni0 bridge")
         else:
-            cidr = self.node(node).kubelet_pod_cidr() if hasattr(self.node(node), "kubelet_pod_cidr") else \
-                self.get("node", node)["spec"].get("podCIDR")
+            cidr = self.node(node).kubelet.pod_cidr
             hops.append(f"{src.name}: route {cidr} via {self.node(node).ip} ({node})")
         hops.append(f"{node}: pod {pod['metadata']['name']} answered on {target_ip}:{target_port}")
         self.loop.emit("kubectl", "request.http", f"pods/{pod['metadata']['namespace']}/{pod['metadata']['name']}",

@@ -358,7 +358,7 @@ def describe(obj: dict, events: list[dict], now_ms: int) -> str:
             lines.append(f"TargetPort:        {p.get('targetPort')}/{p.get('protocol', 'TCP')}")
     elif kind == "Node":
         lines.append(f"Roles:              {_roles(obj)}")
-        lines.append(f"Taints:             " + (", ".join(f"{t['key']}{'=' + t['value'] if t.get('value') else ''}"
+        lines.append("Taints:             " + (", ".join(f"{t['key']}{'=' + t['value'] if t.get('value') else ''}"
                                                           f":{t['effect']}" for t in spec.get("taints") or [])
                                                 or "<none>"))
         lines.append(f"PodCIDR:            {spec.get('podCIDR') or '<none>'}")

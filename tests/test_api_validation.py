@@ -365,7 +365,6 @@ def test_statefulset_update_scope():
 import pytest as _pytest  # noqa: E402
 
 from k8slab.api.schema import type_error  # noqa: E402
-from k8slab.api.validation import decode_error  # noqa: E402
 
 
 @_pytest.mark.parametrize("obj,message", [

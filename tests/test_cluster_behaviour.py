@@ -7,15 +7,12 @@ import pytest
 
 from k8slab import Cluster
 from k8slab.api.errors import StatusError
-from k8slab.examples import NGINX
+from k8slab.examples import NGINX, tour_cluster
 
 
 @pytest.fixture(scope="module")
 def tour():
-    c = Cluster(nodes=3, seed=0)
-    c.apply(NGINX)
-    c.settle()
-    return c
+    return tour_cluster()
 
 
 def test_cluster_boots_with_ready_nodes_and_coredns():

@@ -49,7 +49,7 @@ def test_new_rs_new_replicas_vectors():
 def test_slow_start_batch_sizes():
     calls = []
     assert slow_start_batch(10, 1, lambda: calls.append(1)) == 10 and len(calls) == 10
-    sizes, n = [], 0
+    n = 0
 
     def fail_on_fourth():
         nonlocal n

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from k8slab import Cluster, viz
-from k8slab.examples import NGINX
+from k8slab.examples import NGINX, tour_cluster
 from k8slab.sim import TraceEvent
 from k8slab.viz import style
 from k8slab.viz.architecture import ArchitectureView, Layout, SvgTemplate, edge_id, node_id
@@ -19,10 +19,7 @@ NODES = ["control-plane", "node-1", "node-2", "node-3"]
 
 @pytest.fixture(scope="module")
 def tour():
-    c = Cluster(nodes=3, seed=0)
-    c.apply(NGINX)
-    c.settle()
-    return c
+    return tour_cluster()
 
 
 def dot_edges(source: str) -> dict[tuple[str, str], dict[str, str]]:

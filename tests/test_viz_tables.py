@@ -6,17 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from k8slab import Cluster, viz
-from k8slab.examples import NGINX
+from k8slab import viz
+from k8slab.examples import tour_cluster
 from k8slab.sim import TraceEvent
 
 
 @pytest.fixture(scope="module")
 def tour():
-    c = Cluster(nodes=3, seed=0)
-    c.apply(NGINX)
-    c.settle()
-    return c
+    return tour_cluster()
 
 
 def test_events_table_columns_and_units(tour):

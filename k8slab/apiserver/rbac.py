@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from .authn import (ALL_AUTHENTICATED, ALL_UNAUTHENTICATED, KUBE_CONTROLLER_MANAGER, KUBE_PROXY, KUBE_SCHEDULER,
+from .authn import (ALL_AUTHENTICATED, KUBE_CONTROLLER_MANAGER, KUBE_PROXY, KUBE_SCHEDULER,
                     NODES_GROUP, SYSTEM_PRIVILEGED_GROUP, UserInfo)
 
 ALLOW, DENY, NO_OPINION = "Allow", "Deny", "NoOpinion"
@@ -177,7 +177,7 @@ class NodeAuthorizer:
             return NO_OPINION, f'node "{node}" is not allowed to modify node "{attrs.name}"'
         if attrs.resource == "leases" and attrs.api_group == "coordination.k8s.io":
             if attrs.namespace != "kube-node-lease" or (attrs.name and attrs.name != node):
-                return NO_OPINION, f'can only access node lease with the same name as the requesting node'
+                return NO_OPINION, 'can only access node lease with the same name as the requesting node'
         if any(rule_allows(attrs, r) for r in self.rules):
             return ALLOW, ""
         return NO_OPINION, ""

@@ -15,7 +15,6 @@ import ipaddress
 import random
 
 from ..api import errors
-from ..api.objects import deepcopy
 from ..api.quantity import parse_quantity
 
 # names.SimpleNameGenerator

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ..api import errors, resources
 from ..api.defaults import apply_defaults
-from ..api.objects import deepcopy, parse_selector, rfc3339, selector_matches
+from ..api.objects import deepcopy, parse_selector, rfc3339
 from ..api.validation import decode_error, validate, validate_status_update
 from ..etcd import MVCCStore
 from ..etcd.mvcc import Compare, Op
@@ -389,9 +389,7 @@ class APIServer:
             md["namespace"] = namespace
         rv = md.get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
-            raise errors.new_conflict(resources.group_resource(info), name,
-                                      "the object has been modified; please apply your changes to the latest "
-                                      "version and try again")
+            raise errors.new_conflict(resources.group_resource(info), name)
         if not rv:  # an unconditional update: the store fills in the current resourceVersion
             md["resourceVersion"] = old["metadata"]["resourceVersion"]
         self._decode(obj)
@@ -414,9 +412,7 @@ class APIServer:
                             [Op.put(key, value)], [])
         if not res.succeeded:
             self._pending.clear()
-            raise errors.new_conflict(resources.group_resource(info), name,
-                                      "the object has been modified; please apply your changes to the latest "
-                                      "version and try again")
+            raise errors.new_conflict(resources.group_resource(info), name)
         return self._committed(key, obj, res.revision, "put", req, ref)
 
     def _patch(self, info, namespace, name, body, subresource, user, options, req, ref):
@@ -479,18 +475,14 @@ class APIServer:
                             [])
         if not res.succeeded:
             self._pending.clear()
-            raise errors.new_conflict(resources.group_resource(info), name,
-                                      "the object has been modified; please apply your changes to the latest "
-                                      "version and try again")
+            raise errors.new_conflict(resources.group_resource(info), name)
         return self._committed(key, obj, res.revision, "put", req, ref)
 
     def _remove(self, info, key, obj, rv, req, ref):
         res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.delete(key)], [])
         if not res.succeeded:
             self._pending.clear()
-            raise errors.new_conflict(resources.group_resource(info), obj["metadata"]["name"],
-                                      "the object has been modified; please apply your changes to the latest "
-                                      "version and try again")
+            raise errors.new_conflict(resources.group_resource(info), obj["metadata"]["name"])
         if info.resource == "services":
             self.registry.release_service(obj)
         obj = deepcopy(obj)

@@ -10,7 +10,6 @@ Deployment's status and its Progressing and Available conditions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 
@@ -42,7 +41,7 @@ def get_scaled_value_from_int_or_percent(value, total: int, round_up: bool) -> i
             raise ValueError(f"invalid value for IntOrString: invalid value {value!r}")
         x = pct * total / 100
         return math.ceil(x) if round_up else math.floor(x)
-    raise ValueError(f"invalid value for IntOrString: invalid type: string is not a percentage")
+    raise ValueError("invalid value for IntOrString: invalid type: string is not a percentage")
 
 
 def resolve_fenceposts(max_surge, max_unavailable, desired: int) -> tuple[int, int]:

@@ -11,7 +11,7 @@ the same information into one Endpoints object named after the Service.
 from __future__ import annotations
 
 from ..api import errors
-from ..api.objects import deepcopy, is_pod_ready, selector_matches
+from ..api.objects import is_pod_ready, selector_matches
 from .base import Controller, add_label_indexer, controller_ref, list_by_selector
 
 MAX_ENDPOINTS_PER_SLICE = 100

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 from ..api import errors
-from ..api.objects import deepcopy, is_pod_ready, parse_rfc3339, selector_matches
-from .base import (Controller, ControllerExpectations, add_pod_controller_uid_indexer, controller_ref,
+from ..api.objects import is_pod_ready, parse_rfc3339, selector_matches
+from .base import (Controller, ControllerExpectations, RequeueError, add_pod_controller_uid_indexer, controller_ref,
                    filter_pods_by_owner, get_controller_of, get_pod_from_template, is_pod_active)
 
 BURST_REPLICAS = 500

@@ -175,7 +175,7 @@ def _check_probabilities(answer, cluster):
     if given and all(g == given[0] for g in given) and len(set(want)) > 1:
         return False, ("each rule only sees the packets the rules above it did not take, so the probability "
                        "grows from rule to rule: 1/n, then 1/(n-1), ...")
-    return False, f"not what kube-proxy wrote; look at the KUBE-SVC chain of default/web in iptables_save('nat')"
+    return False, "not what kube-proxy wrote; look at the KUBE-SVC chain of default/web in iptables_save('nat')"
 
 
 register(Exercise(

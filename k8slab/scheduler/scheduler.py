@@ -18,7 +18,7 @@ from ..client.leaderelection import LeaderElector
 from ..client.record import EventRecorder
 from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .framework import CycleState, Framework, NodeInfo, Profile, SchedulerError, default_profile, is_success
-from .queue import FLUSH_BACKOFF_Q_MS, FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
+from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
 NAME = "kube-scheduler"
 
