@@ -182,3 +182,17 @@ def test_rolling_update_replaces_pods_within_bounds():
     assert max_pods <= 3 + 1  # maxSurge 25% of 3 rounds up to 1
     assert min_avail >= 3 - 0  # maxUnavailable 25% of 3 rounds down to 0
     assert len(c.get("replicasets")) == 2
+
+
+def test_failed_pod_creation_is_requeued_with_backoff_and_reported():
+    c = Cluster(nodes=1, seed=4)
+    c.apply(NGINX.split("---")[0].replace("      containers:", "      serviceAccountName: missing\n      containers:"))
+    c.run(seconds=5)
+    errors_ = [e for e in c.trace.filter(kind="reconcile.error") if e.component.endswith("/replicaset")]
+    assert len(errors_) >= 3
+    times = [e.time for e in errors_]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # exponential backoff between retries
+    assert len(c.get("pods")) == 0
+    assert any(e["reason"] == "FailedCreate" and 'serviceaccount "missing" not found' in e["message"]
+               for e in c.get("events"))
