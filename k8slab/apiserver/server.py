@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ..api import errors, resources
 from ..api.defaults import apply_defaults
-from ..api.objects import deepcopy, parse_selector, rfc3339
+from ..api.objects import deepcopy, parse_selector, rfc3339, to_json
 from ..api.validation import decode_error, validate, validate_status_update
 from ..etcd import MVCCStore
 from ..etcd.mvcc import Compare, Op
@@ -351,7 +351,7 @@ class APIServer:
                 self.registry.release_service(obj)
             raise
         key = resources.etcd_key(info, namespace, name, self.prefix)
-        value = json.dumps(obj, separators=(",", ":"))
+        value = to_json(obj)
         res = self.etcd.txn([Compare(key, "CREATE", "=", 0)], [Op.put(key, value)], [])
         if not res.succeeded:
             if info.resource == "services":
@@ -407,7 +407,7 @@ class APIServer:
             return self._remove(info, key, obj, int(old["metadata"]["resourceVersion"]), req, ref)
         if obj == old:
             return old  # no-op update: nothing is written
-        value = json.dumps(obj, separators=(",", ":"))
+        value = to_json(obj)
         res = self.etcd.txn([Compare(key, "MOD", "=", int(old["metadata"]["resourceVersion"]))],
                             [Op.put(key, value)], [])
         if not res.succeeded:
@@ -471,7 +471,7 @@ class APIServer:
         return self._remove(info, key, old, rv, req, ref)
 
     def _put_if(self, info, key, obj, rv, name, req, ref):
-        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.put(key, json.dumps(obj, separators=(",", ":")))],
+        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.put(key, to_json(obj))],
                             [])
         if not res.succeeded:
             self._pending.clear()
