@@ -1,5 +1,7 @@
 """Upstream helper test vectors: deployment_util_test.go, controller_utils_test.go, replica_set_test.go."""
 
+import json
+
 import pytest
 
 from k8slab.controllers.deployment import (compute_hash, get_proportion, new_rs_new_replicas, resolve_fenceposts)
@@ -115,3 +117,25 @@ def test_cidrset_allocates_in_order_and_exhausts():
         s.allocate_next()
     s.release("10.244.1.0/24")
     assert s.allocate_next() == "10.244.1.0/24"
+
+
+def test_pod_endpoints_changed_only_for_what_endpoints_show():
+    from k8slab.controllers.endpointslice import pod_endpoints_changed
+
+    base = {"metadata": {"labels": {"app": "web"}}, "status": {"podIP": "10.244.1.2", "conditions": [
+        {"type": "Ready", "status": "False"}]}}
+    same = json.loads(json.dumps(base))
+    same["status"]["conditions"].append({"type": "Initialized", "status": "True"})
+    assert pod_endpoints_changed(base, same) == (False, False)
+    ready = json.loads(json.dumps(base))
+    ready["status"]["conditions"][0]["status"] = "True"
+    assert pod_endpoints_changed(base, ready) == (True, False)
+    moved = json.loads(json.dumps(base))
+    moved["status"]["podIP"] = "10.244.1.3"
+    assert pod_endpoints_changed(base, moved) == (True, False)
+    relabelled = json.loads(json.dumps(base))
+    relabelled["metadata"]["labels"] = {"app": "api"}
+    assert pod_endpoints_changed(base, relabelled) == (False, True)
+    deleting = json.loads(json.dumps(base))
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:10Z"
+    assert pod_endpoints_changed(base, deleting) == (True, False)

@@ -40,6 +40,23 @@ def _selector(svc: dict) -> dict | None:
     return {"matchLabels": sel} if sel else None
 
 
+def pod_endpoints_changed(old: dict, new: dict) -> tuple[bool, bool]:
+    """podEndpointsChanged: (does the pod's endpoint change, did its labels change)."""
+    labels_changed = (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {})
+    if old["metadata"].get("deletionTimestamp") != new["metadata"].get("deletionTimestamp"):
+        return True, labels_changed
+    if is_pod_ready(old) != is_pod_ready(new):
+        return True, labels_changed
+    old_ips = [p.get("ip") for p in (old.get("status") or {}).get("podIPs") or []] or \
+        ([old["status"]["podIP"]] if (old.get("status") or {}).get("podIP") else [])
+    new_ips = [p.get("ip") for p in (new.get("status") or {}).get("podIPs") or []] or \
+        ([new["status"]["podIP"]] if (new.get("status") or {}).get("podIP") else [])
+    if old_ips != new_ips:
+        return True, labels_changed
+    # name, namespace and UID are immutable; nodeName is set before the pod gets an IP
+    return False, labels_changed
+
+
 def pod_endpoint(pod: dict, svc: dict, node_zone: str | None) -> dict:
     """podToEndpoint: one endpoint with its conditions."""
     terminating = bool(pod["metadata"].get("deletionTimestamp"))
@@ -66,6 +83,7 @@ class EndpointSliceController(Controller):
         f = manager.factory
         self.max_endpoints_per_slice = max_endpoints_per_slice
         self._endpoint_cache: dict = {}
+        self._written: dict[str, str] = {}  # slice key -> resourceVersion of the controller's last write
         self.svc_informer = f.informer("services")
         self.pod_informer = f.informer("pods")
         self.slice_informer = f.informer("endpointslices")
@@ -89,18 +107,28 @@ class EndpointSliceController(Controller):
             self.queue.add(k)
 
     def _pod_update(self, old: dict, new: dict) -> None:
+        """GetServicesToUpdateOnPodChange: only a change that endpoints reflect wakes the Services."""
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
             return
+        pod_changed, labels_changed = pod_endpoints_changed(old, new)
+        if not pod_changed and not labels_changed:
+            return
         keys = set(self._services_for_pod(new))
-        if (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {}):
-            keys |= set(self._services_for_pod(old))
+        if labels_changed:
+            old_keys = set(self._services_for_pod(old))
+            keys = (keys ^ old_keys) if not pod_changed else (keys | old_keys)
         for k in sorted(keys):
             self.queue.add(k)
 
     def _slice_changed(self, s: dict) -> None:
+        """onEndpointSliceUpdate/Delete: a managed slice changed by someone else makes its Service resync; the
+        controller's own writes do not (EndpointSliceTracker.ShouldSync)."""
         labels = s["metadata"].get("labels") or {}
         if labels.get(LABEL_MANAGED_BY) == CONTROLLER_NAME and labels.get(LABEL_SERVICE_NAME):
-            self.queue.add(f"{s['metadata']['namespace']}/{labels[LABEL_SERVICE_NAME]}")
+            md = s["metadata"]
+            if self._written.get(f"{md['namespace']}/{md['name']}") == md.get("resourceVersion"):
+                return
+            self.queue.add(f"{md['namespace']}/{labels[LABEL_SERVICE_NAME]}")
 
     def desired_endpoints(self, svc: dict) -> tuple[list[dict], list[dict]]:
         ns = svc["metadata"]["namespace"]
@@ -157,11 +185,15 @@ class EndpointSliceController(Controller):
                 new["metadata"] = dict(cur["metadata"])
                 new["endpoints"] = chunk
                 new["ports"] = ports
-                self.client.update("endpointslices", new)
+                self._remember(self.client.update("endpointslices", new))
             else:
-                self.client.create("endpointslices", self._new_slice(svc, chunk, ports), namespace=ns)
+                self._remember(self.client.create("endpointslices", self._new_slice(svc, chunk, ports), namespace=ns))
         for s in existing[len(chunks):]:
             self._delete(s)
+
+    def _remember(self, written: dict) -> None:
+        md = written["metadata"]
+        self._written[f"{md['namespace']}/{md['name']}"] = md.get("resourceVersion")
 
     def _new_slice(self, svc: dict, endpoints: list, ports: list) -> dict:
         md = svc["metadata"]
@@ -199,6 +231,8 @@ class EndpointsController(Controller):
 
     def _pod_changed(self, pod: dict, old: dict | None = None) -> None:
         if old is not None and old["metadata"].get("resourceVersion") == pod["metadata"].get("resourceVersion"):
+            return
+        if old is not None and pod_endpoints_changed(old, pod) == (False, False):
             return
         ns = pod["metadata"]["namespace"]
         labels = [pod["metadata"].get("labels") or {}]
