@@ -203,7 +203,7 @@ def _wrap(msg: str, status: Status | None) -> SchedulerError:
 # Small result types (interface.go)
 # --------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class NodeScore:
     """A node name and a score (one entry of a NodeScoreList)."""
 
@@ -211,7 +211,7 @@ class NodeScore:
     score: int
 
 
-@dataclass
+@dataclass(slots=True)
 class PluginScore:
     """One plugin's score for one node. ``score`` is the weighted score, as upstream; the raw and
     normalized scores and the weight are kept so a table can show every step."""
@@ -223,7 +223,7 @@ class PluginScore:
     weight: int = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class NodePluginScores:
     """All plugin scores for one node and their weighted total (NodePluginScores)."""
 
@@ -1168,13 +1168,16 @@ class Framework:
         plugins = [pl for pl in self.extension_points["Score"] if pl.NAME not in state.skip_score_plugins]
         plugin_to_node_scores: dict[str, list[NodeScore]] = {pl.NAME: [] for pl in plugins}
         raw: dict[str, list[int]] = {}
-        for ni in nodes:
-            for pl in plugins:
-                s, status = pl.score(state, pod, ni)
-                if not is_success(status):
+        names = [ni.name for ni in nodes]
+        # each plugin scores every node (upstream runs nodes in parallel; plugins are independent)
+        for pl in plugins:
+            score, out = pl.score, plugin_to_node_scores[pl.NAME]
+            for name, ni in zip(names, nodes):
+                s, status = score(state, pod, ni)
+                if status is not None and not status.is_success():
                     err = SchedulerError(f"plugin {go_quote(pl.NAME)} failed with: {status.as_error()}")
                     return None, as_status(SchedulerError(f"running Score plugins: {err}"))
-                plugin_to_node_scores[pl.NAME].append(NodeScore(ni.name, int(s)))
+                out.append(NodeScore(name, int(s)))
         for pl in plugins:
             raw[pl.NAME] = [ns.score for ns in plugin_to_node_scores[pl.NAME]]
             normalize = getattr(pl, "normalize_score", None)
@@ -1185,18 +1188,19 @@ class Framework:
                 err = SchedulerError(f"plugin {go_quote(pl.NAME)} failed with: {status.as_error()}")
                 return None, as_status(SchedulerError(f"running Normalize on Score plugins: {err}"))
         out: list[NodePluginScores] = []
-        for index, ni in enumerate(nodes):
-            nps = NodePluginScores(ni.name)
-            for pl in plugins:
-                weight = self.score_plugin_weight[pl.NAME]
-                score = plugin_to_node_scores[pl.NAME][index].score
+        weights = [(pl, self.score_plugin_weight[pl.NAME], plugin_to_node_scores[pl.NAME], raw[pl.NAME])
+                   for pl in plugins]
+        for index, name in enumerate(names):
+            nps = NodePluginScores(name)
+            for pl, weight, node_scores, raw_scores in weights:
+                score = node_scores[index].score
                 if score > MAX_NODE_SCORE or score < MIN_NODE_SCORE:
                     err = SchedulerError(
                         f"plugin {go_quote(pl.NAME)} returns an invalid score {score}, it should in the range of "
                         f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing")
                     return None, as_status(SchedulerError(f"applying score defaultWeights on Score plugins: {err}"))
                 weighted = score * weight
-                nps.scores.append(PluginScore(pl.NAME, weighted, raw[pl.NAME][index], score, weight))
+                nps.scores.append(PluginScore(pl.NAME, weighted, raw_scores[index], score, weight))
                 nps.total_score += weighted
             out.append(nps)
         return out, None

@@ -23,10 +23,12 @@ class NodeUnschedulable(Plugin):
         node = node_info.node
         if node is None:
             return Status(Code.UnschedulableAndUnresolvable, [ERR_REASON_UNKNOWN_CONDITION])
+        if not (node.get("spec") or {}).get("unschedulable"):
+            return None
         # A pod that tolerates the unschedulable taint also tolerates spec.unschedulable.
         tolerates = tolerations_tolerate_taint(
             (pod.get("spec") or {}).get("tolerations") or [],
             {"key": TAINT_NODE_UNSCHEDULABLE, "effect": TAINT_EFFECT_NO_SCHEDULE})
-        if (node.get("spec") or {}).get("unschedulable") and not tolerates:
+        if not tolerates:
             return Status(Code.UnschedulableAndUnresolvable, [ERR_REASON_UNSCHEDULABLE])
         return None
