@@ -48,6 +48,7 @@ class WatchRegistration:
     field_selector: dict[str, str] = field(default_factory=dict)
     label_selector: Any = None
     stopped: bool = False
+    filter_key: tuple = ()  # watches with equal keys see the same events (their match is computed once)
 
     def matches(self, obj: dict) -> bool:
         md = obj["metadata"]
@@ -258,6 +259,7 @@ class APIServer:
         w = WatchRegistration(info.resource, namespace, options["callback"], options.get("component", ""),
                               parse_field_selector(options.get("fieldSelector")),
                               parse_selector(sel) if isinstance(sel, str) else None)
+        w.filter_key = (namespace, tuple(sorted(w.field_selector.items())), sel if isinstance(sel, str) else None)
         trigger = TRIGGER_FIELDS.get(info.resource)
         if trigger and trigger in w.field_selector:
             # the cacher's indexed triggers: a watch on spec.nodeName=X only looks at events for node X
@@ -596,12 +598,16 @@ class APIServer:
 
     def _fan_out(self, info, k, obj, old, etype, watchers, cause) -> list:
         alive = []
+        seen: dict[tuple, tuple[bool, bool]] = {}
         for w in watchers:
             if w.stopped:
                 continue
             alive.append(w)
-            now_m = w.matches(obj)
-            was_m = old is not None and etype == "MODIFIED" and w.matches(old)
+            got = seen.get(w.filter_key)
+            if got is None:
+                got = seen[w.filter_key] = (w.matches(obj),
+                                            old is not None and etype == "MODIFIED" and w.matches(old))
+            now_m, was_m = got
             if etype == "MODIFIED":
                 if now_m and was_m:
                     t = "MODIFIED"
