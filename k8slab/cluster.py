@@ -273,7 +273,7 @@ class Cluster:
         obj = self.admin.get(info.resource, name, namespace=namespace if info.namespaced else None)
         evs = [e for e in self.admin.list("events", namespace=obj["metadata"].get("namespace") or "default")["items"]
                if (e.get("involvedObject") or {}).get("uid") == obj["metadata"]["uid"]]
-        return _Text(kubectl.describe(obj, evs, self.loop.now))
+        return kubectl.Text(kubectl.describe(obj, evs, self.loop.now))
 
     def events(self, namespace: str | None = "default"):
         return self.get("events", namespace=namespace, all_namespaces=namespace is None)
@@ -349,14 +349,6 @@ class Cluster:
 
     def __repr__(self) -> str:
         return f"<Cluster {len(self._nodes)} nodes, t={self.loop.now / 1000:.3f}s, step {self.loop.steps}>"
-
-
-class _Text(str):
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_pretty_(self, p, cycle) -> None:
-        p.text(str(self))
 
 
 @dataclass

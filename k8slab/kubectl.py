@@ -17,6 +17,16 @@ from .api.serialize import to_yaml
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
+class Text(str):
+    """Text that a notebook shows as printed (``kubectl describe`` output, hints), not as a quoted string."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+
 class KubeObject(dict):
     """An API object (a plain dict) that shows itself as YAML, like ``kubectl get -o yaml``."""
 

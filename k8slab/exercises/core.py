@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..kubectl import Text as _Text
+
 _REGISTRY: dict[str, "Exercise"] = {}
 _HINTS_SHOWN: dict[str, int] = {}
 
@@ -82,11 +84,3 @@ def hint(exercise_id: str) -> str:
 
 def reset_hints() -> None:
     _HINTS_SHOWN.clear()
-
-
-class _Text(str):
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_pretty_(self, p, cycle) -> None:
-        p.text(str(self))

@@ -56,7 +56,6 @@ class KubeScheduler:
         self.node_informer.add_event_handler(self._add_node, self._update_node, self._delete_node)
         self.elector = LeaderElector(self.client, NAME, f"control-plane_{rng.getrandbits(32):08x}",
                                      on_started_leading=self._started_leading)
-        self.queue_history: list[tuple[int, int, int, int]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
     def start(self) -> None:
