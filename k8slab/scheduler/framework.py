@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import Any, Callable, Iterable
 
 from k8slab.api.errors import go_quote
+from k8slab.api.objects import pod_requests  # noqa: F401  (resourcehelper.PodRequests, used by the plugins)
 from k8slab.api.quantity import milli_value, parse_quantity, value
 
 # --------------------------------------------------------------------------------------------
@@ -372,62 +373,9 @@ def _quantity(q: Any) -> Fraction:
     return parse_quantity(str(q))
 
 
-def _add_list(into: dict[str, Fraction], rl: dict | None) -> None:
-    for name, q in (rl or {}).items():
-        into[name] = into.get(name, Fraction(0)) + _quantity(q)
-
-
-def _max_list(into: dict[str, Fraction], rl: dict[str, Fraction]) -> None:
-    for name, q in rl.items():
-        if name not in into or q > into[name]:
-            into[name] = q
-
-
-def _container_requests(container: dict, non_missing: dict[str, Fraction] | None) -> dict[str, Fraction]:
-    requests = ((container.get("resources") or {}).get("requests")) or {}
-    out = {name: _quantity(q) for name, q in requests.items()}
-    for name, q in (non_missing or {}).items():
-        if name not in requests:  # "Override if un-set, but not if explicitly set to zero"
-            out[name] = out.get(name, Fraction(0)) + q
-    return out
-
-
 def non_zero_container_defaults() -> dict[str, Fraction]:
     """The NonMissingContainerRequests used for scoring: 100m CPU and 200 MiB memory."""
     return {RESOURCE_CPU: Fraction(DEFAULT_MILLI_CPU_REQUEST, 1000), RESOURCE_MEMORY: Fraction(DEFAULT_MEMORY_REQUEST)}
-
-
-def pod_requests(pod: dict, non_missing: dict[str, Fraction] | None = None,
-                 exclude_overhead: bool = False) -> dict[str, Fraction]:
-    """The pod's effective requests (component-helpers resource.PodRequests).
-
-    Containers run together, so their requests add up. Init containers run one at a time before
-    them, so the pod needs the max of (sum of containers, each init container). Sidecars
-    (init containers with ``restartPolicy: Always``) keep running, so they add to both.
-    ``spec.overhead`` is added last. ``non_missing`` fills in requests a container does not state.
-    Pod-level ``spec.resources`` (PodLevelResources) is not modelled."""
-    spec = pod.get("spec") or {}
-    result: dict[str, Fraction] = {}
-    for c in spec.get("containers") or []:
-        _add_list(result, _container_requests(c, non_missing))
-    restartable: dict[str, Fraction] = {}
-    init_max: dict[str, Fraction] = {}
-    for c in spec.get("initContainers") or []:
-        reqs = _container_requests(c, non_missing)
-        if c.get("restartPolicy") == "Always":
-            _add_list(result, reqs)
-            _add_list(restartable, reqs)
-            reqs = dict(restartable)
-        else:
-            combined: dict[str, Fraction] = {}
-            _add_list(combined, reqs)
-            _add_list(combined, restartable)
-            reqs = combined
-        _max_list(init_max, reqs)
-    _max_list(result, init_max)
-    if not exclude_overhead and spec.get("overhead"):
-        _add_list(result, spec["overhead"])
-    return result
 
 
 def get_request_for_resource(resource: str, requests: dict | None, non_zero: bool) -> int:
