@@ -10,7 +10,6 @@ server enables by default that matter to the objects the model runs; each one is
 from __future__ import annotations
 
 from ..api import errors
-from ..api.objects import deepcopy
 
 SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_NOT_READY_TOLERATION_SECONDS = 300
@@ -181,6 +180,3 @@ def default_plugins() -> list:
     return [NamespaceLifecycle(), ServiceAccountAdmission(), NodeRestriction(), DefaultTolerationSeconds(),
             Priority()]
 
-
-def copy_for_admission(obj: dict) -> dict:
-    return deepcopy(obj)

@@ -31,7 +31,6 @@ from .registry import Registry, generate_name
 
 NAME = "kube-apiserver"
 WATCH_LATENCY_MS = 1  # from an etcd commit to a watcher's informer
-WRITE_VERBS = {"create", "update", "patch", "delete"}
 # pkg/registry/core/pod/storage: the pod watch cache's indexed trigger (kubelets watch spec.nodeName=<node>)
 TRIGGER_FIELDS = {"pods": "spec.nodeName"}
 CODES = {"create": 201, "update": 200, "patch": 200, "delete": 200, "get": 200, "list": 200, "watch": 200}

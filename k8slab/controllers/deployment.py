@@ -462,7 +462,7 @@ class DeploymentController(Controller):
         new_rs, old_rss = self.get_all_replica_sets_and_sync_revision(d, rss, True)
         all_rss = old_rss + [new_rs]
         if self.reconcile_new_replica_set(all_rss, new_rs, d):
-            self.sync_rollout_status(all_rss, self._fresh(new_rs), d)
+            self.sync_rollout_status(all_rss, new_rs, d)
             return
         if self.reconcile_old_replica_sets(all_rss, filter_active_replica_sets(old_rss), new_rs, d):
             self.sync_rollout_status(all_rss, new_rs, d)
@@ -470,9 +470,6 @@ class DeploymentController(Controller):
         if deployment_complete(d, d.get("status") or {}):
             self.cleanup_deployment(old_rss, d)
         self.sync_rollout_status(all_rss, new_rs, d)
-
-    def _fresh(self, rs):
-        return rs
 
     def reconcile_new_replica_set(self, all_rss: list, new_rs: dict, d: dict) -> bool:
         replicas = d["spec"].get("replicas", 1)
