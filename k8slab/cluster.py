@@ -22,6 +22,7 @@ from .apiserver import APIServer
 from .apiserver.authn import Credentials
 from .client import Client, SharedInformerFactory
 from .cni import BridgePlugin
+from .cni import network as netmodel
 from .controllers import KubeControllerManager
 from .cri import ContainerRuntime
 from .dns import CoreDNS
@@ -66,10 +67,15 @@ class Cluster:
     def __init__(self, nodes: int = 3, seed: int = 0, *, node_cpu: str = "4", node_memory: str = "8Gi",
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
-                 schedule_on_control_plane: bool = False, trace: Trace | None = None) -> None:
+                 schedule_on_control_plane: bool = False, trace: Trace | None = None,
+                 pod_network: str = "vxlan", node_cidr_mask_size: int = 24) -> None:
+        if pod_network not in netmodel.BACKENDS:
+            raise ValueError(f'unknown pod_network "{pod_network}"; use one of {", ".join(netmodel.BACKENDS)}')
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
-                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
+                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
+                          pod_network=pod_network, node_cidr_mask_size=node_cidr_mask_size)
+        self.pod_network = pod_network
         self._log: list[tuple[int, str, tuple, dict]] = []
         self.seed = seed
         self.pod_cidr = pod_cidr
@@ -81,7 +87,7 @@ class Cluster:
         self.apiserver.bootstrap()
         self.admin = Client(self.apiserver, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
         rng = component_rng(seed, "kube-controller-manager")
-        self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, 24, ca_pem=cluster_ca_pem(seed),
+        self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, node_cidr_mask_size, ca_pem=cluster_ca_pem(seed),
                                                         events=events, token_rng=rng)
         self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events)
         self._nodes: dict[str, NodeAgents] = {}
@@ -206,6 +212,20 @@ class Cluster:
             return self._nodes[name]
         except KeyError:
             raise KeyError(f'node "{name}" not found; nodes are {", ".join(self._nodes)}') from None
+
+    # -- pod network -----------------------------------------------------------------------------------------------
+    def _node_nets(self) -> list:
+        return [netmodel.NodeNet.from_node(n) for n in self.admin.list("nodes")["items"]]
+
+    def routes(self, node: str) -> list:
+        """The node's routing table as the pod-network daemon (flannel) leaves it, from the Node objects."""
+        nets = self._node_nets()
+        me = next(n for n in nets if n.name == self.node(node).name)
+        return netmodel.node_routes(me, nets, self.pod_network, bridge_up=self.node(node).cni.bridge_up)
+
+    def ip_route(self, node: str) -> str:
+        """``ip route`` on ``node``."""
+        return kubectl.Text(netmodel.ip_route(self.routes(node)))
 
     # -- kubectl verbs ---------------------------------------------------------------------------------------------
     def _record(self, method: str, *args, **kwargs) -> None:

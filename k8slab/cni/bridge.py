@@ -57,6 +57,7 @@ class BridgePlugin:
         self.ipam: HostLocalIPAM | None = None
         self.bridge_mac = _mac(self.rng)
         self.attachments: dict[str, dict] = {}  # container (sandbox) id -> ADD result
+        self.bridge_up = False  # cni0 is created by the first ADD (ensureBridge) and stays
 
     @property
     def component(self) -> str:
@@ -95,9 +96,10 @@ class BridgePlugin:
         try:
             ipc = self.ipam.allocate(container_id, ifname)
         except IPAMError as e:
-            self.loop.emit(f"containerd/{self.node_name}", "cni.ADD", pod_ref, {**data, "error": str(e)},
+            msg = f"failed to allocate for range 0: {e}"  # host-local's cmdAdd, one range set
+            self.loop.emit(f"containerd/{self.node_name}", "cni.ADD", pod_ref, {**data, "error": msg},
                            target=self.component)
-            raise CNIError(str(e), code=11) from None  # 11: "Try again later"
+            raise CNIError(msg, code=11) from None  # 11: "Try again later"
         host_veth = "veth" + "".join(f"{self.rng.randrange(256):02x}" for _ in range(4))
         result = {
             "cniVersion": CNI_VERSION,
@@ -109,6 +111,7 @@ class BridgePlugin:
             "dns": {},
         }
         self.attachments[container_id] = result
+        self.bridge_up = True
         self.loop.emit(f"containerd/{self.node_name}", "cni.ADD", pod_ref,
                        {**data, "ip": ipc["address"], "hostVeth": host_veth}, target=self.component)
         return result
@@ -124,6 +127,12 @@ class BridgePlugin:
     def pod_ips(self) -> dict[str, str]:
         """``{ip: container id}`` of every address handed out."""
         return self.ipam.allocated() if self.ipam is not None else {}
+
+    def veth_of(self, ip: str) -> str | None:
+        """The host-side veth of the pod holding ``ip`` on this node."""
+        cid = self.pod_ips().get(ip)
+        res = self.attachments.get(cid) if cid else None
+        return res["interfaces"][1]["name"] if res else None
 
     def __repr__(self) -> str:
         return f"BridgePlugin({self.node_name}, {self.bridge}, podCIDR={self.pod_cidr})"

@@ -86,8 +86,12 @@ class NodeIpamController(Controller):
             return
         try:
             cidr = self.cidrs.allocate_next()
-        except RuntimeError:
-            self.recorder.event(node, "Normal", "CIDRNotAvailable", f"Node {key} status is now: CIDRNotAvailable")
+        except RuntimeError as e:
+            # controllerutil.RecordNodeStatusChange, then the error the controller logs as
+            # "Error while processing Node Add/Delete"
+            self.recorder.event(node, "Warning", "CIDRNotAvailable", f"Node {key} status is now: CIDRNotAvailable")
+            self.loop.emit(self.component, "nodeipam.error", f"nodes/{key}",
+                           {"err": f"failed to allocate cidr from cluster cidr at idx:0: {e}"})
             return
         try:
             self.client.patch("nodes", key, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
