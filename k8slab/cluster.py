@@ -23,6 +23,7 @@ from .apiserver.authn import Credentials
 from .client import Client, SharedInformerFactory
 from .cni import BridgePlugin
 from .cni import network as netmodel
+from .cni import path as cni_path
 from .controllers import KubeControllerManager
 from .cri import ContainerRuntime
 from .dns import CoreDNS
@@ -299,12 +300,20 @@ class Cluster:
         return self.get("events", namespace=namespace, all_namespaces=namespace is None)
 
     # -- traffic ---------------------------------------------------------------------------------------------------
-    def request(self, url: str, from_node: str | None = None, namespace: str = "default") -> "RequestResult":
+    def request(self, url: str, from_node: str | None = None, namespace: str = "default",
+                from_pod: str | None = None) -> "RequestResult":
         """Send one HTTP request as a pod on ``from_node`` in ``namespace`` would: resolve the name through
-        CoreDNS (search list, ndots:5), follow the node's iptables rules to one endpoint, and route to the pod."""
+        CoreDNS (search list, ndots:5), follow the node's iptables rules to one endpoint, and route to the pod.
+        With ``from_pod`` ("name" or "namespace/name") the request leaves that pod and takes the whole data path
+        of :meth:`trace_route`, NetworkPolicy included."""
         u = urlparse(url if "://" in url else "http://" + url)
         host = u.hostname or ""
         port = u.port or (443 if u.scheme == "https" else 80)
+        if from_pod is not None:
+            p = self.trace_route(host, port, from_pod=from_pod, namespace=namespace)
+            pod, node = (p.pod.split("/", 1)[1], p.node) if p.pod else (None, None)
+            return RequestResult(url, pod, node, p.endpoint if p.ok else None, [str(h) for h in p.hops],
+                                 "200 OK" if p.ok else p.status, p.walk)
         src = self.node(from_node or next((n for n in self._nodes if n != CONTROL_PLANE), CONTROL_PLANE))
         hops: list[str] = []
         try:
@@ -341,6 +350,13 @@ class Cluster:
         self.loop.emit("kubectl", "request.http", f"pods/{pod['metadata']['namespace']}/{pod['metadata']['name']}",
                        {"url": url, "endpoint": walk.endpoint, "from": src.name})
         return RequestResult(url, pod["metadata"]["name"], node, walk.endpoint, hops, "200 OK", walk)
+
+    def trace_route(self, dst: str, port: int = 80, from_pod: str | None = None, from_node: str | None = None,
+                    protocol: str = "TCP", namespace: str = "default"):
+        """Walk one new connection from a pod (or a node) to ``dst`` (name or IP), hop by hop: DNS lookup, kube-proxy
+        DNAT on the source node, NetworkPolicy egress, veth, cni0, routes, overlay, NetworkPolicy ingress, pod."""
+        return cni_path.trace(self, dst, port, from_pod=from_pod, from_node=from_node, protocol=protocol,
+                              namespace=namespace)
 
     def _pod_by_ip(self, ip: str) -> dict | None:
         for p in self.apiserver.cache.get("pods", {}).values():

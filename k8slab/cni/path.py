@@ -1,0 +1,265 @@
+"""Mirrors: the Linux data path a pod's connection takes in a kube-proxy (iptables) + bridge CNI + flannel cluster
+with a policy plugin: glibc's resolver (search list, ndots), nat PREROUTING (kube-proxy's DNAT), the FIB lookup,
+the cni0 bridge and veth pairs, flannel's VXLAN device or host-gw route, and policy at the pods' veths.
+
+``trace(cluster, ...)`` walks one new connection hop by hop and says what each hop did. It reads the cluster the
+way the kernel would see it: pods and NetworkPolicies from the API server's objects, routes from the Node objects,
+the DNAT step from the source node's kube-proxy rules (``dnat`` below is the one place that asks kube-proxy).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..dns.coredns import resolv_conf
+from . import network as netmodel
+from .policy import Endpoint, evaluate
+
+
+@dataclass
+class Hop:
+    """One step of the path: where it happened, what kind of step, and what it did."""
+
+    where: str      # node or pod
+    kind: str       # dns, nat, policy, route, bridge, veth, overlay, deliver, reply
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: [{self.kind}] {self.detail}"
+
+
+@dataclass
+class NetPath:
+    """The hops of one connection and how it ended."""
+
+    src: str
+    dst: str
+    port: int
+    protocol: str
+    hops: list[Hop] = field(default_factory=list)
+    status: str = ""
+    ok: bool = False
+    pod: str | None = None      # "ns/name" of the pod that answered
+    node: str | None = None
+    endpoint: str | None = None  # ip:port after DNAT
+    walk: Any = None             # kube-proxy's walk of the DNAT step
+    lookup: Any = None           # the DNS lookup, when a name was given
+    policy: list = field(default_factory=list)  # policy verdicts
+
+    def add(self, where: str, kind: str, detail: str) -> None:
+        self.hops.append(Hop(where, kind, detail))
+
+    def table(self) -> list[dict]:
+        return [{"hop": i + 1, "where": h.where, "kind": h.kind, "detail": h.detail} for i, h in enumerate(self.hops)]
+
+    def __repr__(self) -> str:
+        head = f"{self.src} -> {self.dst}:{self.port}/{self.protocol}: {self.status}"
+        return head + "".join(f"\n  {i + 1:>2}. {h}" for i, h in enumerate(self.hops))
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(repr(self))
+
+
+def dnat(agents, src_ip: str, dst_ip: str, port: int, protocol: str, from_pod: bool):
+    """kube-proxy's nat table on the source node for the first packet of the connection."""
+    hook = "PREROUTING" if from_pod else "OUTPUT"
+    return agents.kube_proxy.walk(dst_ip, port, protocol, src_ip=src_ip, hook=hook)
+
+
+def nat_chains(walk) -> list[str]:
+    """The nat chains the packet went through up to the DNAT (or the whole walk when nothing matched)."""
+    chains = list(walk.chains)
+    if walk.sep_chain in chains:
+        return chains[: chains.index(walk.sep_chain) + 1]
+    nat = {s.chain for s in walk.steps if s.table == "nat"}
+    return [c for c in chains if c in nat]
+
+
+class _View:
+    """What the data path reads: running pods by IP, namespaces, policies, node networking."""
+
+    def __init__(self, cluster) -> None:
+        admin = cluster.admin
+        self.cluster = cluster
+        self.pods = [p for p in admin.list("pods")["items"] if (p.get("status") or {}).get("phase") == "Running"]
+        self.by_ip = {p["status"]["podIP"]: p for p in self.pods
+                      if p["status"].get("podIP") and not p["spec"].get("hostNetwork")}
+        self.ns_labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {}
+                          for n in admin.list("namespaces")["items"]}
+        self.policies = admin.list("networkpolicies")["items"]
+        self.nets = {n.name: n for n in cluster._node_nets()}
+
+    def endpoint(self, ip: str) -> Endpoint:
+        pod = self.by_ip.get(ip)
+        ns = pod["metadata"].get("namespace", "default") if pod else None
+        return Endpoint(ip, pod, self.ns_labels.get(ns) if pod else None)
+
+    def routes(self, node: str) -> list:
+        me = self.nets[node]
+        return netmodel.node_routes(me, list(self.nets.values()), self.cluster.pod_network,
+                                    bridge_up=self.cluster.node(node).cni.bridge_up)
+
+    def node_of_ip(self, ip: str) -> str | None:
+        return next((n.name for n in self.nets.values() if n.ip == ip), None)
+
+
+def _pod_name(pod: dict) -> str:
+    return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
+
+
+def find_pod(cluster, ref: str, namespace: str = "default") -> dict:
+    ns, _, name = ref.rpartition("/")
+    ns = ns or namespace
+    return cluster.admin.get("pods", name, namespace=ns)
+
+
+def _policy_hops(path: NetPath, view: _View, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
+    verdicts = evaluate(view.policies, src, dst, port, protocol)
+    path.policy += verdicts
+    for v in verdicts:
+        where = v.pod
+        path.add(where, "policy", str(v))
+        if not v.allowed:
+            return False
+    return True
+
+
+def _route_hops(path: NetPath, view: _View, cluster, src_node: str, src_ip: str, src_is_pod: bool,
+                dst_ip: str) -> str | None:
+    """Add the routing hops from the source to the node that owns ``dst_ip``; returns that node (or None)."""
+    if src_is_pod:
+        veth = cluster.node(src_node).cni.veth_of(src_ip)
+        gw = netmodel.gateway_of(view.nets[src_node].pod_cidr)
+        path.add(src_node, "veth", f"pod eth0 -> default via {gw} -> host side {veth}")
+        path.add(src_node, "bridge", f"{veth} is a port of cni0; the frame is for cni0's MAC, up to the host's IP layer")
+    route = netmodel.lookup(view.routes(src_node), dst_ip)
+    path.add(src_node, "route", f"ip route get {dst_ip}: {route}")
+    if route.dev == "cni0":
+        return src_node
+    if route.dev == netmodel.VXLAN_DEVICE:
+        dst_node = next(n for n in view.nets.values() if n.vtep_ip == route.via)
+        path.add(src_node, "overlay", f"{netmodel.VXLAN_DEVICE}: neighbour {route.via} lladdr {dst_node.vtep_mac}, "
+                                      f"fdb dst {dst_node.ip}: VXLAN VNI {netmodel.VXLAN_VNI} in UDP "
+                                      f"{view.nets[src_node].ip} -> {dst_node.ip}:{netmodel.VXLAN_PORT}")
+        path.add(src_node, "route", f"outer packet: {netmodel.lookup(view.routes(src_node), dst_node.ip)}")
+        path.add(dst_node.name, "overlay", f"eth0 UDP :{netmodel.VXLAN_PORT} -> {netmodel.VXLAN_DEVICE} "
+                                           f"decapsulates the inner packet to {dst_ip}")
+        nxt = dst_node.name
+    elif route.via and route.dst != "default":
+        nxt = view.node_of_ip(route.via)
+        path.add(nxt, "route", f"arrives on eth0 from {view.nets[src_node].ip}, unencapsulated (host-gw)")
+    elif route.dst == "default":
+        path.add(src_node, "route", f"leaves the cluster through {route.via}: outside the simulation")
+        return None
+    else:
+        nxt = view.node_of_ip(dst_ip)
+        if nxt:
+            return nxt
+        return None
+    inner = netmodel.lookup(view.routes(nxt), dst_ip)
+    path.add(nxt, "route", f"ip route get {dst_ip}: {inner}")
+    return nxt if inner.dev == "cni0" else None
+
+
+def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_node: str | None = None,
+          protocol: str = "TCP", namespace: str = "default") -> NetPath:
+    """Walk one new connection to ``dst`` (a name or an IP) from a pod (or a process on a node)."""
+    protocol = protocol.upper()
+    view = _View(cluster)
+    if from_pod is not None:
+        pod = find_pod(cluster, from_pod, namespace)
+        if (pod.get("status") or {}).get("phase") != "Running" or not pod["status"].get("podIP"):
+            raise ValueError(f'pod "{_pod_name(pod)}" is not running with an IP')
+        src_node, src_ip = pod["spec"]["nodeName"], pod["status"]["podIP"]
+        src_ns = pod["metadata"].get("namespace", "default")
+        src_is_pod = not pod["spec"].get("hostNetwork")
+        src_name = _pod_name(pod)
+    else:
+        src_node = from_node or next(n for n in cluster.nodes if cluster.node(n).role == "worker")
+        src_ip, src_ns, src_is_pod, src_name = cluster.node(src_node).ip, namespace, False, src_node
+    agents = cluster.node(src_node)
+    src = view.endpoint(src_ip) if src_is_pod else Endpoint(src_ip)
+    path = NetPath(src_name, dst, port, protocol)
+    try:
+        ipaddress.ip_address(dst)
+        ip = dst
+    except ValueError:
+        conf = resolv_conf(src_ns, cluster.dns_ip)
+        path.add(src_name, "dns", "resolv.conf: " + "; ".join(conf.strip().splitlines()))
+        dwalk = dnat(agents, src_ip, cluster.dns_ip, 53, "UDP", src_is_pod)
+        target = dwalk.endpoint.rpartition(":")[0] if dwalk.endpoint else None
+        path.add(src_node, "nat", f"{cluster.dns_ip}:53/UDP -> DNAT to {dwalk.endpoint}" if target
+                 else f"{cluster.dns_ip}:53/UDP: {dwalk.verdict} (kube-dns has no endpoints)")
+        if target is None:
+            path.status = f"could not resolve host: {dst} (no DNS server reachable)"
+            return path
+        if not _policy_hops(path, view, src, view.endpoint(target), 53, "UDP"):
+            path.status = f"could not resolve host: {dst} (DNS query timed out: blocked by NetworkPolicy)"
+            return path
+        lookup = cluster.dns.resolve(dst, "A", src_ns)
+        path.lookup = lookup
+        for q in lookup.queries:
+            path.add("coredns", "dns", f"{q.name}. A? {q.rcode}"
+                     + (f" {', '.join(r.value for r in q.answers)}" if q.answers else ""))
+        if not lookup.addresses:
+            path.status = f"could not resolve host: {dst}"
+            return path
+        ip = lookup.addresses[0]
+    if src_is_pod and ip == src_ip:
+        path.add(src_name, "deliver", f"{ip} is the pod's own address: the local table sends it over lo, inside the "
+                                      "pod's network namespace (no veth, no policy)")
+        path.status, path.ok, path.pod, path.node = "connected", True, src_name, src_node
+        path.endpoint = f"{ip}:{port}"
+        return path
+    walk = dnat(agents, src_ip, ip, port, protocol, src_is_pod)
+    path.walk = walk
+    chains = " -> ".join(nat_chains(walk))
+    if walk.endpoint:
+        path.add(src_node, "nat", f"nat {'PREROUTING' if src_is_pod else 'OUTPUT'}: {chains}: DNAT "
+                                  f"{ip}:{port} -> {walk.endpoint}")
+    elif walk.rejected:
+        path.add(src_node, "nat", f"{chains}: REJECT (Service has no endpoints)")
+        path.status = "connection refused (service has no endpoints)"
+        return path
+    else:
+        path.add(src_node, "nat", f"no Service matches {ip}:{port}; the destination is unchanged")
+    target_ip, _, tport = (walk.endpoint or f"{ip}:{port}").rpartition(":")
+    path.endpoint = f"{target_ip}:{tport}"
+    dst_end = view.endpoint(target_ip)
+    # egress at the source and ingress at the destination, both on the DNATed packet
+    verdicts = evaluate(view.policies, src, dst_end, int(tport), protocol)
+    egress = [v for v in verdicts if v.direction == "Egress"]
+    ingress = [v for v in verdicts if v.direction == "Ingress"]
+    for v in egress:
+        path.policy.append(v)
+        path.add(v.pod, "policy", str(v))
+        if not v.allowed:
+            path.status = "connection timed out (dropped by NetworkPolicy egress)"
+            return path
+    dst_node = _route_hops(path, view, cluster, src_node, src_ip, src_is_pod, target_ip)
+    if dst_node is None or dst_end.pod is None:
+        owner = view.node_of_ip(target_ip)
+        if owner:
+            path.add(owner, "deliver", f"{target_ip} is the node itself: delivered to the host")
+            path.status, path.ok, path.node = "connected", True, owner
+        else:
+            path.status = f"no route to host {target_ip}"
+        return path
+    veth = cluster.node(dst_node).cni.veth_of(target_ip)
+    path.add(dst_node, "bridge", f"cni0 forwards to port {veth} (the bridge's FDB knows the pod's MAC)")
+    for v in ingress:
+        path.policy.append(v)
+        path.add(v.pod, "policy", str(v))
+        if not v.allowed:
+            path.status = "connection timed out (dropped by NetworkPolicy ingress)"
+            return path
+    path.add(_pod_name(dst_end.pod), "deliver", f"{veth} -> pod eth0 {target_ip}:{tport}/{protocol}")
+    reply = f"reply {target_ip}:{tport} -> {src_ip}: conntrack ESTABLISHED"
+    if walk.endpoint:
+        reply += f", source rewritten back to {ip}:{port} on {src_node}"
+    path.add(_pod_name(dst_end.pod), "reply", reply + "; policy lets replies of allowed connections through")
+    path.status, path.ok = "connected", True
+    path.pod, path.node = _pod_name(dst_end.pod), dst_node
+    return path

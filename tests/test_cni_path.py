@@ -1,0 +1,178 @@
+"""The end-to-end data path: DNS, kube-proxy DNAT, routes, overlay, NetworkPolicy, delivery (Cluster.trace_route)."""
+
+import pytest
+
+from k8slab import Cluster
+
+NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"team": "shop"}}}
+
+APP = """
+apiVersion: v1
+kind: Pod
+metadata: {name: frontend, namespace: shop, labels: {app: frontend}}
+spec: {nodeName: node-1, containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+spec:
+  nodeName: node-2
+  containers: [{name: pg, image: postgres, ports: [{name: postgres, containerPort: 5432}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: intruder, namespace: shop, labels: {app: other}}
+spec: {nodeName: node-2, containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec: {selector: {app: db}, ports: [{name: pg, port: 5432, targetPort: postgres}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: shop}
+spec: {selector: {app: nothing}, ports: [{port: 80}]}
+"""
+
+ONLY_FRONTEND = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-frontend, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: frontend}}}]
+    ports: [{port: 5432}]
+"""
+
+DENY_EGRESS = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-egress, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Egress]}
+"""
+
+ALLOW_DNS = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}},
+          podSelector: {matchLabels: {k8s-app: kube-dns}}}]
+    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+"""
+
+
+def _build(pod_network):
+    c = Cluster(nodes=2, seed=3, pod_network=pod_network)
+    c.apply(NS)
+    c.run(seconds=2)  # the service account controller creates shop/default
+    c.apply(APP)
+    c.run(seconds=60)
+    return c
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    return _build("vxlan")
+
+
+def kinds(path):
+    return [h.kind for h in path.hops]
+
+
+def test_pod_to_service_across_nodes_over_vxlan(cluster):
+    p = cluster.trace_route("db", 5432, from_pod="shop/frontend")
+    assert p.ok and p.status == "connected" and p.pod == "shop/db" and p.node == "node-2"
+    db_ip = cluster.get("pod", "db", namespace="shop")["status"]["podIP"]
+    assert p.endpoint == f"{db_ip}:5432"
+    assert [q.name for q in p.lookup.queries] == ["db.shop.svc.cluster.local"]
+    text = repr(p)
+    assert "search shop.svc.cluster.local svc.cluster.local cluster.local" in text
+    assert "KUBE-SVC-" in text and "KUBE-SEP-" in text and f"-> {db_ip}:5432" in text
+    fl = [str(h) for h in p.hops if h.kind == "overlay"]
+    assert fl[0].startswith("node-1: [overlay] flannel.1:") and ":8472" in fl[0]
+    assert fl[1].startswith("node-2: [overlay] eth0 UDP :8472 -> flannel.1 decapsulates")
+    assert kinds(p)[-2:] == ["deliver", "reply"]
+    # the order of the data path
+    order = [k for k in kinds(p) if k in ("nat", "veth", "overlay", "deliver")]
+    assert order[0] == "nat" and order.index("veth") < order.index("overlay") < order.index("deliver")
+
+
+def test_same_node_traffic_stays_on_cni0(cluster):
+    db_ip = cluster.get("pod", "db", namespace="shop")["status"]["podIP"]
+    p = cluster.trace_route(db_ip, 5432, from_pod="shop/intruder")
+    assert p.ok and "overlay" not in kinds(p) and "dns" not in kinds(p)
+    assert any("dev cni0" in h.detail for h in p.hops if h.kind == "route")
+
+
+def test_host_gw_routes_without_encapsulation():
+    c = _build("host-gw")
+    p = c.trace_route("db.shop", 5432, from_pod="shop/frontend")
+    assert p.ok and "overlay" not in kinds(p)
+    assert any(f"via {c.node('node-2').ip} dev eth0" in h.detail for h in p.hops)
+    # "db.shop" has one dot: the search list is tried first, the second suffix answers
+    assert [q.rcode for q in p.lookup.queries] == ["NXDOMAIN", "NOERROR"]
+    assert p.lookup.queries[1].name == "db.shop.svc.cluster.local"
+
+
+def test_network_policy_allows_frontend_and_drops_others_after_dnat(cluster):
+    cluster.apply(ONLY_FRONTEND)
+    try:
+        ok = cluster.trace_route("db", 5432, from_pod="shop/frontend")
+        assert ok.ok
+        assert any("allowed by shop/db-from-frontend ingress[0]" in h.detail for h in ok.hops)
+        bad = cluster.trace_route("db", 5432, from_pod="shop/intruder")
+        assert not bad.ok and bad.status == "connection timed out (dropped by NetworkPolicy ingress)"
+        assert bad.hops[-1].kind == "policy" and "denied (selected by shop/db-from-frontend" in bad.hops[-1].detail
+        r = cluster.request("http://db:5432", from_pod="shop/intruder", namespace="shop")
+        assert r.status == "connection timed out (dropped by NetworkPolicy ingress)" and r.pod is None
+        assert cluster.request("http://db:5432", from_pod="shop/frontend").status == "200 OK"
+    finally:
+        cluster.delete("networkpolicy", "db-from-frontend", namespace="shop")
+
+
+def test_default_deny_egress_breaks_dns_until_dns_is_allowed(cluster):
+    cluster.apply(DENY_EGRESS)
+    try:
+        p = cluster.trace_route("db", 5432, from_pod="shop/frontend")
+        assert not p.ok and p.status.startswith("could not resolve host: db (DNS query timed out")
+        cluster.apply(ALLOW_DNS)
+        p = cluster.trace_route("db", 5432, from_pod="shop/frontend")
+        assert not p.ok and p.status == "connection timed out (dropped by NetworkPolicy egress)"
+        assert p.lookup.addresses  # DNS works now; the connection to db is still denied at the source
+    finally:
+        cluster.delete("networkpolicy", "deny-egress", namespace="shop")
+        cluster.delete("networkpolicy", "allow-dns", namespace="shop")
+
+
+def test_service_without_endpoints_is_refused(cluster):
+    p = cluster.trace_route("empty", 80, from_pod="shop/frontend")
+    assert not p.ok and p.status == "connection refused (service has no endpoints)"
+    assert "REJECT" in p.hops[-1].detail
+
+
+def test_unknown_name_walks_the_whole_search_list(cluster):
+    p = cluster.trace_route("nope", 80, from_pod="shop/frontend")
+    assert p.status == "could not resolve host: nope"
+    assert [q.name for q in p.lookup.queries] == ["nope.shop.svc.cluster.local", "nope.svc.cluster.local",
+                                                  "nope.cluster.local", "nope"]
+
+
+def test_own_ip_is_loopback_and_node_destination(cluster):
+    ip = cluster.get("pod", "frontend", namespace="shop")["status"]["podIP"]
+    p = cluster.trace_route(ip, 80, from_pod="shop/frontend")
+    assert p.ok and kinds(p) == ["deliver"] and "over lo" in p.hops[0].detail
+    p = cluster.trace_route(cluster.node("node-2").ip, 10250, from_pod="shop/frontend")
+    assert p.ok and p.node == "node-2" and p.hops[-1].kind == "deliver"
+
+
+def test_table_rows_and_from_node(cluster):
+    p = cluster.trace_route("db.shop", 5432, from_node="node-1")
+    assert p.ok and p.src == "node-1" and "veth" not in kinds(p)
+    rows = p.table()
+    assert rows[0]["hop"] == 1 and set(rows[0]) == {"hop", "where", "kind", "detail"}
