@@ -1588,6 +1588,115 @@ def validate_cron_job(cj: dict) -> Errs:
     return errs + validate_cron_job_spec(cj.get("spec"))
 
 
+# --- networking.k8s.io NetworkPolicy (pkg/apis/networking/validation/validation.go) ----------------------------
+
+NETWORK_POLICY_PROTOCOLS = ("TCP", "UDP", "SCTP")
+NETWORK_POLICY_TYPES = ("Ingress", "Egress")
+
+
+def _parse_cidr_sloppy(value: Any):
+    """``netutils.ParseCIDRSloppy``: an address, a slash and a prefix length (host bits may be set)."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
+def is_valid_cidr_for_legacy_field(path: str, value: Any) -> Errs:
+    """``IsValidCIDRForLegacyField`` without the StrictIPCIDRValidation gate (off by default)."""
+    if _parse_cidr_sloppy(value) is None:
+        return [fe.invalid(path, value, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)")]
+    return []
+
+
+def validate_network_policy_port(port: dict, path: str) -> Errs:
+    errs: Errs = []
+    proto = port.get("protocol")
+    if proto is not None and proto not in NETWORK_POLICY_PROTOCOLS:
+        errs.append(fe.not_supported(f"{path}.protocol", proto, NETWORK_POLICY_PROTOCOLS))
+    num, end = port.get("port"), port.get("endPort")
+    if num is not None:
+        if isinstance(num, int) and not isinstance(num, bool):
+            errs += [fe.invalid(f"{path}.port", num, m) for m in is_valid_port_num(num)]
+            if end is not None:
+                if end < num:
+                    errs.append(fe.invalid(f"{path}.endPort", end, "must be greater than or equal to `port`"))
+                errs += [fe.invalid(f"{path}.endPort", end, m) for m in is_valid_port_num(end)]
+        else:
+            if end is not None:
+                errs.append(fe.invalid(f"{path}.endPort", end, "may not be specified when `port` is non-numeric"))
+            errs += [fe.invalid(f"{path}.port", num, m) for m in is_valid_port_name(str(num))]
+    elif end is not None:
+        errs.append(fe.invalid(f"{path}.endPort", end, "may not be specified when `port` is not specified"))
+    return errs
+
+
+def validate_ip_block(ipb: dict, path: str) -> Errs:
+    cidr = ipb.get("cidr") or ""
+    if not cidr:
+        return [fe.required(f"{path}.cidr")]
+    errs = is_valid_cidr_for_legacy_field(f"{path}.cidr", cidr)
+    net = _parse_cidr_sloppy(cidr)
+    if net is None:
+        return errs
+    for i, ex in enumerate(ipb.get("except") or []):
+        ep = f"{path}.except[{i}]"
+        errs += is_valid_cidr_for_legacy_field(ep, ex)
+        exn = _parse_cidr_sloppy(ex)
+        if exn is None:
+            continue
+        if exn.version != net.version or exn.network_address not in net or net.prefixlen >= exn.prefixlen:
+            errs.append(fe.invalid(ep, ex, "must be a strict subset of `cidr`"))
+    return errs
+
+
+def validate_network_policy_peer(peer: dict, path: str) -> Errs:
+    errs: Errs = []
+    n = 0
+    if peer.get("podSelector") is not None:
+        n += 1
+        errs += validate_label_selector(peer["podSelector"], f"{path}.podSelector")
+    if peer.get("namespaceSelector") is not None:
+        n += 1
+        errs += validate_label_selector(peer["namespaceSelector"], f"{path}.namespaceSelector")
+    if peer.get("ipBlock") is not None:
+        n += 1
+        errs += validate_ip_block(peer["ipBlock"], f"{path}.ipBlock")
+    if n == 0:
+        errs.append(fe.required(path, "must specify a peer"))
+    elif n > 1 and peer.get("ipBlock") is not None:
+        errs.append(fe.forbidden(path, "may not specify both ipBlock and another peer"))
+    return errs
+
+
+def validate_network_policy_spec(spec: dict | None, path: str = "spec") -> Errs:
+    spec = spec or {}
+    errs = validate_label_selector(spec.get("podSelector") or {}, f"{path}.podSelector")
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        for i, rule in enumerate(spec.get(direction) or []):
+            rp = f"{path}.{direction}[{i}]"
+            for j, port in enumerate((rule or {}).get("ports") or []):
+                errs += validate_network_policy_port(port or {}, f"{rp}.ports[{j}]")
+            for j, peer in enumerate((rule or {}).get(peers_key) or []):
+                errs += validate_network_policy_peer(peer or {}, f"{rp}.{peers_key}[{j}]")
+    types = spec.get("policyTypes") or []
+    if len(types) > len(NETWORK_POLICY_TYPES):
+        shown = "[]networking.PolicyType{" + ", ".join(go_quote(str(t)) for t in types) + "}"
+        errs.append(fe.invalid(f"{path}.policyTypes", Printed(shown), "may not specify more than two policyTypes"))
+        return errs
+    for i, t in enumerate(types):
+        if t not in NETWORK_POLICY_TYPES:
+            errs.append(fe.not_supported(f"{path}.policyTypes[{i}]", t, NETWORK_POLICY_TYPES))
+    return errs
+
+
+def validate_network_policy(np: dict) -> Errs:
+    return validate_object_meta(np.get("metadata"), True, name_is_dns_subdomain) + validate_network_policy_spec(
+        np.get("spec"), "spec")
+
+
 VALIDATORS: dict[str, Callable[[dict], Errs]] = {
     "Pod": validate_pod,
     "Deployment": _workload(validate_deployment_spec),
@@ -1611,7 +1720,7 @@ VALIDATORS: dict[str, Callable[[dict], Errs]] = {
     "HorizontalPodAutoscaler": validate_hpa,
     "PodDisruptionBudget": validate_pdb,
     "PriorityClass": validate_priority_class,
-    "NetworkPolicy": _meta_only(True, name_is_dns_subdomain),
+    "NetworkPolicy": validate_network_policy,
     "Ingress": _meta_only(True, name_is_dns_subdomain),
     "Role": _meta_only(True, validate_path_segment_name),
     "RoleBinding": _meta_only(True, validate_path_segment_name),
