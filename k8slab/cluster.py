@@ -358,6 +358,10 @@ class Cluster:
         return cni_path.trace(self, dst, port, from_pod=from_pod, from_node=from_node, protocol=protocol,
                               namespace=namespace)
 
+    def resolv_conf(self, pod: str, namespace: str = "default") -> str:
+        """The pod's /etc/resolv.conf (``pod`` is "name" or "namespace/name")."""
+        return kubectl.Text(cni_path.pod_resolv_conf(self, pod, namespace))
+
     def _pod_by_ip(self, ip: str) -> dict | None:
         for p in self.apiserver.cache.get("pods", {}).values():
             if p.get("status", {}).get("podIP") == ip and p.get("status", {}).get("phase") == "Running":

@@ -115,6 +115,27 @@ def find_pod(cluster, ref: str, namespace: str = "default") -> dict:
     return cluster.admin.get("pods", name, namespace=ns)
 
 
+def pod_resolv_conf(cluster, ref: str, namespace: str = "default") -> str:
+    """The pod's /etc/resolv.conf as containerd writes it from the DNSConfig the kubelet put in the sandbox config
+    (containerd internal/cri/server/sandbox_run.go parseDNSOptions: search, nameserver, options)."""
+    pod = find_pod(cluster, ref, namespace)
+    runtime = cluster.node(pod["spec"]["nodeName"]).runtime
+    uid = pod["metadata"]["uid"]
+    sb = next((b for b in runtime.sandboxes.values() if b.config["metadata"].get("uid") == uid), None)
+    if sb is None:
+        raise ValueError(f'pod "{_pod_name(pod)}" has no sandbox yet')
+    dns = sb.config.get("dnsConfig") or {}
+    if not dns.get("servers"):
+        return "# dnsPolicy Default: the node's own /etc/resolv.conf\n"
+    out = ""
+    if dns.get("searches"):
+        out += "search " + " ".join(dns["searches"]) + "\n"
+    out += "nameserver " + "\nnameserver ".join(dns["servers"]) + "\n"
+    if dns.get("options"):
+        out += "options " + " ".join(dns["options"]) + "\n"
+    return out
+
+
 def _policy_hops(path: NetPath, view: _View, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
     verdicts = evaluate(view.policies, src, dst, port, protocol)
     path.policy += verdicts

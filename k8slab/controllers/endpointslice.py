@@ -67,6 +67,10 @@ def pod_endpoint(pod: dict, svc: dict, node_zone: str | None) -> dict:
                          "terminating": terminating},
           "targetRef": {"kind": "Pod", "namespace": pod["metadata"]["namespace"], "name": pod["metadata"]["name"],
                         "uid": pod["metadata"]["uid"]}}
+    spec = pod["spec"]
+    if spec.get("hostname") and spec.get("subdomain") == svc["metadata"]["name"] and \
+            svc["metadata"].get("namespace") == pod["metadata"]["namespace"]:  # endpointutil.ShouldSetHostname
+        ep["hostname"] = spec["hostname"]
     if pod["spec"].get("nodeName"):
         ep["nodeName"] = pod["spec"]["nodeName"]
     if node_zone:

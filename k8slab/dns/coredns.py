@@ -9,6 +9,10 @@ answers from that cache:
   per ready endpoint.
 - ``_<port>._<protocol>.<service>.<namespace>.svc.cluster.local``: SRV records for named ports.
 - ``<a-b-c-d>.<namespace>.pod.cluster.local``: A record for a pod IP (``pods insecure``).
+- ``<hostname>.<service>.<namespace>.svc.cluster.local``: a headless Service's endpoint, named by the pod's
+  ``spec.hostname`` when its ``spec.subdomain`` is the Service (the EndpointSlice carries it), else its dashed IP.
+- SRV records of one priority share the weight: each of n gets 100/n, rounded down (plugin/backend_lookup.go).
+- PTR records in ``in-addr.arpa`` for ClusterIPs and endpoint IPs.
 
 A pod's resolver tries its search list first when a name has fewer than ``ndots`` (5) dots, so ``web`` from
 namespace ``default`` becomes ``web.default.svc.cluster.local`` on the first query.
@@ -85,6 +89,16 @@ def search_candidates(name: str, namespace: str, cluster_domain: str = CLUSTER_D
     return expanded + [name]
 
 
+def srv_weight(n: int) -> int:
+    """The weight of each of ``n`` SRV records of one priority (plugin/backend_lookup.go: 100 / n, rounded down)."""
+    return int(100.0 / (100 * n) * 100) if n else 100
+
+
+def reverse_name(ip: str) -> str:
+    """``1.0.96.10.in-addr.arpa`` for ``10.96.0.1``."""
+    return ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
+
+
 class CoreDNS:
     """The kubernetes plugin's view of the cluster and its answers."""
 
@@ -125,6 +139,8 @@ class CoreDNS:
 
     def _answer(self, name: str, qtype: str) -> Query:
         zone = self.cluster_domain
+        if name.endswith(".in-addr.arpa"):
+            return self._ptr_answer(name, qtype)
         if not name.endswith("." + zone):
             # CoreDNS forwards other names to the node's resolver; the model has no outside world.
             return Query(name, qtype, "NXDOMAIN")
@@ -175,12 +191,15 @@ class CoreDNS:
                 return Query(name, qtype, "NOERROR")
             recs = []
             if headless:
+                found = []
                 for ep, s in self._ready_endpoints(ns, svc_name):
                     for p in s.get("ports") or ():
                         if p.get("name") == port_name and p.get("protocol", "TCP") == proto:
                             host = ep.get("hostname") or ep["addresses"][0].replace(".", "-")
-                            recs.append(Record(name, "SRV", f"0 100 {p['port']} {host}.{svc_name}.{ns}.svc."
-                                                            f"{self.cluster_domain}."))
+                            found.append((p["port"], f"{host}.{svc_name}.{ns}.svc.{self.cluster_domain}."))
+                weight = srv_weight(len(found))
+                recs = [Record(name, "SRV", f"0 {weight} {port} {target}") for port, target in sorted(found,
+                                                                                                     key=lambda f: f[1])]
             else:
                 for p in spec.get("ports") or ():
                     if p.get("name") == port_name and p.get("protocol", "TCP") == proto:
@@ -193,3 +212,27 @@ class CoreDNS:
                 if ep.get("hostname") == host or ep["addresses"][0].replace(".", "-") == host:
                     return Query(name, qtype, "NOERROR", [Record(name, "A", ep["addresses"][0])])
         return Query(name, qtype, "NXDOMAIN")
+
+    def _ptr_answer(self, name: str, qtype: str) -> Query:
+        """PTR records (the default Corefile's ``kubernetes cluster.local in-addr.arpa ip6.arpa``): a ClusterIP
+        gives the Service's name, an endpoint IP ``<hostname or dashed IP>.<service>.<ns>.svc.<zone>``."""
+        octets = name[: -len(".in-addr.arpa")].split(".")
+        if len(octets) != 4:
+            return Query(name, qtype, "NXDOMAIN")
+        ip = ".".join(reversed(octets))
+        targets = []
+        for svc in self.svc_informer.list():
+            md, spec = svc["metadata"], svc.get("spec") or {}
+            if ip in (spec.get("clusterIPs") or [spec.get("clusterIP")]):
+                targets.append(f"{md['name']}.{md['namespace']}.svc.{self.cluster_domain}.")
+        for s in self.slice_informer.list():
+            svc_name = (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name", "")
+            for ep in s.get("endpoints") or ():
+                if ip in ep.get("addresses", ()):
+                    host = ep.get("hostname") or ip.replace(".", "-")
+                    targets.append(f"{host}.{svc_name}.{s['metadata']['namespace']}.svc.{self.cluster_domain}.")
+        if not targets:
+            return Query(name, qtype, "NXDOMAIN")
+        if qtype != "PTR":
+            return Query(name, qtype, "NOERROR")
+        return Query(name, qtype, "NOERROR", [Record(name, "PTR", t) for t in sorted(set(targets))])
