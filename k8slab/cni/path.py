@@ -47,6 +47,7 @@ class NetPath:
     walk: Any = None             # kube-proxy's walk of the DNAT step
     lookup: Any = None           # the DNS lookup, when a name was given
     policy: list = field(default_factory=list)  # policy verdicts
+    devices: list = field(default_factory=list)  # (node, device) the packet crossed, in order, for pictures
 
     def add(self, where: str, kind: str, detail: str) -> None:
         self.hops.append(Hop(where, kind, detail))
@@ -154,6 +155,7 @@ def _route_hops(path: NetPath, view: _View, cluster, src_node: str, src_ip: str,
         veth = cluster.node(src_node).cni.veth_of(src_ip)
         gw = netmodel.gateway_of(view.nets[src_node].pod_cidr)
         path.add(src_node, "veth", f"pod eth0 -> default via {gw} -> host side {veth}")
+        path.devices += [(src_node, veth), (src_node, "cni0")]
         path.add(src_node, "bridge", f"{veth} is a port of cni0; the frame is for cni0's MAC, up to the host's IP layer")
     route = netmodel.lookup(view.routes(src_node), dst_ip)
     path.add(src_node, "route", f"ip route get {dst_ip}: {route}")
@@ -167,10 +169,13 @@ def _route_hops(path: NetPath, view: _View, cluster, src_node: str, src_ip: str,
         path.add(src_node, "route", f"outer packet: {netmodel.lookup(view.routes(src_node), dst_node.ip)}")
         path.add(dst_node.name, "overlay", f"eth0 UDP :{netmodel.VXLAN_PORT} -> {netmodel.VXLAN_DEVICE} "
                                            f"decapsulates the inner packet to {dst_ip}")
+        path.devices += [(src_node, netmodel.VXLAN_DEVICE), (src_node, "eth0"), (dst_node.name, "eth0"),
+                         (dst_node.name, netmodel.VXLAN_DEVICE)]
         nxt = dst_node.name
     elif route.via and route.dst != "default":
         nxt = view.node_of_ip(route.via)
         path.add(nxt, "route", f"arrives on eth0 from {view.nets[src_node].ip}, unencapsulated (host-gw)")
+        path.devices += [(src_node, "eth0"), (nxt, "eth0")]
     elif route.dst == "default":
         path.add(src_node, "route", f"leaves the cluster through {route.via}: outside the simulation")
         return None
@@ -270,6 +275,7 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
         return path
     veth = cluster.node(dst_node).cni.veth_of(target_ip)
     path.add(dst_node, "bridge", f"cni0 forwards to port {veth} (the bridge's FDB knows the pod's MAC)")
+    path.devices += [(dst_node, "cni0"), (dst_node, veth)]
     for v in ingress:
         path.policy.append(v)
         path.add(v.pod, "policy", str(v))

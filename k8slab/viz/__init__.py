@@ -12,7 +12,8 @@ Colours come from :mod:`k8slab.viz.style` and mean the same thing in every noteb
 
 from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
+from .network import path_table, pod_network, route_table
 from .tables import describe, events_table, journey, step_table
 
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
-           "step_table", "journey", "describe"]
+           "step_table", "journey", "describe", "pod_network", "path_table", "route_table"]
