@@ -2,8 +2,10 @@
 
     from k8slab import widgets
     widgets.Stepper(c)      # Step / Play / Reset through the event loop, with the architecture picture
+    widgets.NetLab(c)       # trace a pod's connection on the pod network picture; edit NetworkPolicies
 """
 
+from .netlab import NetLab
 from .stepper import Stepper
 
-__all__ = ["Stepper"]
+__all__ = ["NetLab", "Stepper"]
