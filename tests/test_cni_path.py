@@ -176,3 +176,26 @@ def test_table_rows_and_from_node(cluster):
     assert p.ok and p.src == "node-1" and "veth" not in kinds(p)
     rows = p.table()
     assert rows[0]["hop"] == 1 and set(rows[0]) == {"hop", "where", "kind", "detail"}
+
+
+def test_default_deny_still_lets_the_pods_own_node_in(cluster):
+    cluster.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                   "metadata": {"name": "deny-all", "namespace": "shop"}, "spec": {"podSelector": {}}})
+    try:
+        db_ip = cluster.get("pod", "db", namespace="shop")["status"]["podIP"]
+        own = cluster.trace_route(db_ip, 5432, from_node="node-2")  # the kubelet's probes come from here
+        assert own.ok and any("its own node (always allowed)" in h.detail for h in own.hops)
+        other = cluster.trace_route(db_ip, 5432, from_node="node-1")
+        assert not other.ok and other.status == "connection timed out (dropped by NetworkPolicy ingress)"
+    finally:
+        cluster.delete("networkpolicy", "deny-all", namespace="shop")
+
+
+def test_node_traffic_leaves_with_the_address_of_its_route(cluster):
+    db_ip = cluster.get("pod", "db", namespace="shop")["status"]["podIP"]
+    p = cluster.trace_route(db_ip, 5432, from_node="node-1")
+    vtep = cluster.get("node", "node-1")["spec"]["podCIDR"].split("/")[0]
+    assert any(f"source {cluster.node('node-1').ip} -> {vtep} (flannel.1's address)" in h.detail for h in p.hops)
+    p = cluster.trace_route(db_ip, 5432, from_node="node-2")
+    gw = cluster.get("node", "node-2")["spec"]["podCIDR"].replace("0/24", "1")
+    assert any(f"-> {gw} (cni0's address)" in h.detail for h in p.hops)

@@ -173,3 +173,15 @@ def test_policy_types_egress_only_leaves_ingress_open():
                                         ({"podSelector": {}, "egress": [{}]}, ["Ingress", "Egress"])])
 def test_policy_types_default(spec, types):
     assert np("p", "x", spec)["spec"]["policyTypes"] == types
+
+
+def test_own_node_and_the_pod_itself_are_always_allowed():
+    server = dict(MODEL[0], status={**MODEL[0]["status"], "hostIP": "192.168.0.11"})
+    deny = np("deny", "x", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    end = Endpoint(server["status"]["podIP"], server, NS_LABELS["x"])
+    [v] = evaluate([deny], Endpoint("192.168.0.11"), end, 10250)
+    assert v.allowed and v.allowed_by == "its own node (always allowed)"
+    [v] = evaluate([deny], Endpoint("192.168.0.12"), end, 10250)
+    assert not v.allowed  # another node is an ordinary peer
+    out, inn = evaluate([deny], end, end, 80)
+    assert out.allowed and inn.allowed and "cannot block itself" in inn.allowed_by

@@ -106,6 +106,17 @@ class _View:
         return next((n.name for n in self.nets.values() if n.ip == ip), None)
 
 
+def source_address(view: "_View", node: str, dst_ip: str) -> tuple[str, str]:
+    """The address a packet from ``node`` to ``dst_ip`` leaves with: the route's ``src``, else the outgoing
+    device's address (flannel.1 holds the podCIDR's network address), else the node's IP."""
+    route = netmodel.lookup(view.routes(node), dst_ip)
+    if route.src:
+        return route.src, f"{route.dev}'s address"
+    if route.dev == netmodel.VXLAN_DEVICE:
+        return view.nets[node].vtep_ip, f"{netmodel.VXLAN_DEVICE}'s address"
+    return view.nets[node].ip, "eth0's address"
+
+
 def _pod_name(pod: dict) -> str:
     return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
 
@@ -206,7 +217,7 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
         src_node = from_node or next(n for n in cluster.nodes if cluster.node(n).role == "worker")
         src_ip, src_ns, src_is_pod, src_name = cluster.node(src_node).ip, namespace, False, src_node
     agents = cluster.node(src_node)
-    src = view.endpoint(src_ip) if src_is_pod else Endpoint(src_ip)
+    src = view.endpoint(src_ip) if src_is_pod else Endpoint(src_ip, node=src_node)
     path = NetPath(src_name, dst, port, protocol)
     try:
         ipaddress.ip_address(dst)
@@ -254,6 +265,13 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
     target_ip, _, tport = (walk.endpoint or f"{ip}:{port}").rpartition(":")
     path.endpoint = f"{target_ip}:{tport}"
     dst_end = view.endpoint(target_ip)
+    if not src_is_pod and not walk.endpoint or walk.masqueraded:
+        # the kernel picks the source address from the outgoing route (or MASQUERADE does, after DNAT)
+        addr, why = source_address(view, src_node, target_ip)
+        if addr != src.ip:
+            what = "MASQUERADE in KUBE-POSTROUTING" if walk.masqueraded else "source address selection"
+            path.add(src_node, "nat", f"{what}: source {src.ip} -> {addr} ({why})")
+            src = Endpoint(addr, node=src_node)
     # egress at the source and ingress at the destination, both on the DNATed packet
     verdicts = evaluate(view.policies, src, dst_end, int(tport), protocol)
     egress = [v for v in verdicts if v.direction == "Egress"]

@@ -15,6 +15,8 @@ alone does not). The rules, per direction:
   Ports: number, number range (``port``..``endPort``) or a named container port of the destination pod.
 - Both ends are checked: the source pod's egress and the destination pod's ingress must both allow.
 - Policy applies to new connections; replies of an allowed connection pass (the plugin tracks connections).
+- Two exceptions the API documents: a pod cannot block itself, and traffic between a pod and the node it runs on
+  is always allowed (so the kubelet's probes keep working under a default deny).
 - Policies see the packet after kube-proxy's DNAT: the destination is a pod IP and the target port, never the
   Service's ClusterIP and port.
 
@@ -39,6 +41,7 @@ class Endpoint:
     ip: str
     pod: dict | None = None
     namespace_labels: dict | None = None
+    node: str | None = None  # for traffic a node itself sends: which node (its address may be cni0's or flannel.1's)
 
     @property
     def namespace(self) -> str | None:
@@ -151,6 +154,13 @@ def evaluate_direction(policies: list[dict], pod_end: Endpoint, other: Endpoint,
     selecting = [p for p in policies if direction in policy_types(p) and selects(p, pod)]
     if not selecting:
         return Verdict(direction, name, True, False)
+    sel_names = [f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}" for p in selecting]
+    if other.pod is not None and other.pod["metadata"].get("uid") == pod["metadata"].get("uid") and \
+            other.namespace == pod_end.namespace and other.pod["metadata"]["name"] == pod["metadata"]["name"]:
+        return Verdict(direction, name, True, True, sel_names, "the pod itself (a pod cannot block itself)")
+    if other.pod is None and ((other.node is not None and other.node == (pod.get("spec") or {}).get("nodeName"))
+                              or (other.ip and other.ip == (pod.get("status") or {}).get("hostIP"))):
+        return Verdict(direction, name, True, True, sel_names, "its own node (always allowed)")
     key, peers_key = ("ingress", "from") if direction == INGRESS else ("egress", "to")
     for p in selecting:
         ns = p["metadata"].get("namespace", "default")
@@ -160,10 +170,8 @@ def evaluate_direction(policies: list[dict], pod_end: Endpoint, other: Endpoint,
                 continue
             if not port_matches(rule.get("ports"), port, protocol, dst_pod):
                 continue
-            return Verdict(direction, name, True, True, [f"{ns}/{q['metadata']['name']}" for q in selecting],
-                           f"{ns}/{p['metadata']['name']} {key}[{i}]")
-    return Verdict(direction, name, False, True, [f"{p['metadata'].get('namespace', 'default')}/"
-                                                  f"{p['metadata']['name']}" for p in selecting])
+            return Verdict(direction, name, True, True, sel_names, f"{ns}/{p['metadata']['name']} {key}[{i}]")
+    return Verdict(direction, name, False, True, sel_names)
 
 
 def evaluate(policies: list[dict], src: Endpoint, dst: Endpoint, port: int, protocol: str = "TCP") -> list[Verdict]:
