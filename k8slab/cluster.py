@@ -216,7 +216,8 @@ class Cluster:
 
     # -- pod network -----------------------------------------------------------------------------------------------
     def _node_nets(self) -> list:
-        return [netmodel.NodeNet.from_node(n) for n in self.admin.list("nodes")["items"]]
+        """Each Node's name, IP and podCIDR, as flannel's informer holds them (read from the watch cache)."""
+        return [netmodel.NodeNet.from_node(n) for n in self.apiserver.cache.get("nodes", {}).values()]
 
     def routes(self, node: str) -> list:
         """The node's routing table as the pod-network daemon (flannel) leaves it, from the Node objects."""

@@ -199,3 +199,13 @@ def test_node_traffic_leaves_with_the_address_of_its_route(cluster):
     p = cluster.trace_route(db_ip, 5432, from_node="node-2")
     gw = cluster.get("node", "node-2")["spec"]["podCIDR"].replace("0/24", "1")
     assert any(f"-> {gw} (cni0's address)" in h.detail for h in p.hops)
+
+
+def test_unknown_source_pod_is_not_found_and_the_walk_makes_no_api_requests(cluster):
+    from k8slab.api import errors
+
+    with pytest.raises(errors.StatusError, match='pods "ghost" not found'):
+        cluster.trace_route("db", 5432, from_pod="shop/ghost")
+    before = cluster.trace.last_seq
+    cluster.trace_route("db", 5432, from_pod="shop/frontend")
+    assert {e.kind for e in cluster.trace.since(before)} == {"dns.query"}

@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api import errors
 from ..dns.coredns import resolv_conf
 from . import network as netmodel
 from .policy import Endpoint, evaluate
@@ -82,14 +83,16 @@ class _View:
     """What the data path reads: running pods by IP, namespaces, policies, node networking."""
 
     def __init__(self, cluster) -> None:
-        admin = cluster.admin
+        # the agents on the nodes (kube-proxy, flannel, the policy agent) hold these objects from their informers;
+        # the walk reads the same objects from the API server's watch cache, read-only, without new requests
+        cache = cluster.apiserver.cache
         self.cluster = cluster
-        self.pods = [p for p in admin.list("pods")["items"] if (p.get("status") or {}).get("phase") == "Running"]
+        self.pods = [p for p in cache.get("pods", {}).values() if (p.get("status") or {}).get("phase") == "Running"]
         self.by_ip = {p["status"]["podIP"]: p for p in self.pods
                       if p["status"].get("podIP") and not p["spec"].get("hostNetwork")}
         self.ns_labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {}
-                          for n in admin.list("namespaces")["items"]}
-        self.policies = admin.list("networkpolicies")["items"]
+                          for n in cache.get("namespaces", {}).values()}
+        self.policies = list(cache.get("networkpolicies", {}).values())
         self.nets = {n.name: n for n in cluster._node_nets()}
 
     def endpoint(self, ip: str) -> Endpoint:
@@ -124,7 +127,10 @@ def _pod_name(pod: dict) -> str:
 def find_pod(cluster, ref: str, namespace: str = "default") -> dict:
     ns, _, name = ref.rpartition("/")
     ns = ns or namespace
-    return cluster.admin.get("pods", name, namespace=ns)
+    pod = cluster.apiserver.storage_get("pods", ns, name)
+    if pod is None:
+        raise errors.new_not_found("pods", name)
+    return pod
 
 
 def pod_resolv_conf(cluster, ref: str, namespace: str = "default") -> str:
