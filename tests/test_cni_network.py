@@ -3,8 +3,11 @@
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from k8slab import Cluster
+from k8slab.cni import HostLocalIPAM, IPAMError
 from k8slab.cni import network as net
 
 
@@ -127,3 +130,42 @@ def test_exhausted_pod_cidr_leaves_pod_container_creating_without_duplicate_ips(
     assert "FailedCreatePodSandBox" in text
     assert (f'failed (add): failed to allocate for range 0: no IP addresses available in range set: '
             f'{base}.{lo + 1}-{base}.{lo + 6}') in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 19)), max_size=80))
+def test_host_local_never_hands_out_an_address_twice(ops):
+    ipam = HostLocalIPAM("10.244.3.0/28")  # .2-.14 usable: 13 pods
+    held: dict[str, str] = {}
+    for add, n in ops:
+        cid = f"c{n}"
+        if add:
+            if cid in held.values():
+                continue
+            try:
+                ip = ipam.allocate(cid)["address"].split("/")[0]
+            except IPAMError as e:
+                assert len(held) == 13 and "no IP addresses available in range set: 10.244.3.1-10.244.3.14" in str(e)
+                continue
+            assert ip not in held and ip != "10.244.3.1"
+            assert 2 <= int(ip.rsplit(".", 1)[1]) <= 14
+            held[ip] = cid
+        else:
+            freed = ipam.release(cid)
+            for ip in freed:
+                assert held.pop(ip) == cid
+    assert ipam.allocated() == dict(sorted(held.items(), key=lambda kv: int(kv[0].rsplit(".", 1)[1])))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 255), st.integers(0, 255), st.sampled_from(["vxlan", "host-gw"]))
+def test_every_pod_address_has_exactly_one_best_route(third, fourth, backend):
+    nodes = [net.NodeNet(f"n{i}", f"192.168.0.{10 + i}", f"10.244.{i}.0/24") for i in range(4)]
+    routes = net.node_routes(nodes[1], nodes, backend)
+    ip = f"10.244.{third}.{fourth}"
+    r = net.lookup(routes, ip)
+    if third < 4:
+        assert r.dst == f"10.244.{third}.0/24"
+        assert r.dev == ("cni0" if third == 1 else ("flannel.1" if backend == "vxlan" else "eth0"))
+    else:
+        assert r.dst == "default"
