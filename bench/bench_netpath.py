@@ -61,9 +61,9 @@ def trace_bench() -> None:
                                            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
         docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"app-{i}"},
                      "spec": {"selector": {"app": f"app-{i}"}, "ports": [{"port": 80}]}})
+        prev = {"podSelector": {"matchLabels": {"app": f"app-{(i + 19) % 20}"}}}
         docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": f"p-{i}"},
-                     "spec": {"podSelector": {"matchLabels": {"app": f"app-{i}"}},
-                              "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": f"app-{(i + 19) % 20}"}}}]}]}})
+                     "spec": {"podSelector": {"matchLabels": {"app": f"app-{i}"}}, "ingress": [{"from": [prev]}]}})
     c.apply(docs)
     c.run(seconds=90)
     client = next(p["metadata"]["name"] for p in c.get("pods") if p["metadata"]["name"].startswith("app-0-"))

@@ -173,7 +173,8 @@ def _route_hops(path: NetPath, view: _View, cluster, src_node: str, src_ip: str,
         gw = netmodel.gateway_of(view.nets[src_node].pod_cidr)
         path.add(src_node, "veth", f"pod eth0 -> default via {gw} -> host side {veth}")
         path.devices += [(src_node, veth), (src_node, "cni0")]
-        path.add(src_node, "bridge", f"{veth} is a port of cni0; the frame is for cni0's MAC, up to the host's IP layer")
+        path.add(src_node, "bridge", f"{veth} is a port of cni0; the frame is for cni0's MAC, so it goes up to the "
+                                     "host's IP layer")
     route = netmodel.lookup(view.routes(src_node), dst_ip)
     path.add(src_node, "route", f"ip route get {dst_ip}: {route}")
     if route.dev == "cni0":

@@ -198,8 +198,8 @@ class CoreDNS:
                             host = ep.get("hostname") or ep["addresses"][0].replace(".", "-")
                             found.append((p["port"], f"{host}.{svc_name}.{ns}.svc.{self.cluster_domain}."))
                 weight = srv_weight(len(found))
-                recs = [Record(name, "SRV", f"0 {weight} {port} {target}") for port, target in sorted(found,
-                                                                                                     key=lambda f: f[1])]
+                found.sort(key=lambda f: f[1])
+                recs = [Record(name, "SRV", f"0 {weight} {port} {target}") for port, target in found]
             else:
                 for p in spec.get("ports") or ():
                     if p.get("name") == port_name and p.get("protocol", "TCP") == proto:
