@@ -64,3 +64,10 @@ def test_path_and_route_tables(c):
     assert df.attrs["title"].startswith("default/b -> 10.96.0.1:443/TCP")
     rt = viz.route_table(c, "node-1")
     assert rt.iloc[0]["destination"] == "default" and set(rt["dev"]) >= {"eth0", "cni0"}
+
+
+def test_drawing_makes_no_api_requests(c):
+    before = c.trace.last_seq
+    viz.pod_network(c)
+    viz.route_table(c, "node-2")
+    assert list(c.trace.since(before)) == []

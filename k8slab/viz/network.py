@@ -28,7 +28,7 @@ def _id(*parts: str) -> str:
 
 def _pods_by_node(cluster) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {n: [] for n in cluster.nodes}
-    for p in cluster.admin.list("pods")["items"]:
+    for p in cluster.apiserver.cache.get("pods", {}).values():  # read-only: a picture makes no API requests
         st, spec = p.get("status") or {}, p.get("spec") or {}
         if st.get("podIP") and not spec.get("hostNetwork") and spec.get("nodeName") in out:
             out[spec["nodeName"]].append(p)

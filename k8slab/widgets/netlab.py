@@ -53,14 +53,14 @@ class NetLab:
     # -- data ---------------------------------------------------------------------------------------------------
     def _pods(self) -> list[str]:
         out = []
-        for p in self.cluster.admin.list("pods")["items"]:
+        for p in self.cluster.apiserver.cache.get("pods", {}).values():  # read-only, no API requests
             if (p.get("status") or {}).get("podIP") and not p["spec"].get("hostNetwork"):
                 out.append(f"{p['metadata']['namespace']}/{p['metadata']['name']}")
         return sorted(out)
 
     def _policy_names(self) -> list[str]:
         return sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}"
-                      for p in self.cluster.admin.list("networkpolicies")["items"])
+                      for p in self.cluster.apiserver.cache.get("networkpolicies", {}).values())
 
     # -- callbacks ----------------------------------------------------------------------------------------------
     @_guarded
