@@ -110,3 +110,11 @@ def test_the_data_path_agrees_with_the_checks(c):
         assert not c.trace_route("db", 5432, from_pod="shop/backend").ok
     finally:
         c.delete("networkpolicy", "db-from-frontend", namespace="shop")
+
+
+def test_checks_make_no_api_requests(c):
+    before = c.trace.last_seq
+    check("08.1", GOOD_POLICY, c)
+    check("08.3", ex.route_for(c), c)
+    check("08.5", DNS_POLICY, c)
+    assert list(c.trace.since(before)) == []

@@ -85,12 +85,22 @@ def _shop(cluster=None):
     return _CACHE["shop"]
 
 
+def _obj(c, resource: str, namespace: str | None, name: str) -> dict:
+    """An object as the API server holds it (read-only; a check makes no requests and leaves no trace)."""
+    from ..api import errors
+
+    obj = c.apiserver.storage_get(resource, namespace, name)
+    if obj is None:
+        raise errors.new_not_found(resource, name)
+    return obj
+
+
 def _endpoint(c, ref: str):
     from ..cni.policy import Endpoint
 
     ns, name = ref.split("/")
-    pod = c.admin.get("pods", name, namespace=ns)
-    labels = c.admin.get("namespaces", ns)["metadata"].get("labels") or {}
+    pod = _obj(c, "pods", ns, name)
+    labels = _obj(c, "namespaces", None, ns)["metadata"].get("labels") or {}
     return Endpoint(pod["status"]["podIP"], pod, labels)
 
 
@@ -203,7 +213,7 @@ def route_for(c, node: str = "node-1", pod: str = "shop/db") -> str:
     from ..cni import network as netmodel
 
     ns, name = pod.split("/")
-    ip = c.admin.get("pods", name, namespace=ns)["status"]["podIP"]
+    ip = _obj(c, "pods", ns, name)["status"]["podIP"]
     return str(netmodel.lookup(c.routes(node), ip))
 
 
@@ -282,9 +292,10 @@ def check_dns_egress(answer, cluster=None):
     deny = deepcopy(DENY_EGRESS)
     apply_defaults(deny)
     pols = [deny] + pols
-    core = next(p for p in c.admin.list("pods", namespace="kube-system")["items"]
-                if p["metadata"]["name"].startswith("coredns") and p["status"].get("podIP"))
-    dns = Endpoint(core["status"]["podIP"], core, c.admin.get("namespaces", "kube-system")["metadata"]["labels"])
+    core = next(p for p in c.apiserver.cache.get("pods", {}).values()
+                if p["metadata"]["namespace"] == "kube-system" and p["metadata"]["name"].startswith("coredns")
+                and p["status"].get("podIP"))
+    dns = Endpoint(core["status"]["podIP"], core, _obj(c, "namespaces", None, "kube-system")["metadata"]["labels"])
     src = _endpoint(c, "shop/frontend")
     udp = all(v.allowed for v in evaluate(pols, src, dns, 53, "UDP"))
     tcp = all(v.allowed for v in evaluate(pols, src, dns, 53, "TCP"))
