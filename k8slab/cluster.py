@@ -303,54 +303,23 @@ class Cluster:
     # -- traffic ---------------------------------------------------------------------------------------------------
     def request(self, url: str, from_node: str | None = None, namespace: str = "default",
                 from_pod: str | None = None) -> "RequestResult":
-        """Send one HTTP request as a pod on ``from_node`` in ``namespace`` would: resolve the name through
-        CoreDNS (search list, ndots:5), follow the node's iptables rules to one endpoint, and route to the pod.
-        With ``from_pod`` ("name" or "namespace/name") the request leaves that pod and takes the whole data path
-        of :meth:`trace_route`, NetworkPolicy included."""
+        """Send one HTTP request from a process on ``from_node`` (default: the first worker) using a pod's DNS
+        settings in ``namespace``, or from the pod ``from_pod`` ("name" or "namespace/name"): resolve the name
+        through CoreDNS (search list, ndots:5), follow the node's iptables rules to one endpoint, and route to it,
+        NetworkPolicy included; ``path`` lists the hops of :meth:`trace_route`."""
         u = urlparse(url if "://" in url else "http://" + url)
         host = u.hostname or ""
         port = u.port or (443 if u.scheme == "https" else 80)
-        if from_pod is not None:
-            p = self.trace_route(host, port, from_pod=from_pod, namespace=namespace)
-            pod, node = (p.pod.split("/", 1)[1], p.node) if p.pod else (None, None)
-            return RequestResult(url, pod, node, p.endpoint if p.ok else None, [str(h) for h in p.hops],
-                                 "200 OK" if p.ok else p.status, p.walk)
-        src = self.node(from_node or next((n for n in self._nodes if n != CONTROL_PLANE), CONTROL_PLANE))
-        hops: list[str] = []
-        try:
-            ipaddress.ip_address(host)
-            ip = host
-        except ValueError:
-            dns_walk = src.kube_proxy.walk(self.dns_ip, 53, "UDP")
-            hops.append(f"{src.name}: DNS query for {host} to kube-dns {self.dns_ip}:53/UDP"
-                        + (f" -> DNAT to CoreDNS at {dns_walk.endpoint}" if dns_walk.endpoint else ""))
-            lookup = self.dns.resolve(host, "A", namespace)
-            for q in lookup.queries:
-                hops.append(f"coredns: {q.name} A? {q.rcode}" + (f" {', '.join(r.value for r in q.answers)}"
-                                                                 if q.answers else ""))
-            if not lookup.addresses:
-                return RequestResult(url, None, None, None, hops, f"could not resolve host: {host}")
-            ip = lookup.addresses[0]
-        walk = src.kube_proxy.walk(ip, port, "TCP")
-        chains = " -> ".join(walk.chains)
-        hops.append(f"{src.name}: iptables {chains}" + (f" -> DNAT to {walk.endpoint}" if walk.endpoint else ""))
-        if walk.rejected:
-            return RequestResult(url, None, None, None, hops, "connection refused (service has no endpoints)",
-                                 walk)
-        target_ip, _, target_port = (walk.endpoint or f"{ip}:{port}").rpartition(":")
-        pod = self._pod_by_ip(target_ip)
-        if pod is None:
-            return RequestResult(url, None, None, walk.endpoint, hops, f"no route to host {target_ip}", walk)
-        node = pod["spec"].get("nodeName")
-        if node == src.name:
-            hops.append(f"{src.name}: {target_ip} is local, delivered over the cni0 bridge")
-        else:
-            cidr = self.node(node).kubelet.pod_cidr
-            hops.append(f"{src.name}: route {cidr} via {self.node(node).ip} ({node})")
-        hops.append(f"{node}: pod {pod['metadata']['name']} answered on {target_ip}:{target_port}")
-        self.loop.emit("kubectl", "request.http", f"pods/{pod['metadata']['namespace']}/{pod['metadata']['name']}",
-                       {"url": url, "endpoint": walk.endpoint, "from": src.name})
-        return RequestResult(url, pod["metadata"]["name"], node, walk.endpoint, hops, "200 OK", walk)
+        if from_pod is None:
+            from_node = self.node(from_node or next((n for n in self._nodes if n != CONTROL_PLANE),
+                                                    CONTROL_PLANE)).name
+        p = self.trace_route(host, port, from_pod=from_pod, from_node=from_node, namespace=namespace)
+        pod = p.pod.split("/", 1)[1] if p.pod else None
+        if p.ok:
+            self.loop.emit("kubectl", "request.http", f"pods/{p.pod}" if p.pod else f"nodes/{p.node}",
+                           {"url": url, "endpoint": p.endpoint, "from": from_pod or from_node})
+        return RequestResult(url, pod, p.node if p.ok else None, p.endpoint if p.ok else None,
+                             [str(h) for h in p.hops], "200 OK" if p.ok else p.status, p.walk)
 
     def trace_route(self, dst: str, port: int = 80, from_pod: str | None = None, from_node: str | None = None,
                     protocol: str = "TCP", namespace: str = "default"):

@@ -209,3 +209,15 @@ def test_unknown_source_pod_is_not_found_and_the_walk_makes_no_api_requests(clus
     before = cluster.trace.last_seq
     cluster.trace_route("db", 5432, from_pod="shop/frontend")
     assert {e.kind for e in cluster.trace.since(before)} == {"dns.query"}
+
+
+def test_request_from_a_node_takes_the_same_path_and_policy(cluster):
+    r = cluster.request("http://db.shop:5432")
+    assert r.status == "200 OK" and r.pod == "db" and r.node == "node-2"
+    assert any("[overlay]" in h for h in r.path) or any("dev cni0" in h for h in r.path)
+    cluster.apply(ONLY_FRONTEND)
+    try:
+        r = cluster.request("http://db.shop:5432")
+        assert r.status == "connection timed out (dropped by NetworkPolicy ingress)" and r.pod is None
+    finally:
+        cluster.delete("networkpolicy", "db-from-frontend", namespace="shop")
