@@ -16,6 +16,7 @@ Node objects and adds one route per *other* node's podCIDR:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass
@@ -57,7 +58,12 @@ class Route:
         return " ".join(out)
 
     def network(self) -> ipaddress.IPv4Network:
-        return ipaddress.ip_network("0.0.0.0/0" if self.dst == "default" else self.dst)
+        return _network("0.0.0.0/0" if self.dst == "default" else self.dst)
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network:
+    return ipaddress.ip_network(cidr, strict=False)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class NodeNet:
     @property
     def vtep_ip(self) -> str | None:
         """flannel.1's address: the podCIDR's network address as a /32."""
-        return str(ipaddress.ip_network(self.pod_cidr).network_address) if self.pod_cidr else None
+        return str(_network(self.pod_cidr).network_address) if self.pod_cidr else None
 
     @property
     def vtep_mac(self) -> str:
@@ -90,14 +96,14 @@ class NodeNet:
 
 def gateway_of(pod_cidr: str) -> str:
     """The bridge's address: the first host of the podCIDR (host-local's default gateway)."""
-    return str(ipaddress.ip_network(pod_cidr).network_address + 1)
+    return str(_network(pod_cidr).network_address + 1)
 
 
 def node_routes(me: NodeNet, nodes: list[NodeNet], backend: str = "vxlan", bridge_up: bool = True) -> list[Route]:
     """The main routing table of node ``me``, in ``ip route`` order."""
     if backend not in BACKENDS:
         raise ValueError(f'unknown pod network backend "{backend}"; use one of {", ".join(BACKENDS)}')
-    lan = ipaddress.ip_network(f"{me.ip}/{NODE_PREFIX}", strict=False)
+    lan = _network(f"{me.ip}/{NODE_PREFIX}")
     routes = [Route("default", NODE_DEVICE, via=str(lan.network_address + 1)),
               Route(str(lan), NODE_DEVICE, proto="kernel", scope="link", src=me.ip)]
     if me.pod_cidr and bridge_up:

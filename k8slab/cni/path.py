@@ -94,6 +94,7 @@ class _View:
                           for n in cache.get("namespaces", {}).values()}
         self.policies = list(cache.get("networkpolicies", {}).values())
         self.nets = {n.name: n for n in cluster._node_nets()}
+        self._routes: dict[str, list] = {}
 
     def endpoint(self, ip: str) -> Endpoint:
         pod = self.by_ip.get(ip)
@@ -101,9 +102,11 @@ class _View:
         return Endpoint(ip, pod, self.ns_labels.get(ns) if pod else None)
 
     def routes(self, node: str) -> list:
-        me = self.nets[node]
-        return netmodel.node_routes(me, list(self.nets.values()), self.cluster.pod_network,
-                                    bridge_up=self.cluster.node(node).cni.bridge_up)
+        if node not in self._routes:
+            self._routes[node] = netmodel.node_routes(self.nets[node], list(self.nets.values()),
+                                                      self.cluster.pod_network,
+                                                      bridge_up=self.cluster.node(node).cni.bridge_up)
+        return self._routes[node]
 
     def node_of_ip(self, ip: str) -> str | None:
         return next((n.name for n in self.nets.values() if n.ip == ip), None)
