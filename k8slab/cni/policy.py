@@ -26,6 +26,7 @@ ipBlock rules to the implementation (Cilium, for one, does not match pod IPs wit
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -93,11 +94,16 @@ def selects(policy: dict, pod: dict) -> bool:
     return label_selector_as_selector(sel if sel is not None else {}).matches(pod["metadata"].get("labels"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _net(cidr: str):
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def _in_block(ip: str, block: dict) -> bool:
     addr = ipaddress.ip_address(ip)
-    if addr not in ipaddress.ip_network(block["cidr"], strict=False):
+    if addr not in _net(block["cidr"]):
         return False
-    return not any(addr in ipaddress.ip_network(e, strict=False) for e in block.get("except") or ())
+    return not any(addr in _net(e) for e in block.get("except") or ())
 
 
 def peer_matches(peer: dict, policy_ns: str, other: Endpoint) -> bool:
@@ -196,8 +202,20 @@ def reachability(policies: list[dict], pods: list[dict], namespace_labels: dict[
         ns = p["metadata"].get("namespace", "default")
         ends[f"{ns}/{p['metadata']['name']}"] = Endpoint((p.get("status") or {}).get("podIP", ""), p,
                                                          namespace_labels.get(ns, {}))
-    return {(a, b): a == b or all(v.allowed for v in evaluate(policies, ea, eb, port, protocol))
-            for a, ea in ends.items() for b, eb in ends.items()}
+    by_ns: dict[str, list[dict]] = {}
+    for p in policies:
+        by_ns.setdefault(p["metadata"].get("namespace", "default"), []).append(p)
+    out = {}
+    for a, ea in ends.items():
+        src_pols = by_ns.get(ea.namespace, [])
+        for b, eb in ends.items():
+            if a == b:
+                out[(a, b)] = True
+                continue
+            out[(a, b)] = (evaluate_direction(src_pols, ea, eb, EGRESS, port, protocol, eb.pod).allowed and
+                           evaluate_direction(by_ns.get(eb.namespace, []), eb, ea, INGRESS, port, protocol,
+                                              eb.pod).allowed)
+    return out
 
 
 def truth_table(matrix: dict[tuple[str, str], bool]) -> str:
