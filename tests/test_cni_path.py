@@ -221,3 +221,11 @@ def test_request_from_a_node_takes_the_same_path_and_policy(cluster):
         assert r.status == "connection timed out (dropped by NetworkPolicy ingress)" and r.pod is None
     finally:
         cluster.delete("networkpolicy", "db-from-frontend", namespace="shop")
+
+
+def test_dns_policy_default_pods_do_not_resolve_cluster_names(cluster):
+    core = next(p for p in cluster.get("pods", namespace="kube-system") if p["metadata"]["name"].startswith("coredns"))
+    p = cluster.trace_route("db.shop", 5432, from_pod=f"kube-system/{core['metadata']['name']}")
+    assert p.status == "could not resolve host: db.shop" and "dnsPolicy Default" in p.hops[0].detail
+    db_ip = cluster.get("pod", "db", namespace="shop")["status"]["podIP"]
+    assert cluster.trace_route(db_ip, 5432, from_pod=f"kube-system/{core['metadata']['name']}").ok

@@ -123,6 +123,16 @@ def source_address(view: "_View", node: str, dst_ip: str) -> tuple[str, str]:
     return view.nets[node].ip, "eth0's address"
 
 
+def _cluster_dns(pod: dict) -> bool:
+    """Whether the kubelet points the pod at the cluster DNS (pkg/kubelet/network/dns: ClusterFirst, except with
+    hostNetwork, where it falls back to Default; ClusterFirstWithHostNet)."""
+    spec = pod.get("spec") or {}
+    policy = spec.get("dnsPolicy", "ClusterFirst")
+    if policy == "ClusterFirstWithHostNet":
+        return True
+    return policy == "ClusterFirst" and not spec.get("hostNetwork")
+
+
 def _pod_name(pod: dict) -> str:
     return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
 
@@ -233,6 +243,12 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
         ipaddress.ip_address(dst)
         ip = dst
     except ValueError:
+        if from_pod is not None and not _cluster_dns(pod):
+            path.add(src_name, "dns", f"dnsPolicy {pod['spec'].get('dnsPolicy', 'ClusterFirst')}"
+                                      f"{' with hostNetwork' if pod['spec'].get('hostNetwork') else ''}: the pod "
+                                      "uses the node's /etc/resolv.conf, whose resolver knows no cluster names")
+            path.status = f"could not resolve host: {dst}"
+            return path
         conf = resolv_conf(src_ns, cluster.dns_ip)
         path.add(src_name, "dns", "resolv.conf: " + "; ".join(conf.strip().splitlines()))
         dwalk = dnat(agents, src_ip, cluster.dns_ip, 53, "UDP", src_is_pod)
