@@ -106,7 +106,13 @@ def test_pod_to_service_across_nodes_over_vxlan(cluster):
 def test_same_node_traffic_stays_on_cni0(cluster):
     db_ip = cluster.get("pod", "db", namespace="shop")["status"]["podIP"]
     p = cluster.trace_route(db_ip, 5432, from_pod="shop/intruder")
-    assert p.ok and "overlay" not in kinds(p) and "dns" not in kinds(p)
+    # same podCIDR: on-link for the pod, switched by cni0 at layer 2, no host route at all
+    assert p.ok and "overlay" not in kinds(p) and "dns" not in kinds(p) and "route" not in kinds(p)
+    assert "on-link" in p.hops[0].detail and "layer 2" in p.hops[1].detail
+    # through the Service: to the gateway, DNAT on the host, then the host's cni0 route back down
+    p = cluster.trace_route("db", 5432, from_pod="shop/intruder")
+    assert p.ok and "overlay" not in kinds(p)
+    assert kinds(p)[kinds(p).index("veth"):kinds(p).index("veth") + 4] == ["veth", "bridge", "nat", "route"]
     assert any("dev cni0" in h.detail for h in p.hops if h.kind == "route")
 
 

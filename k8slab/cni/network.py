@@ -94,6 +94,11 @@ class NodeNet:
         return ":".join(f"{x:02x}" for x in b)
 
 
+def network_of(cidr: str) -> ipaddress.IPv4Network:
+    """The parsed network of a CIDR (parsed once)."""
+    return _network(cidr)
+
+
 def gateway_of(pod_cidr: str) -> str:
     """The bridge's address: the first host of the podCIDR (host-local's default gateway)."""
     return str(_network(pod_cidr).network_address + 1)

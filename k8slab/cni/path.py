@@ -178,46 +178,50 @@ def _policy_hops(path: NetPath, view: _View, src: Endpoint, dst: Endpoint, port:
     return True
 
 
-def _route_hops(path: NetPath, view: _View, cluster, src_node: str, src_ip: str, src_is_pod: bool,
-                dst_ip: str) -> str | None:
-    """Add the routing hops from the source to the node that owns ``dst_ip``; returns that node (or None)."""
-    if src_is_pod:
-        veth = cluster.node(src_node).cni.veth_of(src_ip)
-        gw = netmodel.gateway_of(view.nets[src_node].pod_cidr)
-        path.add(src_node, "veth", f"pod eth0 -> default via {gw} -> host side {veth}")
-        path.devices += [(src_node, veth), (src_node, "cni0")]
-        path.add(src_node, "bridge", f"{veth} is a port of cni0; the frame is for cni0's MAC, so it goes up to the "
-                                     "host's IP layer")
+def _leave_pod(path: NetPath, view: _View, cluster, node: str, src_ip: str, dst_ip: str, bridged: bool) -> None:
+    """The packet leaves the pod: its eth0, the veth pair, the cni0 bridge."""
+    veth = cluster.node(node).cni.veth_of(src_ip)
+    cidr = view.nets[node].pod_cidr
+    path.devices += [(node, veth), (node, "cni0")]
+    if bridged:
+        path.add(node, "veth", f"pod: {cidr} dev eth0 is on-link, ARP for {dst_ip}; out through eth0 -> host side "
+                               f"{veth}")
+        path.add(node, "bridge", f"cni0 switches the frame from {veth} towards {dst_ip}'s veth (layer 2; "
+                                 "br_netfilter still passes it through iptables)")
+    else:
+        path.add(node, "veth", f"pod: default via {netmodel.gateway_of(cidr)} dev eth0; out through eth0 -> host "
+                               f"side {veth}")
+        path.add(node, "bridge", f"{veth} is a port of cni0; the frame is for cni0's MAC, so it goes up to the "
+                                 "host's IP layer")
+
+
+def _route_hops(path: NetPath, view: _View, src_node: str, dst_ip: str) -> str | None:
+    """The source node's route lookup; returns the node that owns ``dst_ip`` (None: outside the cluster)."""
     route = netmodel.lookup(view.routes(src_node), dst_ip)
     path.add(src_node, "route", f"ip route get {dst_ip}: {route}")
     if route.dev == "cni0":
         return src_node
     if route.dev == netmodel.VXLAN_DEVICE:
-        dst_node = next(n for n in view.nets.values() if n.vtep_ip == route.via)
-        path.add(src_node, "overlay", f"{netmodel.VXLAN_DEVICE}: neighbour {route.via} lladdr {dst_node.vtep_mac}, "
-                                      f"fdb dst {dst_node.ip}: VXLAN VNI {netmodel.VXLAN_VNI} in UDP "
-                                      f"{view.nets[src_node].ip} -> {dst_node.ip}:{netmodel.VXLAN_PORT}")
-        path.add(src_node, "route", f"outer packet: {netmodel.lookup(view.routes(src_node), dst_node.ip)}")
-        path.add(dst_node.name, "overlay", f"eth0 UDP :{netmodel.VXLAN_PORT} -> {netmodel.VXLAN_DEVICE} "
-                                           f"decapsulates the inner packet to {dst_ip}")
-        path.devices += [(src_node, netmodel.VXLAN_DEVICE), (src_node, "eth0"), (dst_node.name, "eth0"),
-                         (dst_node.name, netmodel.VXLAN_DEVICE)]
-        nxt = dst_node.name
-    elif route.via and route.dst != "default":
-        nxt = view.node_of_ip(route.via)
-        path.add(nxt, "route", f"arrives on eth0 from {view.nets[src_node].ip}, unencapsulated (host-gw)")
-        path.devices += [(src_node, "eth0"), (nxt, "eth0")]
-    elif route.dst == "default":
+        return next(n.name for n in view.nets.values() if n.vtep_ip == route.via)
+    if route.via and route.dst != "default":
+        return view.node_of_ip(route.via)
+    if route.dst == "default":
         path.add(src_node, "route", f"leaves the cluster through {route.via}: outside the simulation")
         return None
-    else:
-        nxt = view.node_of_ip(dst_ip)
-        if nxt:
-            return nxt
-        return None
-    inner = netmodel.lookup(view.routes(nxt), dst_ip)
-    path.add(nxt, "route", f"ip route get {dst_ip}: {inner}")
-    return nxt if inner.dev == "cni0" else None
+    return view.node_of_ip(dst_ip)
+
+
+def _overlay_hops(path: NetPath, view: _View, src_node: str, dst_node: str, dst_ip: str) -> None:
+    """flannel.1 wraps the packet in VXLAN from node IP to node IP; the other node unwraps it."""
+    me, other = view.nets[src_node], view.nets[dst_node]
+    path.add(src_node, "overlay", f"{netmodel.VXLAN_DEVICE}: neighbour {other.vtep_ip} lladdr {other.vtep_mac}, "
+                                  f"fdb dst {other.ip}: VXLAN VNI {netmodel.VXLAN_VNI} in UDP "
+                                  f"{me.ip} -> {other.ip}:{netmodel.VXLAN_PORT}")
+    path.add(src_node, "route", f"outer packet: {netmodel.lookup(view.routes(src_node), other.ip)}")
+    path.add(dst_node, "overlay", f"eth0 UDP :{netmodel.VXLAN_PORT} -> {netmodel.VXLAN_DEVICE} decapsulates the "
+                                  f"inner packet to {dst_ip}")
+    path.devices += [(src_node, netmodel.VXLAN_DEVICE), (src_node, "eth0"), (dst_node, "eth0"),
+                     (dst_node, netmodel.VXLAN_DEVICE)]
 
 
 def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_node: str | None = None,
@@ -278,17 +282,23 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
         return path
     walk = dnat(agents, src_ip, ip, port, protocol, src_is_pod)
     path.walk = walk
+    target_ip, _, tport = (walk.endpoint or f"{ip}:{port}").rpartition(":")
+    # the pod's own routing decision uses the address it sent to: its podCIDR is on-link (bridged at layer 2),
+    # anything else goes to the default gateway, cni0, and up to the host's IP layer
+    own_cidr = view.nets[src_node].pod_cidr if src_is_pod else None
+    bridged = bool(own_cidr) and ipaddress.ip_address(ip) in netmodel.network_of(own_cidr)
+    if src_is_pod:
+        _leave_pod(path, view, cluster, src_node, src_ip, ip, bridged)
     chains = " -> ".join(nat_chains(walk))
+    hook = "PREROUTING" if src_is_pod else "OUTPUT"
     if walk.endpoint:
-        path.add(src_node, "nat", f"nat {'PREROUTING' if src_is_pod else 'OUTPUT'}: {chains}: DNAT "
-                                  f"{ip}:{port} -> {walk.endpoint}")
+        path.add(src_node, "nat", f"nat {hook}: {chains}: DNAT {ip}:{port} -> {walk.endpoint}")
     elif walk.rejected:
         path.add(src_node, "nat", f"{chains}: REJECT (Service has no endpoints)")
         path.status = "connection refused (service has no endpoints)"
         return path
     else:
-        path.add(src_node, "nat", f"no Service matches {ip}:{port}; the destination is unchanged")
-    target_ip, _, tport = (walk.endpoint or f"{ip}:{port}").rpartition(":")
+        path.add(src_node, "nat", f"nat {hook}: no Service matches {ip}:{port}; the destination is unchanged")
     path.endpoint = f"{target_ip}:{tport}"
     dst_end = view.endpoint(target_ip)
     if not src_is_pod and not walk.endpoint or walk.masqueraded:
@@ -298,17 +308,28 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
             what = "MASQUERADE in KUBE-POSTROUTING" if walk.masqueraded else "source address selection"
             path.add(src_node, "nat", f"{what}: source {src.ip} -> {addr} ({why})")
             src = Endpoint(addr, node=src_node)
-    # egress at the source and ingress at the destination, both on the DNATed packet
+    # the policy plugin filters on the forward path, after the DNAT: egress at the source, ingress at the
+    # destination, both on the pod IP and target port
     verdicts = evaluate(view.policies, src, dst_end, int(tport), protocol)
     egress = [v for v in verdicts if v.direction == "Egress"]
     ingress = [v for v in verdicts if v.direction == "Ingress"]
+    if bridged and dst_end.pod is not None and target_ip == ip:
+        dst_node = src_node  # bridged straight from veth to veth: no host route
+    else:
+        dst_node = _route_hops(path, view, src_node, target_ip)
     for v in egress:
         path.policy.append(v)
         path.add(v.pod, "policy", str(v))
         if not v.allowed:
             path.status = "connection timed out (dropped by NetworkPolicy egress)"
             return path
-    dst_node = _route_hops(path, view, cluster, src_node, src_ip, src_is_pod, target_ip)
+    if dst_node is not None and dst_node != src_node and view.cluster.pod_network == "vxlan":
+        _overlay_hops(path, view, src_node, dst_node, target_ip)
+    elif dst_node is not None and dst_node != src_node:
+        path.add(dst_node, "route", f"arrives on eth0 from {view.nets[src_node].ip}, unencapsulated (host-gw)")
+        path.devices += [(src_node, "eth0"), (dst_node, "eth0")]
+    if dst_node is not None and dst_node != src_node:
+        path.add(dst_node, "route", f"ip route get {target_ip}: {netmodel.lookup(view.routes(dst_node), target_ip)}")
     if dst_node is None or dst_end.pod is None:
         owner = view.node_of_ip(target_ip)
         if owner:
@@ -318,7 +339,8 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
             path.status = f"no route to host {target_ip}"
         return path
     veth = cluster.node(dst_node).cni.veth_of(target_ip)
-    path.add(dst_node, "bridge", f"cni0 forwards to port {veth} (the bridge's FDB knows the pod's MAC)")
+    if not (bridged and dst_node == src_node and target_ip == ip):
+        path.add(dst_node, "bridge", f"cni0 forwards to port {veth} (the bridge's FDB knows the pod's MAC)")
     path.devices += [(dst_node, "cni0"), (dst_node, veth)]
     for v in ingress:
         path.policy.append(v)
@@ -327,7 +349,7 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
             path.status = "connection timed out (dropped by NetworkPolicy ingress)"
             return path
     path.add(_pod_name(dst_end.pod), "deliver", f"{veth} -> pod eth0 {target_ip}:{tport}/{protocol}")
-    reply = f"reply {target_ip}:{tport} -> {src_ip}: conntrack ESTABLISHED"
+    reply = f"reply {target_ip}:{tport} -> {src.ip}: conntrack ESTABLISHED"
     if walk.endpoint:
         reply += f", source rewritten back to {ip}:{port} on {src_node}"
     path.add(_pod_name(dst_end.pod), "reply", reply + "; policy lets replies of allowed connections through")
