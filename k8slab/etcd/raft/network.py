@@ -19,7 +19,7 @@ import random
 
 from ...sim.rng import component_rng
 from .log import RaftLog
-from .raft import TICK_MS, Config, Raft, StateLeader
+from .raft import TICK_MS, Config, ProposalDropped, Raft, StateLeader
 from .raftpb import Entry, HardState, Message, MsgProp
 
 _TICK, _MSG = 0, 1
@@ -195,7 +195,10 @@ class RaftNetwork:
             self.dropped += 1
             return None
         self.delivered += 1
-        r.step(a)
+        try:
+            r.step(a)
+        except ProposalDropped:  # a forwarded proposal reached a member that has no leader either
+            self.dropped += 1
         self._handle(r)
         return ("msg", a)
 
