@@ -212,6 +212,14 @@ class RaftNetwork:
             self.now = time_ms
         return steps
 
+    def shift(self, delta_ms: int) -> None:
+        """Move the clock and everything pending ``delta_ms`` later, as if the whole network had paused: every
+        member's elapsed ticks and every message in flight stay as they were."""
+        self._heap = [(t + delta_ms, s, k, a, b) for t, s, k, a, b in self._heap]
+        heapq.heapify(self._heap)
+        self._link_free = {k: v + delta_ms for k, v in self._link_free.items()}
+        self.now += delta_ms
+
     def run(self, ms: int) -> int:
         return self.run_until(self.now + ms)
 
