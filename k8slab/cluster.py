@@ -66,10 +66,12 @@ class Cluster:
     def __init__(self, nodes: int = 3, seed: int = 0, *, node_cpu: str = "4", node_memory: str = "8Gi",
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
-                 schedule_on_control_plane: bool = False, trace: Trace | None = None) -> None:
+                 schedule_on_control_plane: bool = False, trace: Trace | None = None,
+                 etcd_members: int = 1) -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
-                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
+                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
+                          etcd_members=etcd_members)
         self._log: list[tuple[int, str, tuple, dict]] = []
         self.seed = seed
         self.pod_cidr = pod_cidr
@@ -77,7 +79,9 @@ class Cluster:
         self.loop = Loop(trace or Trace())
         self.trace = self.loop.trace
         self.etcd = MVCCStore()
-        self.apiserver = APIServer(self.loop, self.etcd, seed, service_cidr, trace_stages=trace_stages)
+        self.etcd_cluster = self._start_etcd_cluster(etcd_members)
+        self.apiserver = APIServer(self.loop, self.etcd_cluster or self.etcd, seed, service_cidr,
+                                   trace_stages=trace_stages)
         self.apiserver.bootstrap()
         self.admin = Client(self.apiserver, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
         rng = component_rng(seed, "kube-controller-manager")
@@ -112,6 +116,24 @@ class Cluster:
         self.ready_step = self.loop.steps
 
     # -- construction ---------------------------------------------------------------------------------------------
+    def _start_etcd_cluster(self, members: int):
+        """With more than one etcd member, the API server's writes go through Raft (k8slab.etcd.server); ``c.etcd``
+        stays the applied key-value state."""
+        if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+            raise ValueError(f"etcd_members must be a positive integer, not {members!r}")
+        if members == 1:
+            return None
+        from .etcd.server import RAFT_LOOP_MS, EtcdCluster
+        etcd = EtcdCluster(members, self.seed, self.etcd, loop=self.loop)
+
+        def raft_loop():
+            etcd.background()
+            self.apiserver.deliver_etcd_events()
+            self.loop.call_later(RAFT_LOOP_MS, raft_loop, component="etcd", label="raft", background=True)
+
+        self.loop.call_later(RAFT_LOOP_MS, raft_loop, component="etcd", label="raft", background=True)
+        return etcd
+
     def _add_node(self, name: str, ip: str, control_plane: bool, cpu: str, memory: str, max_pods: int,
                   taint_control_plane: bool) -> None:
         loop, seed = self.loop, self.seed
@@ -169,11 +191,21 @@ class Cluster:
 
     def _compact(self) -> None:
         rev = self.etcd.revision
-        if rev > max(1, self.etcd.compact_revision):
-            self.etcd.compact(rev)
+        if rev > max(1, self.etcd.compact_revision) and self._compact_through_raft(rev):
             self.loop.emit("kube-apiserver", "etcd.compact", "", {"revision": rev}, target="etcd")
         self.loop.call_later(COMPACTION_INTERVAL_MS, self._compact, component="kube-apiserver",
                              label="etcd compaction", background=True)
+
+    def _compact_through_raft(self, rev: int) -> bool:
+        if self.etcd_cluster is None:
+            self.etcd.compact(rev)
+            return True
+        from .etcd import EtcdError
+        try:
+            self.etcd_cluster.compact(rev)
+        except EtcdError:
+            return False  # no quorum: try again next time
+        return True
 
     # -- time -----------------------------------------------------------------------------------------------------
     @property

@@ -21,7 +21,7 @@ from ..api import errors, resources
 from ..api.defaults import apply_defaults
 from ..api.objects import deepcopy, parse_selector, rfc3339, to_json
 from ..api.validation import decode_error, validate, validate_status_update
-from ..etcd import MVCCStore
+from ..etcd import EtcdError, MVCCStore
 from ..etcd.mvcc import Compare, Op
 from ..sim import Loop, component_rng
 from .admission import AdmissionContext, default_plugins
@@ -353,13 +353,38 @@ class APIServer:
             raise
         key = resources.etcd_key(info, namespace, name, self.prefix)
         value = to_json(obj)
-        res = self.etcd.txn([Compare(key, "CREATE", "=", 0)], [Op.put(key, value)], [])
+        try:
+            res = self._etcd_txn([Compare(key, "CREATE", "=", 0)], [Op.put(key, value)], [])
+        except errors.StatusError:
+            if info.resource == "services":
+                self.registry.release_service(obj)
+            raise
         if not res.succeeded:
             if info.resource == "services":
                 self.registry.release_service(obj)
             self._pending.clear()
             raise errors.new_already_exists(resources.group_resource(info), name)
         return self._committed(key, obj, res.revision, "put", req, ref)
+
+    def _etcd_txn(self, compares, success, failure):
+        """The storage call: one etcd transaction. An etcd error (a Raft proposal not committed in time because
+        etcd has no quorum) is not a Status: the handlers turn it into a 500 with etcd's message and no reason
+        (responsewriters.ErrorToAPIStatus), which kubectl prints as "Error from server: etcdserver: request timed
+        out". Watch events of other entries applied meanwhile are delivered, never dropped."""
+        try:
+            res = self.etcd.txn(compares, success, failure)
+        except EtcdError as e:
+            self.deliver_etcd_events()
+            raise errors.StatusError({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                      "message": e.grpc_message, "reason": "", "code": 500}) from None
+        if not res.succeeded:
+            self.deliver_etcd_events()
+        return res
+
+    def deliver_etcd_events(self) -> None:
+        """Send watch events etcd produced outside a request of this API server (entries committed late)."""
+        if self._pending:
+            self._dispatch(None)
 
     def _committed(self, key, obj, revision, op, req, ref):
         obj["metadata"]["resourceVersion"] = str(revision)
@@ -409,7 +434,7 @@ class APIServer:
         if obj == old:
             return old  # no-op update: nothing is written
         value = to_json(obj)
-        res = self.etcd.txn([Compare(key, "MOD", "=", int(old["metadata"]["resourceVersion"]))],
+        res = self._etcd_txn([Compare(key, "MOD", "=", int(old["metadata"]["resourceVersion"]))],
                             [Op.put(key, value)], [])
         if not res.succeeded:
             self._pending.clear()
@@ -472,7 +497,7 @@ class APIServer:
         return self._remove(info, key, old, rv, req, ref)
 
     def _put_if(self, info, key, obj, rv, name, req, ref):
-        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.put(key, to_json(obj))],
+        res = self._etcd_txn([Compare(key, "MOD", "=", rv)], [Op.put(key, to_json(obj))],
                             [])
         if not res.succeeded:
             self._pending.clear()
@@ -480,7 +505,7 @@ class APIServer:
         return self._committed(key, obj, res.revision, "put", req, ref)
 
     def _remove(self, info, key, obj, rv, req, ref):
-        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.delete(key)], [])
+        res = self._etcd_txn([Compare(key, "MOD", "=", rv)], [Op.delete(key)], [])
         if not res.succeeded:
             self._pending.clear()
             raise errors.new_conflict(resources.group_resource(info), obj["metadata"]["name"])
