@@ -328,6 +328,17 @@ class Cluster:
                 return p
         return None
 
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: int | None = None,
+                     node: str | None = None):
+        """Follow one packet through kube-proxy's rules on ``node`` (default: the node of the pod or node that
+        owns ``src``, else the first worker). Same 5-tuple again: conntrack keeps the backend."""
+        if node is None:
+            pod = self._pod_by_ip(src)
+            node = (pod or {}).get("spec", {}).get("nodeName") or next(
+                (n.name for n in self._nodes.values() if n.ip == src),
+                next((n for n in self._nodes if n != CONTROL_PLANE), CONTROL_PLANE))
+        return self.node(node).kube_proxy.trace_packet(src, dst, port, proto, src_port)
+
     # -- rebuilding ------------------------------------------------------------------------------------------------
     def replay(self, until_step: int | None = None) -> "Cluster":
         """A new cluster built with the same arguments, with the same verbs replayed at the same steps, stopped at

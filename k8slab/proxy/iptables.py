@@ -51,6 +51,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple, Optional
 
+from .conntrack import Conntrack
+from .trace import PacketTrace
+
 __all__ = [
     "ServicePortName", "ServicePortInfo", "EndpointInfo", "Rule", "Step", "Walk", "Proxier",
     "port_proto_hash", "service_port_policy_cluster_chain", "service_port_policy_local_chain_name",
@@ -882,6 +885,7 @@ class Proxier:
         self._save_cache: dict = {}        # table (or None for all) -> iptables-save text, until the next sync
         self._parsed: dict = {}            # (table, line) -> Rule
         self._recent: dict = {}            # -m recent tables: name -> {src ip: last seen ms}
+        self.conntrack = Conntrack()       # the node's connection tracking table
         self._last_restore = None
         self.last_sync: dict = {}
 
@@ -1595,6 +1599,42 @@ class Proxier:
             if verdict is not None:
                 return verdict
         return None
+
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: Optional[int] = None,
+                     now_ms: int = 0, rng: Optional[random.Random] = None) -> PacketTrace:
+        """Follow one packet of the flow ``proto src:src_port -> dst:port`` through this node (see k8slab.proxy.trace).
+
+        A flow already in conntrack is ESTABLISHED: the nat table is skipped and the stored DNAT applies. A new
+        flow walks the rules (``walk()``) and, if accepted, is added to conntrack. ``src_port`` None: a new
+        ephemeral port, i.e. a new connection."""
+        proto = proto.upper()
+        port = int(port)
+        hook = "OUTPUT" if self._is_local_address(src) else "PREROUTING"
+        sport = self.conntrack.ephemeral_port() if src_port is None else int(src_port)
+        trace = PacketTrace(self.hostname, "iptables", src, sport, dst, port, proto, hook)
+        entry = self.conntrack.lookup(proto, src, sport, dst, port, now_ms)
+        if entry is not None:
+            trace.conntrack = "ESTABLISHED"
+            trace.dnat, trace.masqueraded = entry.dnat, entry.masqueraded
+            pkt = _Packet(src, entry.reply_src, proto.lower(), entry.reply_sport)
+            pkt.ctstate = {"ESTABLISHED"} | ({"DNAT"} if entry.dnat else set())
+            walk = Walk(src_ip=src, dst=f"{dst}:{port}", protocol=proto, hook=hook)
+            chain = "OUTPUT" if hook == "OUTPUT" else ("INPUT" if self._is_local_address(pkt.dst) else "FORWARD")
+            verdict = self._traverse("filter", chain, pkt, walk, rng or self.rng, now_ms)
+            trace.path, trace.chains = walk.steps, walk.chains
+            if verdict in ("DROP", "REJECT"):
+                trace.verdict = verdict
+            return trace
+        walk = self.walk(dst, port, proto, src, rng=rng, hook=hook, now_ms=now_ms)
+        trace.path, trace.chains = walk.steps, walk.chains
+        trace.dnat, trace.sep_chain, trace.masqueraded = walk.endpoint, walk.sep_chain, walk.masqueraded
+        if walk.verdict in ("REJECT", "DROP"):
+            trace.verdict = walk.verdict
+            last = walk.steps[-1]
+            trace.reason = parse_rule(last.table, last.rule).comment or ""
+            return trace
+        self.conntrack.add(proto, src, sport, dst, port, walk.endpoint, now_ms, walk.masqueraded)
+        return trace
 
     def recent_table(self, name: str) -> dict:
         """The ``/proc/net/xt_recent/<name>`` table: source IP -> last seen (ms)."""

@@ -92,3 +92,11 @@ class KubeProxy:
     def walk(self, dst_ip: str, dst_port: int, protocol: str = "TCP", src_ip: str | None = None, rng=None,
              hook: str = "OUTPUT"):
         return self.proxier.walk(dst_ip, dst_port, protocol, src_ip, rng=rng, hook=hook, now_ms=self.loop.now)
+
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: int | None = None):
+        """Follow one packet of a flow through this node's tables (conntrack first); see k8slab.proxy.trace."""
+        return self.proxier.trace_packet(src, dst, port, proto, src_port, now_ms=self.loop.now)
+
+    def conntrack(self) -> str:
+        """``conntrack -L`` on this node."""
+        return self.proxier.conntrack.listing(self.loop.now)
