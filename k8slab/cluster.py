@@ -66,10 +66,13 @@ class Cluster:
     def __init__(self, nodes: int = 3, seed: int = 0, *, node_cpu: str = "4", node_memory: str = "8Gi",
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
-                 schedule_on_control_plane: bool = False, trace: Trace | None = None) -> None:
+                 schedule_on_control_plane: bool = False, trace: Trace | None = None, proxy_mode: str = "iptables",
+                 ipvs_scheduler: str = "rr") -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
-                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
+                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
+                          proxy_mode=proxy_mode, ipvs_scheduler=ipvs_scheduler)
+        self.proxy_mode, self.ipvs_scheduler = proxy_mode, ipvs_scheduler
         self._log: list[tuple[int, str, tuple, dict]] = []
         self.seed = seed
         self.pod_cidr = pod_cidr
@@ -131,7 +134,8 @@ class Cluster:
                           taints=taints, control_plane=control_plane)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
-                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache)
+                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache,
+                          mode=self.proxy_mode, ipvs_scheduler=self.ipvs_scheduler)
         self._nodes[name] = NodeAgents(name, ip, "control-plane" if control_plane else "worker", kubelet, runtime,
                                        cni, proxy)
 

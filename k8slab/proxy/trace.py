@@ -45,7 +45,8 @@ class PacketTrace:
 
     @property
     def rules_evaluated(self) -> int:
-        return len(self.path)
+        """iptables rules evaluated (the IPVS lookups are counted in ``lookups``)."""
+        return sum(1 for s in self.path if s.table != "ipvs")
 
     @property
     def endpoint(self) -> Optional[str]:
