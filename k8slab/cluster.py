@@ -67,11 +67,12 @@ class Cluster:
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
-                 etcd_members: int = 1) -> None:
+                 etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr") -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
-                          etcd_members=etcd_members)
+                          etcd_members=etcd_members, proxy_mode=proxy_mode, ipvs_scheduler=ipvs_scheduler)
+        self.proxy_mode, self.ipvs_scheduler = proxy_mode, ipvs_scheduler
         self._log: list[tuple[int, str, tuple, dict]] = []
         self.seed = seed
         self.pod_cidr = pod_cidr
@@ -153,7 +154,8 @@ class Cluster:
                           taints=taints, control_plane=control_plane)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
-                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache)
+                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache,
+                          mode=self.proxy_mode, ipvs_scheduler=self.ipvs_scheduler)
         self._nodes[name] = NodeAgents(name, ip, "control-plane" if control_plane else "worker", kubelet, runtime,
                                        cni, proxy)
 
@@ -359,6 +361,17 @@ class Cluster:
             if p.get("status", {}).get("podIP") == ip and p.get("status", {}).get("phase") == "Running":
                 return p
         return None
+
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: int | None = None,
+                     node: str | None = None):
+        """Follow one packet through kube-proxy's rules on ``node`` (default: the node of the pod or node that
+        owns ``src``, else the first worker). Same 5-tuple again: conntrack keeps the backend."""
+        if node is None:
+            pod = self._pod_by_ip(src)
+            node = (pod or {}).get("spec", {}).get("nodeName") or next(
+                (n.name for n in self._nodes.values() if n.ip == src),
+                next((n for n in self._nodes if n != CONTROL_PLANE), CONTROL_PLANE))
+        return self.node(node).kube_proxy.trace_packet(src, dst, port, proto, src_port)
 
     # -- rebuilding ------------------------------------------------------------------------------------------------
     def replay(self, until_step: int | None = None) -> "Cluster":
