@@ -371,6 +371,8 @@ class APIServer:
     def _update(self, info, namespace, name, body, subresource, user, options, req, ref):
         if subresource == "scale":
             return self._update_scale(info, namespace, name, body, user, req, ref)
+        if subresource == "finalize" and info.resource == "namespaces":
+            return self._finalize_namespace(info, name, body, user, options, req, ref)
         if subresource not in ("", "status") or (subresource and subresource not in info.subresources):
             raise errors.new_method_not_supported(resources.group_resource(info) + "/" + subresource, "update")
         old = self.storage_get(info.resource, namespace, name)
@@ -404,7 +406,8 @@ class APIServer:
         self._validate(ctx, info, obj, old, req, ref, extra, status_only=(subresource == "status"))
         key = resources.etcd_key(info, namespace, name, self.prefix)
         # Finalizers removed from an object already being deleted: the update completes the deletion.
-        if old["metadata"].get("deletionTimestamp") and not md.get("finalizers") and info.resource != "pods":
+        if old["metadata"].get("deletionTimestamp") and not md.get("finalizers") and info.resource != "pods" \
+                and not (info.resource == "namespaces" and (obj.get("spec") or {}).get("finalizers")):
             return self._remove(info, key, obj, int(old["metadata"]["resourceVersion"]), req, ref)
         if obj == old:
             return old  # no-op update: nothing is written
@@ -495,6 +498,31 @@ class APIServer:
         return obj
 
     # -- subresources -----------------------------------------------------------------------------------------------
+    def _finalize_namespace(self, info, name, body, user, options, req, ref):
+        """PUT namespaces/<name>/finalize (FinalizeREST): only spec.finalizers changes. A terminating namespace
+        left with no finalizers at all is deleted by the same update (ShouldDeleteNamespaceDuringUpdate)."""
+        old = self.storage_get("namespaces", None, name)
+        if old is None:
+            raise errors.new_not_found("namespaces", name)
+        fins = ((body or {}).get("spec") or {}).get("finalizers") or []
+        for i, f in enumerate(fins):
+            if not isinstance(f, str) or ("/" not in f and f != "kubernetes"):
+                raise errors.new_invalid("Namespace", name, [errors.invalid(
+                    f"spec.finalizers[{i}]", f, "name is neither a standard finalizer name nor is it fully "
+                                                "qualified")])
+        obj = deepcopy(old)
+        obj["spec"]["finalizers"] = list(fins)
+        rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise errors.new_conflict("namespaces", name)
+        key = resources.etcd_key(info, None, name, self.prefix)
+        cur_rv = int(old["metadata"]["resourceVersion"])
+        if old["metadata"].get("deletionTimestamp") and not fins and not old["metadata"].get("finalizers"):
+            return self._remove(info, key, obj, cur_rv, req, ref)
+        if obj == old:
+            return old
+        return self._put_if(info, key, obj, cur_rv, name, req, ref)
+
     def _bind(self, info, namespace, name, body, user, req, ref):
         """POST pods/<name>/binding: sets spec.nodeName and the PodScheduled condition (BindingREST)."""
         if info.resource != "pods":
