@@ -17,9 +17,11 @@ from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
+from .nodelifecycle import NodeLifecycleController
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
+from .tainteviction import TaintEvictionController
 
 NAME = "kube-controller-manager"
 
@@ -34,6 +36,8 @@ CONTROLLERS = [
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
     ("namespace", NamespaceController, "namespace-controller"),
+    ("nodelifecycle", NodeLifecycleController, "node-controller"),
+    ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
 ]
 
 
