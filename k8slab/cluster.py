@@ -253,11 +253,15 @@ class Cluster:
         return kubectl.ObjectList([deepcopy(o) for o in lst["items"]], info.resource, self.loop.now)
 
     def delete(self, resource: str, name: str, namespace: str | None = "default",
-               grace_period: int | None = None, cascade: str = "background"):
-        """``kubectl delete``; ``cascade`` is background (default), foreground or orphan."""
-        self._record("delete", resource, name, namespace=namespace, grace_period=grace_period, cascade=cascade)
+               grace_period: int | None = None, cascade: str = "background",
+               propagation_policy: str | None = None):
+        """``kubectl delete``; ``cascade`` is background (default), foreground or orphan. ``propagation_policy``
+        ("Background", "Foreground" or "Orphan", the DeleteOptions field) overrides it."""
+        self._record("delete", resource, name, namespace=namespace, grace_period=grace_period, cascade=cascade,
+                     propagation_policy=propagation_policy)
         info = resources.lookup(resource)
-        policy = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}[cascade]
+        policy = propagation_policy or {"background": "Background", "foreground": "Foreground",
+                                        "orphan": "Orphan"}[cascade]
         return kubectl.KubeObject(deepcopy(self.admin.delete(
             info.resource, name, namespace=namespace if info.namespaced else None,
             grace_period_seconds=grace_period, propagation_policy=policy)))

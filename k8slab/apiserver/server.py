@@ -430,6 +430,11 @@ class APIServer:
         return self._update(info, namespace, name, merged, subresource, user, options, req, ref)
 
     def _delete(self, info, namespace, name, body, subresource, user, options, req, ref):
+        policy = options.get("propagationPolicy")
+        if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
+            # ValidateDeleteOptions
+            raise errors.new_invalid("DeleteOptions.meta.k8s.io", "", [errors.not_supported(
+                "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])])
         old = self.storage_get(info.resource, namespace, name)
         if old is None:
             raise errors.new_not_found(resources.group_resource(info), name)
@@ -459,19 +464,23 @@ class APIServer:
             obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
             obj["status"] = {"phase": "Terminating"}
             return self._put_if(info, key, obj, rv, name, req, ref)
-        if md.get("finalizers") or options.get("propagationPolicy") == "Foreground":
+        policy = options.get("propagationPolicy")
+        if md.get("finalizers") or policy in ("Foreground", "Orphan"):
             if md.get("deletionTimestamp"):
                 return old
             obj = deepcopy(old)
             obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
-            if options.get("propagationPolicy") == "Foreground":
-                fins = obj["metadata"].setdefault("finalizers", [])
-                if "foregroundDeletion" not in fins:
-                    fins.append("foregroundDeletion")
+            # deletionFinalizersForGarbageCollection: the policy becomes a finalizer the garbage collector acts on
+            # (foregroundDeletion: delete the dependents first; orphan: remove their ownerReferences first)
+            if policy in ("Foreground", "Orphan"):
+                add, drop = ("foregroundDeletion", "orphan") if policy == "Foreground" else \
+                    ("orphan", "foregroundDeletion")
+                fins = [f for f in obj["metadata"].get("finalizers") or () if f != drop]
+                if add not in fins:
+                    fins.append(add)
+                obj["metadata"]["finalizers"] = fins
             return self._put_if(info, key, obj, rv, name, req, ref)
-        if options.get("propagationPolicy") == "Orphan":
-            pass  # dependents keep running; the garbage collector will drop their ownerReferences
         return self._remove(info, key, old, rv, req, ref)
 
     def _put_if(self, info, key, obj, rv, name, req, ref):
