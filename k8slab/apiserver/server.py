@@ -101,6 +101,7 @@ class APIServer:
         self.loop = loop
         self.etcd = etcd
         self.prefix = prefix
+        self.seed = seed
         self.rng = component_rng(seed, NAME)
         self.registry = Registry(self.rng, service_cidr, node_port_range)
         self.service_cidr = service_cidr
@@ -324,6 +325,9 @@ class APIServer:
     def _create(self, info, namespace, name, body, subresource, user, options, req, ref):
         if subresource == "binding":
             return self._bind(info, namespace, name, body, user, req, ref)
+        if subresource == "token" and info.resource == "serviceaccounts":
+            from .tokenrequest import create_token
+            return create_token(self, namespace, name, body)
         if subresource:
             raise errors.new_method_not_supported(resources.group_resource(info), "create")
         obj = self._check_kind(info, body)
