@@ -21,6 +21,8 @@ from .api.serialize import load_manifests
 from .apiserver import APIServer
 from .apiserver.authn import Credentials
 from .client import Client, SharedInformerFactory
+from .cloud import CloudControllerManager, FakeCloud
+from .cloud.manager import ExternalCloudKubelet, rbac_manifests
 from .cni import BridgePlugin
 from .controllers import KubeControllerManager
 from .cri import ContainerRuntime
@@ -67,12 +69,16 @@ class Cluster:
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
-                 etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr") -> None:
+                 etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
+                 cloud_provider: str | None = None) -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
-                          etcd_members=etcd_members, proxy_mode=proxy_mode, ipvs_scheduler=ipvs_scheduler)
+                          etcd_members=etcd_members, proxy_mode=proxy_mode, ipvs_scheduler=ipvs_scheduler,
+                          cloud_provider=cloud_provider)
         self.proxy_mode, self.ipvs_scheduler = proxy_mode, ipvs_scheduler
+        if cloud_provider not in (None, "fake"):
+            raise ValueError(f'unknown cloud provider {cloud_provider!r}: the lab has "fake" (or None for none)')
         self._log: list[tuple[int, str, tuple, dict]] = []
         self.seed = seed
         self.pod_cidr = pod_cidr
@@ -90,6 +96,9 @@ class Cluster:
                                                         events=events, token_rng=rng)
         self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events)
         self._nodes: dict[str, NodeAgents] = {}
+        # --cloud-provider=external: a fake cloud whose VMs are the nodes, and a cloud-controller-manager
+        self.cloud = FakeCloud(self.loop, component_rng(seed, "cloud")) if cloud_provider == "fake" else None
+        self.cloud_controller_manager = None
         # every kube-proxy computes the same rules from the same objects: the simulation computes them once
         self.proxy_cache = SharedRuleCache()
         names = [CONTROL_PLANE] + [f"node-{i}" for i in range(1, nodes + 1)]
@@ -98,6 +107,8 @@ class Cluster:
                            cpu=node_cpu, memory=node_memory, max_pods=max_pods,
                            taint_control_plane=not schedule_on_control_plane)
         self.controller_manager.start()
+        if self.cloud is not None:
+            self._start_cloud_controller_manager(events)
         self.scheduler.start()
         for agents in self._nodes.values():
             agents.kubelet.start()
@@ -149,7 +160,9 @@ class Cluster:
             labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
             if taint_control_plane:
                 taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
-        kubelet = Kubelet(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
+        if self.cloud is not None:
+            self.cloud.add_instance(name, ip, "lab.standard-2" if control_plane else "lab.standard-4")
+        kubelet = (ExternalCloudKubelet if self.cloud is not None else Kubelet)(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
                           capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods)}, labels=labels,
                           taints=taints, control_plane=control_plane)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
@@ -158,6 +171,17 @@ class Cluster:
                           mode=self.proxy_mode, ipvs_scheduler=self.ipvs_scheduler)
         self._nodes[name] = NodeAgents(name, ip, "control-plane" if control_plane else "worker", kubelet, runtime,
                                        cni, proxy)
+
+    def _start_cloud_controller_manager(self, events: bool) -> None:
+        for obj in rbac_manifests():
+            info = resources.info_for(obj)
+            self.admin.create(info.resource, obj, namespace=obj["metadata"].get("namespace"))
+        self.cloud_controller_manager = CloudControllerManager(
+            self.apiserver, self.cloud, self.pod_cidr, events=events,
+            token_rng=component_rng(self.seed, "cloud-controller-manager"))
+        self.cloud.on_terminate.append(lambda name: self._nodes[name].kubelet.stop() if name in self._nodes
+                                       else None)
+        self.cloud_controller_manager.start()
 
     def _install_coredns(self, replicas: int) -> None:
         labels = {"k8s-app": "kube-dns"}
@@ -287,11 +311,15 @@ class Cluster:
         return kubectl.ObjectList([deepcopy(o) for o in lst["items"]], info.resource, self.loop.now)
 
     def delete(self, resource: str, name: str, namespace: str | None = "default",
-               grace_period: int | None = None, cascade: str = "background"):
-        """``kubectl delete``; ``cascade`` is background (default), foreground or orphan."""
-        self._record("delete", resource, name, namespace=namespace, grace_period=grace_period, cascade=cascade)
+               grace_period: int | None = None, cascade: str = "background",
+               propagation_policy: str | None = None):
+        """``kubectl delete``; ``cascade`` is background (default), foreground or orphan. ``propagation_policy``
+        ("Background", "Foreground" or "Orphan", the DeleteOptions field) overrides it."""
+        self._record("delete", resource, name, namespace=namespace, grace_period=grace_period, cascade=cascade,
+                     propagation_policy=propagation_policy)
         info = resources.lookup(resource)
-        policy = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}[cascade]
+        policy = propagation_policy or {"background": "Background", "foreground": "Foreground",
+                                        "orphan": "Orphan"}[cascade]
         return kubectl.KubeObject(deepcopy(self.admin.delete(
             info.resource, name, namespace=namespace if info.namespaced else None,
             grace_period_seconds=grace_period, propagation_policy=policy)))

@@ -243,6 +243,12 @@ def _controller_roles() -> dict[str, list[dict]]:
             rule(["list", "delete"], [""], ["pods"]),
             _events_rule(),
         ],
+        "taint-eviction-controller": [
+            rule(["get", "list"], [""], ["pods"]),
+            rule(["delete"], [""], ["pods"]),
+            rule(["patch"], [""], ["pods/status"]),
+            _events_rule(),
+        ],
         "generic-garbage-collector": [
             rule(["get", "list", "watch", "patch", "update", "delete"], ["*"], ["*"]),
         ],

@@ -101,6 +101,7 @@ class APIServer:
         self.loop = loop
         self.etcd = etcd
         self.prefix = prefix
+        self.seed = seed
         self.rng = component_rng(seed, NAME)
         self.registry = Registry(self.rng, service_cidr, node_port_range)
         self.service_cidr = service_cidr
@@ -324,6 +325,9 @@ class APIServer:
     def _create(self, info, namespace, name, body, subresource, user, options, req, ref):
         if subresource == "binding":
             return self._bind(info, namespace, name, body, user, req, ref)
+        if subresource == "token" and info.resource == "serviceaccounts":
+            from .tokenrequest import create_token
+            return create_token(self, namespace, name, body)
         if subresource:
             raise errors.new_method_not_supported(resources.group_resource(info), "create")
         obj = self._check_kind(info, body)
@@ -396,6 +400,8 @@ class APIServer:
     def _update(self, info, namespace, name, body, subresource, user, options, req, ref):
         if subresource == "scale":
             return self._update_scale(info, namespace, name, body, user, req, ref)
+        if subresource == "finalize" and info.resource == "namespaces":
+            return self._finalize_namespace(info, name, body, user, options, req, ref)
         if subresource not in ("", "status") or (subresource and subresource not in info.subresources):
             raise errors.new_method_not_supported(resources.group_resource(info) + "/" + subresource, "update")
         old = self.storage_get(info.resource, namespace, name)
@@ -429,7 +435,8 @@ class APIServer:
         self._validate(ctx, info, obj, old, req, ref, extra, status_only=(subresource == "status"))
         key = resources.etcd_key(info, namespace, name, self.prefix)
         # Finalizers removed from an object already being deleted: the update completes the deletion.
-        if old["metadata"].get("deletionTimestamp") and not md.get("finalizers") and info.resource != "pods":
+        if old["metadata"].get("deletionTimestamp") and not md.get("finalizers") and info.resource != "pods" \
+                and not (info.resource == "namespaces" and (obj.get("spec") or {}).get("finalizers")):
             return self._remove(info, key, obj, int(old["metadata"]["resourceVersion"]), req, ref)
         if obj == old:
             return old  # no-op update: nothing is written
@@ -452,6 +459,11 @@ class APIServer:
         return self._update(info, namespace, name, merged, subresource, user, options, req, ref)
 
     def _delete(self, info, namespace, name, body, subresource, user, options, req, ref):
+        policy = options.get("propagationPolicy")
+        if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
+            # ValidateDeleteOptions
+            raise errors.new_invalid("DeleteOptions.meta.k8s.io", "", [errors.not_supported(
+                "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])])
         old = self.storage_get(info.resource, namespace, name)
         if old is None:
             raise errors.new_not_found(resources.group_resource(info), name)
@@ -481,19 +493,23 @@ class APIServer:
             obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
             obj["status"] = {"phase": "Terminating"}
             return self._put_if(info, key, obj, rv, name, req, ref)
-        if md.get("finalizers") or options.get("propagationPolicy") == "Foreground":
+        policy = options.get("propagationPolicy")
+        if md.get("finalizers") or policy in ("Foreground", "Orphan"):
             if md.get("deletionTimestamp"):
                 return old
             obj = deepcopy(old)
             obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
-            if options.get("propagationPolicy") == "Foreground":
-                fins = obj["metadata"].setdefault("finalizers", [])
-                if "foregroundDeletion" not in fins:
-                    fins.append("foregroundDeletion")
+            # deletionFinalizersForGarbageCollection: the policy becomes a finalizer the garbage collector acts on
+            # (foregroundDeletion: delete the dependents first; orphan: remove their ownerReferences first)
+            if policy in ("Foreground", "Orphan"):
+                add, drop = ("foregroundDeletion", "orphan") if policy == "Foreground" else \
+                    ("orphan", "foregroundDeletion")
+                fins = [f for f in obj["metadata"].get("finalizers") or () if f != drop]
+                if add not in fins:
+                    fins.append(add)
+                obj["metadata"]["finalizers"] = fins
             return self._put_if(info, key, obj, rv, name, req, ref)
-        if options.get("propagationPolicy") == "Orphan":
-            pass  # dependents keep running; the garbage collector will drop their ownerReferences
         return self._remove(info, key, old, rv, req, ref)
 
     def _put_if(self, info, key, obj, rv, name, req, ref):
@@ -520,6 +536,31 @@ class APIServer:
         return obj
 
     # -- subresources -----------------------------------------------------------------------------------------------
+    def _finalize_namespace(self, info, name, body, user, options, req, ref):
+        """PUT namespaces/<name>/finalize (FinalizeREST): only spec.finalizers changes. A terminating namespace
+        left with no finalizers at all is deleted by the same update (ShouldDeleteNamespaceDuringUpdate)."""
+        old = self.storage_get("namespaces", None, name)
+        if old is None:
+            raise errors.new_not_found("namespaces", name)
+        fins = ((body or {}).get("spec") or {}).get("finalizers") or []
+        for i, f in enumerate(fins):
+            if not isinstance(f, str) or ("/" not in f and f != "kubernetes"):
+                raise errors.new_invalid("Namespace", name, [errors.invalid(
+                    f"spec.finalizers[{i}]", f, "name is neither a standard finalizer name nor is it fully "
+                                                "qualified")])
+        obj = deepcopy(old)
+        obj["spec"]["finalizers"] = list(fins)
+        rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise errors.new_conflict("namespaces", name)
+        key = resources.etcd_key(info, None, name, self.prefix)
+        cur_rv = int(old["metadata"]["resourceVersion"])
+        if old["metadata"].get("deletionTimestamp") and not fins and not old["metadata"].get("finalizers"):
+            return self._remove(info, key, obj, cur_rv, req, ref)
+        if obj == old:
+            return old
+        return self._put_if(info, key, obj, cur_rv, name, req, ref)
+
     def _bind(self, info, namespace, name, body, user, req, ref):
         """POST pods/<name>/binding: sets spec.nodeName and the PodScheduled condition (BindingREST)."""
         if info.resource != "pods":

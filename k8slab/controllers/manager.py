@@ -16,9 +16,12 @@ from ..client.leaderelection import LeaderElector
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .namespace import NamespaceController
+from .nodelifecycle import NodeLifecycleController
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
+from .tainteviction import TaintEvictionController
 
 NAME = "kube-controller-manager"
 
@@ -32,6 +35,9 @@ CONTROLLERS = [
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
+    ("namespace", NamespaceController, "namespace-controller"),
+    ("nodelifecycle", NodeLifecycleController, "node-controller"),
+    ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
 ]
 
 
