@@ -114,6 +114,10 @@ class Loop:
             heapq.heappop(heap)
         return heap[0][2] if heap else None
 
+    def timers(self) -> list[Timer]:
+        """Every pending (not cancelled) callback, in no particular order."""
+        return [t for _, _, t in self._heap if not t.cancelled]
+
     @property
     def pending(self) -> int:
         """Number of pending foreground callbacks."""
