@@ -38,7 +38,13 @@ from .sim import Loop, Trace, component_rng
 CONTROL_PLANE = "control-plane"
 KUBE_DNS_IP_OFFSET = 10  # kubeadm gives kube-dns the 10th address of the service range
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.11.3"
+NODE_IP_BASE = 10  # the control-plane node is 192.168.0.10, node-1 192.168.0.11, ...
 COMPACTION_INTERVAL_MS = 5 * 60 * 1000  # the API server compacts etcd every 5 minutes
+
+
+def node_ip(index: int) -> str:
+    """The address of node ``index`` (0 is the control-plane node, where kube-apiserver advertises itself)."""
+    return f"192.168.0.{NODE_IP_BASE + index}"
 
 
 @dataclass
@@ -90,6 +96,7 @@ class Cluster:
         self.apiserver = APIServer(self.loop, self.etcd_cluster or self.etcd, seed, service_cidr,
                                    trace_stages=trace_stages)
         self.apiserver.bootstrap()
+        self.apiserver.reconcile_kubernetes_endpoints(node_ip(0))
         self.admin = Client(self.apiserver, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
         rng = component_rng(seed, "kube-controller-manager")
         self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, 24, ca_pem=cluster_ca_pem(seed),
@@ -103,7 +110,7 @@ class Cluster:
         self.proxy_cache = SharedRuleCache()
         names = [CONTROL_PLANE] + [f"node-{i}" for i in range(1, nodes + 1)]
         for i, name in enumerate(names):
-            self._add_node(name, f"192.168.0.{10 + i}", control_plane=(i == 0),
+            self._add_node(name, node_ip(i), control_plane=(i == 0),
                            cpu=node_cpu, memory=node_memory, max_pods=max_pods,
                            taint_control_plane=not schedule_on_control_plane)
         self.controller_manager.start()

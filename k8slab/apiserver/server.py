@@ -155,6 +155,25 @@ class APIServer:
                                                      "targetPort": 6443}],
                      "sessionAffinity": "None", "type": "ClusterIP"}}, user=system, component=NAME)
 
+    def reconcile_kubernetes_endpoints(self, advertise_address: str, port: int = 6443) -> None:
+        """The endpoint reconciler (pkg/controlplane/reconcilers, through EndpointsAdapter.Sync): the ``kubernetes``
+        Service has no selector, so the API server itself writes its Endpoints and EndpointSlice, pointing at its
+        own advertise address and secure port."""
+        system = UserInfo("system:apiserver", ("system:masters",))
+        ports = [{"name": "https", "port": port, "protocol": "TCP"}]
+        self.request("create", "endpoints", namespace="default", body={
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": advertise_address}], "ports": ports}]}, user=system, component=NAME)
+        self.request("create", "endpointslices", namespace="default", body={
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [advertise_address], "conditions": {"ready": True}}],
+            "ports": ports}, user=system, component=NAME)
+
     # -- helpers used by admission and RBAC -------------------------------------------------------------------------
     RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
 
