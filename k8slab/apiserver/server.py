@@ -165,6 +165,12 @@ class APIServer:
             got = self._authz_cache[attrs] = self.authorizer.authorize(attrs)
         return got
 
+    def can_i(self, user, verb: str, resource: str = "", namespace: str = "", **kw):
+        """``kubectl auth can-i``: see :func:`k8slab.apiserver.authz.can_i`."""
+        from .authz import can_i
+
+        return can_i(self, user, verb, resource, namespace, **kw)
+
     def _list_cached(self, resource: str):
         return self.cache.get(resource, {}).values()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
+from .clusterroleaggregation import ClusterRoleAggregationController
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
@@ -32,6 +33,7 @@ CONTROLLERS = [
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
+    ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
 ]
 
 
