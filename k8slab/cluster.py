@@ -329,6 +329,16 @@ class Cluster:
         return None
 
     # -- rebuilding ------------------------------------------------------------------------------------------------
+    @property
+    def pki(self):
+        """The cluster's certificates and keys as kubeadm lays them out in /etc/kubernetes/pki
+        (:func:`k8slab.pki.cluster_pki`)."""
+        if getattr(self, "_pki", None) is None:
+            from .pki import cluster_pki
+
+            self._pki = cluster_pki(self)
+        return self._pki
+
     def can_i(self, user, verb: str, resource: str = "", namespace: str = "default", *, groups=(),
               subresource: str = "", name: str = "", path: str = "", list: bool = False):
         """``kubectl auth can-i VERB RESOURCE -n NS --as USER``: "yes" or "no - reason"; ``list=True`` gives the

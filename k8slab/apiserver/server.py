@@ -104,7 +104,7 @@ class APIServer:
         self.rng = component_rng(seed, NAME)
         self.registry = Registry(self.rng, service_cidr, node_port_range)
         self.service_cidr = service_cidr
-        self.authenticator = Authenticator()
+        self.authenticator = Authenticator(seed=seed, now_ms=lambda: loop.now)
         self.authorizer = UnionAuthorizer(NodeAuthorizer(), RBACAuthorizer(self._list_cached))
         self.admission = default_plugins()
         self.trace_stages = trace_stages
@@ -208,9 +208,9 @@ class APIServer:
             if user is None:
                 try:
                     user, method = self.authenticator.authenticate(creds)
-                except AuthenticationError:
+                except AuthenticationError as e:
                     if stages:
-                        loop.emit(NAME, "authn", ref, {"result": "Unauthorized"}, cause=req)
+                        loop.emit(NAME, "authn", ref, {"result": "Unauthorized", "reason": str(e)}, cause=req)
                     raise errors.new_unauthorized("Unauthorized")
             else:
                 method = "x509"
