@@ -38,12 +38,12 @@ class NamespaceLifecycle:
     """Refuses new objects in a namespace that does not exist or is being terminated."""
 
     NAME = "NamespaceLifecycle"
-    mutating = False
+    mutating = True  # it runs first, in the mutating phase (Admit), so a missing namespace is a 404 before anything
 
     def handles(self, ctx: AdmissionContext) -> bool:
         return ctx.verb == "create" and ctx.info.namespaced and ctx.subresource == ""
 
-    def validate(self, ctx: AdmissionContext, obj: dict) -> None:
+    def admit(self, ctx: AdmissionContext, obj: dict) -> None:
         ns = ctx.lookup("namespaces", None, ctx.namespace)
         if ns is None:
             raise errors.new_not_found("namespaces", ctx.namespace)
