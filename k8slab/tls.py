@@ -41,6 +41,10 @@ class HandshakeResult:
 
     @property
     def error(self) -> str:
+        """The refusal's cause: the side whose certificate check failed, else whichever side saw an error."""
+        for e in (self.client_error, self.server_error):
+            if e.startswith("certificate verify failed"):
+                return e
         return self.client_error or self.server_error
 
     def __repr__(self) -> str:
