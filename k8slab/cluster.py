@@ -409,6 +409,34 @@ class Cluster:
         return self.node(node).kube_proxy.trace_packet(src, dst, port, proto, src_port)
 
     # -- rebuilding ------------------------------------------------------------------------------------------------
+    @property
+    def pki(self):
+        """The cluster's certificates and keys as kubeadm lays them out in /etc/kubernetes/pki
+        (:func:`k8slab.pki.cluster_pki`)."""
+        if getattr(self, "_pki", None) is None:
+            from .pki import cluster_pki
+
+            self._pki = cluster_pki(self)
+        return self._pki
+
+    def can_i(self, user, verb: str, resource: str = "", namespace: str = "default", *, groups=(),
+              subresource: str = "", name: str = "", path: str = "", list: bool = False):
+        """``kubectl auth can-i VERB RESOURCE -n NS --as USER``: "yes" or "no - reason"; ``list=True`` gives the
+        ``--list`` table of the user's rules in ``namespace``."""
+        from .apiserver import authz
+
+        if list:
+            return authz.rules_table(authz.rules_for(self.apiserver, user, namespace, groups=groups))
+        return authz.can_i(self.apiserver, user, verb, resource, namespace, groups=groups,
+                           subresource=subresource, name=name, path=path)
+
+    def authorization_mode(self, modes: str = "Node,RBAC", abac_policy: str = "") -> None:
+        """Restart the API server's authorizers as ``--authorization-mode=modes`` (ABAC reads ``abac_policy``,
+        one JSON Policy per line)."""
+        from .apiserver import authz
+
+        authz.set_authorization_modes(self.apiserver, modes, abac_policy)
+
     def replay(self, until_step: int | None = None) -> "Cluster":
         """A new cluster built with the same arguments, with the same verbs replayed at the same steps, stopped at
         step ``until_step`` (default: the step this cluster is at). Deterministic: the traces match."""

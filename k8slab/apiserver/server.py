@@ -105,7 +105,7 @@ class APIServer:
         self.rng = component_rng(seed, NAME)
         self.registry = Registry(self.rng, service_cidr, node_port_range)
         self.service_cidr = service_cidr
-        self.authenticator = Authenticator()
+        self.authenticator = Authenticator(seed=seed, now_ms=lambda: loop.now)
         self.authorizer = UnionAuthorizer(NodeAuthorizer(), RBACAuthorizer(self._list_cached))
         self.admission = default_plugins()
         self.trace_stages = trace_stages
@@ -185,6 +185,12 @@ class APIServer:
             got = self._authz_cache[attrs] = self.authorizer.authorize(attrs)
         return got
 
+    def can_i(self, user, verb: str, resource: str = "", namespace: str = "", **kw):
+        """``kubectl auth can-i``: see :func:`k8slab.apiserver.authz.can_i`."""
+        from .authz import can_i
+
+        return can_i(self, user, verb, resource, namespace, **kw)
+
     def _list_cached(self, resource: str):
         return self.cache.get(resource, {}).values()
 
@@ -222,9 +228,9 @@ class APIServer:
             if user is None:
                 try:
                     user, method = self.authenticator.authenticate(creds)
-                except AuthenticationError:
+                except AuthenticationError as e:
                     if stages:
-                        loop.emit(NAME, "authn", ref, {"result": "Unauthorized"}, cause=req)
+                        loop.emit(NAME, "authn", ref, {"result": "Unauthorized", "reason": str(e)}, cause=req)
                     raise errors.new_unauthorized("Unauthorized")
             else:
                 method = "x509"
@@ -290,14 +296,27 @@ class APIServer:
     # -- writes -----------------------------------------------------------------------------------------------------
     def _admit(self, verb, info, namespace, name, subresource, user, obj, old, req, ref) -> dict:
         ctx = AdmissionContext(self, verb, info, namespace, name, subresource, user, old)
+        ctx.req, ctx.ref = req, ref
+        self._run_admission(ctx, obj, "admit", "admission.mutating")
+        return ctx
+
+    def _run_admission(self, ctx, obj, phase: str, kind: str) -> None:
+        """One admission phase: every plugin with ``phase`` (admit or validate) that handles the request, in
+        order; a refusal is traced with the plugin that refused."""
         applied = []
         for p in self.admission:
-            if p.mutating and p.handles(ctx):
-                p.admit(ctx, obj)
+            fn = getattr(p, phase, None)
+            if fn is not None and p.handles(ctx):
+                try:
+                    fn(ctx, obj)
+                except errors.StatusError as e:
+                    if self.trace_stages:
+                        self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied, "denied_by": p.NAME,
+                                                             "code": e.code, "message": e.message}, cause=ctx.req)
+                    raise
                 applied.append(p.NAME)
         if self.trace_stages:
-            self.loop.emit(NAME, "admission.mutating", ref, {"plugins": applied}, cause=req)
-        return ctx
+            self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied}, cause=ctx.req)
 
     def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
         try:
@@ -310,13 +329,7 @@ class APIServer:
             self.loop.emit(NAME, "validation", ref, {"errors": [e.error() for e in errs]}, cause=req)
         if errs:
             raise errors.new_invalid(resources.group_kind(info), obj.get("metadata", {}).get("name", ""), errs)
-        applied = []
-        for p in self.admission:
-            if not p.mutating and p.handles(ctx):
-                p.validate(ctx, obj)
-                applied.append(p.NAME)
-        if self.trace_stages:
-            self.loop.emit(NAME, "admission.validating", ref, {"plugins": applied}, cause=req)
+        self._run_admission(ctx, obj, "validate", "admission.validating")
 
     def _check_kind(self, info, body, skip: tuple = ()) -> dict:
         """The request body as an object the server owns (a copy), checked to be of the resource's kind.
@@ -487,8 +500,9 @@ class APIServer:
         if old is None:
             raise errors.new_not_found(resources.group_resource(info), name)
         ctx = AdmissionContext(self, "delete", info, namespace, name, "", user, old)
+        ctx.req, ctx.ref = req, ref
         for p in self.admission:
-            if not p.mutating and p.handles(ctx):
+            if hasattr(p, "validate") and p.handles(ctx):
                 p.validate(ctx, None)
         key = resources.etcd_key(info, namespace, name, self.prefix)
         rv = int(old["metadata"]["resourceVersion"])

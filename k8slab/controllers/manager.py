@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
+from .clusterroleaggregation import ClusterRoleAggregationController
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
@@ -38,6 +39,7 @@ CONTROLLERS = [
     ("namespace", NamespaceController, "namespace-controller"),
     ("nodelifecycle", NodeLifecycleController, "node-controller"),
     ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
+    ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
 ]
 
 
