@@ -21,6 +21,8 @@ from .api.serialize import load_manifests
 from .apiserver import APIServer
 from .apiserver.authn import Credentials
 from .client import Client, SharedInformerFactory
+from .cloud import CloudControllerManager, FakeCloud
+from .cloud.manager import ExternalCloudKubelet, rbac_manifests
 from .cni import BridgePlugin
 from .cni import network as netmodel
 from .cni import path as cni_path
@@ -38,7 +40,13 @@ from .sim import Loop, Trace, component_rng
 CONTROL_PLANE = "control-plane"
 KUBE_DNS_IP_OFFSET = 10  # kubeadm gives kube-dns the 10th address of the service range
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.11.3"
+NODE_IP_BASE = 10  # the control-plane node is 192.168.0.10, node-1 192.168.0.11, ...
 COMPACTION_INTERVAL_MS = 5 * 60 * 1000  # the API server compacts etcd every 5 minutes
+
+
+def node_ip(index: int) -> str:
+    """The address of node ``index`` (0 is the control-plane node, where kube-apiserver advertises itself)."""
+    return f"192.168.0.{NODE_IP_BASE + index}"
 
 
 @dataclass
@@ -69,14 +77,20 @@ class Cluster:
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
-                 pod_network: str = "vxlan", node_cidr_mask_size: int = 24) -> None:
+                 etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
+                 cloud_provider: str | None = None, pod_network: str = "vxlan", node_cidr_mask_size: int = 24) -> None:
         if pod_network not in netmodel.BACKENDS:
             raise ValueError(f'unknown pod_network "{pod_network}"; use one of {", ".join(netmodel.BACKENDS)}')
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
-                          pod_network=pod_network, node_cidr_mask_size=node_cidr_mask_size)
+                          etcd_members=etcd_members, proxy_mode=proxy_mode, ipvs_scheduler=ipvs_scheduler,
+                          cloud_provider=cloud_provider, pod_network=pod_network,
+                          node_cidr_mask_size=node_cidr_mask_size)
+        self.proxy_mode, self.ipvs_scheduler = proxy_mode, ipvs_scheduler
         self.pod_network = pod_network
+        if cloud_provider not in (None, "fake"):
+            raise ValueError(f'unknown cloud provider {cloud_provider!r}: the lab has "fake" (or None for none)')
         self._log: list[tuple[int, str, tuple, dict]] = []
         self.seed = seed
         self.pod_cidr = pod_cidr
@@ -84,22 +98,30 @@ class Cluster:
         self.loop = Loop(trace or Trace())
         self.trace = self.loop.trace
         self.etcd = MVCCStore()
-        self.apiserver = APIServer(self.loop, self.etcd, seed, service_cidr, trace_stages=trace_stages)
+        self.etcd_cluster = self._start_etcd_cluster(etcd_members)
+        self.apiserver = APIServer(self.loop, self.etcd_cluster or self.etcd, seed, service_cidr,
+                                   trace_stages=trace_stages)
         self.apiserver.bootstrap()
+        self.apiserver.reconcile_kubernetes_endpoints(node_ip(0))
         self.admin = Client(self.apiserver, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
         rng = component_rng(seed, "kube-controller-manager")
-        self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, node_cidr_mask_size, ca_pem=cluster_ca_pem(seed),
-                                                        events=events, token_rng=rng)
+        self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, node_cidr_mask_size,
+                                                        ca_pem=cluster_ca_pem(seed), events=events, token_rng=rng)
         self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events)
         self._nodes: dict[str, NodeAgents] = {}
+        # --cloud-provider=external: a fake cloud whose VMs are the nodes, and a cloud-controller-manager
+        self.cloud = FakeCloud(self.loop, component_rng(seed, "cloud")) if cloud_provider == "fake" else None
+        self.cloud_controller_manager = None
         # every kube-proxy computes the same rules from the same objects: the simulation computes them once
         self.proxy_cache = SharedRuleCache()
         names = [CONTROL_PLANE] + [f"node-{i}" for i in range(1, nodes + 1)]
         for i, name in enumerate(names):
-            self._add_node(name, f"192.168.0.{10 + i}", control_plane=(i == 0),
+            self._add_node(name, node_ip(i), control_plane=(i == 0),
                            cpu=node_cpu, memory=node_memory, max_pods=max_pods,
                            taint_control_plane=not schedule_on_control_plane)
         self.controller_manager.start()
+        if self.cloud is not None:
+            self._start_cloud_controller_manager(events)
         self.scheduler.start()
         for agents in self._nodes.values():
             agents.kubelet.start()
@@ -119,6 +141,24 @@ class Cluster:
         self.ready_step = self.loop.steps
 
     # -- construction ---------------------------------------------------------------------------------------------
+    def _start_etcd_cluster(self, members: int):
+        """With more than one etcd member, the API server's writes go through Raft (k8slab.etcd.server); ``c.etcd``
+        stays the applied key-value state."""
+        if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+            raise ValueError(f"etcd_members must be a positive integer, not {members!r}")
+        if members == 1:
+            return None
+        from .etcd.server import RAFT_LOOP_MS, EtcdCluster
+        etcd = EtcdCluster(members, self.seed, self.etcd, loop=self.loop)
+
+        def raft_loop():
+            etcd.background()
+            self.apiserver.deliver_etcd_events()
+            self.loop.call_later(RAFT_LOOP_MS, raft_loop, component="etcd", label="raft", background=True)
+
+        self.loop.call_later(RAFT_LOOP_MS, raft_loop, component="etcd", label="raft", background=True)
+        return etcd
+
     def _add_node(self, name: str, ip: str, control_plane: bool, cpu: str, memory: str, max_pods: int,
                   taint_control_plane: bool) -> None:
         loop, seed = self.loop, self.seed
@@ -133,14 +173,28 @@ class Cluster:
             labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
             if taint_control_plane:
                 taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
-        kubelet = Kubelet(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
+        if self.cloud is not None:
+            self.cloud.add_instance(name, ip, "lab.standard-2" if control_plane else "lab.standard-4")
+        kubelet = (ExternalCloudKubelet if self.cloud is not None else Kubelet)(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
                           capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods)}, labels=labels,
                           taints=taints, control_plane=control_plane)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
-                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache)
+                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache,
+                          mode=self.proxy_mode, ipvs_scheduler=self.ipvs_scheduler)
         self._nodes[name] = NodeAgents(name, ip, "control-plane" if control_plane else "worker", kubelet, runtime,
                                        cni, proxy)
+
+    def _start_cloud_controller_manager(self, events: bool) -> None:
+        for obj in rbac_manifests():
+            info = resources.info_for(obj)
+            self.admin.create(info.resource, obj, namespace=obj["metadata"].get("namespace"))
+        self.cloud_controller_manager = CloudControllerManager(
+            self.apiserver, self.cloud, self.pod_cidr, events=events,
+            token_rng=component_rng(self.seed, "cloud-controller-manager"))
+        self.cloud.on_terminate.append(lambda name: self._nodes[name].kubelet.stop() if name in self._nodes
+                                       else None)
+        self.cloud_controller_manager.start()
 
     def _install_coredns(self, replicas: int) -> None:
         labels = {"k8s-app": "kube-dns"}
@@ -176,11 +230,21 @@ class Cluster:
 
     def _compact(self) -> None:
         rev = self.etcd.revision
-        if rev > max(1, self.etcd.compact_revision):
-            self.etcd.compact(rev)
+        if rev > max(1, self.etcd.compact_revision) and self._compact_through_raft(rev):
             self.loop.emit("kube-apiserver", "etcd.compact", "", {"revision": rev}, target="etcd")
         self.loop.call_later(COMPACTION_INTERVAL_MS, self._compact, component="kube-apiserver",
                              label="etcd compaction", background=True)
+
+    def _compact_through_raft(self, rev: int) -> bool:
+        if self.etcd_cluster is None:
+            self.etcd.compact(rev)
+            return True
+        from .etcd import EtcdError
+        try:
+            self.etcd_cluster.compact(rev)
+        except EtcdError:
+            return False  # no quorum: try again next time
+        return True
 
     # -- time -----------------------------------------------------------------------------------------------------
     @property
@@ -275,11 +339,15 @@ class Cluster:
         return kubectl.ObjectList([deepcopy(o) for o in lst["items"]], info.resource, self.loop.now)
 
     def delete(self, resource: str, name: str, namespace: str | None = "default",
-               grace_period: int | None = None, cascade: str = "background"):
-        """``kubectl delete``; ``cascade`` is background (default), foreground or orphan."""
-        self._record("delete", resource, name, namespace=namespace, grace_period=grace_period, cascade=cascade)
+               grace_period: int | None = None, cascade: str = "background",
+               propagation_policy: str | None = None):
+        """``kubectl delete``; ``cascade`` is background (default), foreground or orphan. ``propagation_policy``
+        ("Background", "Foreground" or "Orphan", the DeleteOptions field) overrides it."""
+        self._record("delete", resource, name, namespace=namespace, grace_period=grace_period, cascade=cascade,
+                     propagation_policy=propagation_policy)
         info = resources.lookup(resource)
-        policy = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}[cascade]
+        policy = propagation_policy or {"background": "Background", "foreground": "Foreground",
+                                        "orphan": "Orphan"}[cascade]
         return kubectl.KubeObject(deepcopy(self.admin.delete(
             info.resource, name, namespace=namespace if info.namespaced else None,
             grace_period_seconds=grace_period, propagation_policy=policy)))
@@ -338,7 +406,46 @@ class Cluster:
                 return p
         return None
 
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: int | None = None,
+                     node: str | None = None):
+        """Follow one packet through kube-proxy's rules on ``node`` (default: the node of the pod or node that
+        owns ``src``, else the first worker). Same 5-tuple again: conntrack keeps the backend."""
+        if node is None:
+            pod = self._pod_by_ip(src)
+            node = (pod or {}).get("spec", {}).get("nodeName") or next(
+                (n.name for n in self._nodes.values() if n.ip == src),
+                next((n for n in self._nodes if n != CONTROL_PLANE), CONTROL_PLANE))
+        return self.node(node).kube_proxy.trace_packet(src, dst, port, proto, src_port)
+
     # -- rebuilding ------------------------------------------------------------------------------------------------
+    @property
+    def pki(self):
+        """The cluster's certificates and keys as kubeadm lays them out in /etc/kubernetes/pki
+        (:func:`k8slab.pki.cluster_pki`)."""
+        if getattr(self, "_pki", None) is None:
+            from .pki import cluster_pki
+
+            self._pki = cluster_pki(self)
+        return self._pki
+
+    def can_i(self, user, verb: str, resource: str = "", namespace: str = "default", *, groups=(),
+              subresource: str = "", name: str = "", path: str = "", list: bool = False):
+        """``kubectl auth can-i VERB RESOURCE -n NS --as USER``: "yes" or "no - reason"; ``list=True`` gives the
+        ``--list`` table of the user's rules in ``namespace``."""
+        from .apiserver import authz
+
+        if list:
+            return authz.rules_table(authz.rules_for(self.apiserver, user, namespace, groups=groups))
+        return authz.can_i(self.apiserver, user, verb, resource, namespace, groups=groups,
+                           subresource=subresource, name=name, path=path)
+
+    def authorization_mode(self, modes: str = "Node,RBAC", abac_policy: str = "") -> None:
+        """Restart the API server's authorizers as ``--authorization-mode=modes`` (ABAC reads ``abac_policy``,
+        one JSON Policy per line)."""
+        from .apiserver import authz
+
+        authz.set_authorization_modes(self.apiserver, modes, abac_policy)
+
     def replay(self, until_step: int | None = None) -> "Cluster":
         """A new cluster built with the same arguments, with the same verbs replayed at the same steps, stopped at
         step ``until_step`` (default: the step this cluster is at). Deterministic: the traces match."""

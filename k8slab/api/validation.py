@@ -1728,6 +1728,10 @@ VALIDATORS: dict[str, Callable[[dict], Errs]] = {
     "ClusterRoleBinding": _meta_only(False, validate_path_segment_name),
     "CustomResourceDefinition": _meta_only(False, name_is_dns_subdomain),
     "ControllerRevision": _meta_only(True, name_is_dns_subdomain),
+    "LimitRange": _meta_only(True, name_is_dns_subdomain),
+    "ResourceQuota": _meta_only(True, name_is_dns_subdomain),
+    "MutatingWebhookConfiguration": _meta_only(False, name_is_dns_subdomain),
+    "ValidatingWebhookConfiguration": _meta_only(False, name_is_dns_subdomain),
 }
 
 STATEFUL_SET_UPDATABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",

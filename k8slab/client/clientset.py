@@ -66,6 +66,11 @@ class Client:
         return self._do("create", "pods", namespace=md["namespace"], name=md["name"], body=binding,
                         subresource="binding", cause=cause)
 
+    def create_token(self, namespace: str, service_account: str, token_request: dict | None = None) -> dict:
+        """POST serviceaccounts/<name>/token (the TokenRequest API)."""
+        return self._do("create", "serviceaccounts", namespace=namespace, name=service_account,
+                        body=token_request or {}, subresource="token")
+
     def scale(self, resource: str, name: str, replicas: int, namespace: str | None = None) -> dict:
         return self._do("update", resource, namespace=namespace, name=name, subresource="scale",
                         body={"spec": {"replicas": replicas}})

@@ -1,5 +1,6 @@
-"""Mirrors: pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem, processDeletingDependentsItem)
-and graph_builder.go.
+"""Mirrors: pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem, processDeletingDependentsItem,
+orphanDependents) and graph_builder.go; staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go
+(deletionFinalizersForGarbageCollection).
 
 Objects point to their owners through ``metadata.ownerReferences`` (a Pod to its ReplicaSet, a ReplicaSet to its
 Deployment, an EndpointSlice to its Service). When an owner is deleted, the garbage collector deletes the
@@ -105,7 +106,7 @@ class GarbageCollector(Controller):
             if dangling or waiting:
                 keep = [r for r in refs if r in solid]
                 md = obj["metadata"]
-                self.client.patch(resource, md["name"], {"metadata": {"ownerReferences": keep}},
+                self.client.patch(resource, md["name"], {"metadata": {"ownerReferences": keep or None}},
                                   namespace=md.get("namespace"))
             return
         md = obj["metadata"]
@@ -127,7 +128,7 @@ class GarbageCollector(Controller):
                 if d is None:
                     continue
                 keep = [r for r in d["metadata"].get("ownerReferences") or () if r["uid"] != uid]
-                self.client.patch(dres, d["metadata"]["name"], {"metadata": {"ownerReferences": keep}},
+                self.client.patch(dres, d["metadata"]["name"], {"metadata": {"ownerReferences": keep or None}},
                                   namespace=d["metadata"].get("namespace"))
             self._remove_finalizer(resource, owner, "orphan")
             return

@@ -13,12 +13,16 @@ from __future__ import annotations
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
+from .clusterroleaggregation import ClusterRoleAggregationController
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .namespace import NamespaceController
+from .nodelifecycle import NodeLifecycleController
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
+from .tainteviction import TaintEvictionController
 
 NAME = "kube-controller-manager"
 
@@ -32,6 +36,10 @@ CONTROLLERS = [
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
+    ("namespace", NamespaceController, "namespace-controller"),
+    ("nodelifecycle", NodeLifecycleController, "node-controller"),
+    ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
+    ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
 ]
 
 

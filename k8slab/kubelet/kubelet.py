@@ -37,6 +37,7 @@ LEASE_RENEW_INTERVAL_MS = int(NODE_LEASE_DURATION_SECONDS * 1000 * 0.25)  # rene
 NODE_STATUS_UPDATE_FREQUENCY_MS = 10_000
 NODE_STATUS_REPORT_FREQUENCY_MS = 300_000
 PLEG_RELIST_PERIOD_MS = 1_000
+HOUSEKEEPING_PERIOD_MS = 2_000  # housekeepingPeriod: pod cleanups run every 2 s
 BACKOFF_PERIOD_MS = 10_000  # container restart and image pull back-off start here...
 MAX_CONTAINER_BACKOFF_MS = 300_000  # ...and double up to this
 WORKER_BACKOFF_MS = 10_000  # a failed sync is retried after this, with jitter factor 0.5
@@ -208,6 +209,7 @@ class Kubelet:
         self._last_node_report = -NODE_STATUS_REPORT_FREQUENCY_MS
         self._node_status_timer = None
         self._lease_timer = None
+        self.stopped = False
         self._ids = {k: self._hex(n) for k, n in (("machineID", 32), ("systemUUID", 32), ("bootID", 32))}
         runtime.listeners.append(self._on_runtime_event)
 
@@ -218,14 +220,45 @@ class Kubelet:
         return self.rng.randint(lo, hi)
 
     def _call(self, delay: int, fn, *args, label: str = "", background: bool = False):
+        if self.stopped:
+            return None
         return self.loop.call_later(delay, fn, *args, component=self.component, label=label, background=background)
 
     # =============================================================================================================
     # start-up: node registration, lease, informers
     # =============================================================================================================
     def start(self) -> None:
-        """Start the kubelet: the first step registers the Node, the next ones start the lease and the watches."""
+        """Start the kubelet: the first step registers the Node, the next ones start the lease and the watches.
+        After :meth:`stop` this is a restart: fresh informers, a fresh lease read, every pod worker re-synced."""
+        if self.stopped:
+            self.stopped = False
+            self.factory = SharedInformerFactory(self.client)
+            self.lease = None
+            for w in self.workers.values():
+                w.timer = w.status_timer = None
+                for r in w.containers:
+                    r.probe_timer = None
+            self._call(HOUSEKEEPING_PERIOD_MS, self._handle_pod_cleanups, label="pod cleanups")
         self._call(0, self._run, label="kubelet start")
+
+    def _handle_pod_cleanups(self) -> None:
+        """HandlePodCleanups (after a restart): stop the workers of pods deleted from the API meanwhile."""
+        for w in list(self.workers.values()):
+            cur = self.pod_informer.get(w.key) if self.pod_informer else None
+            if not w.finished and (cur is None or cur["metadata"].get("uid") != w.uid):
+                self._on_pod_delete(w.pod)
+
+    def stop(self) -> None:
+        """Stop the kubelet process (``systemctl stop kubelet``): its containers keep running, but it no longer
+        renews its Lease, posts node status, watches or syncs pods, so the API server hears nothing from it."""
+        if self.stopped:
+            return
+        for t in self.loop.timers():
+            if t.component == self.component:
+                t.cancel()
+        self.factory.stop()
+        self.stopped = True
+        self.loop.emit(self.component, "kubelet.stop", f"nodes/{self.node_name}", {})
 
     @property
     def node_ref(self) -> dict:
@@ -468,6 +501,8 @@ class Kubelet:
 
     def _on_runtime_event(self, etype: str, container_id: str) -> None:
         """A container exited by itself: PLEG notices at its next relist and the pod is synced."""
+        if self.stopped:
+            return
         for w in self.workers.values():
             for r in w.containers:
                 if r.container_id == container_id:
