@@ -235,3 +235,16 @@ def test_dns_policy_default_pods_do_not_resolve_cluster_names(cluster):
     assert p.status == "could not resolve host: db.shop" and "dnsPolicy Default" in p.hops[0].detail
     db_ip = cluster.get("pod", "db", namespace="shop")["status"]["podIP"]
     assert cluster.trace_route(db_ip, 5432, from_pod=f"kube-system/{core['metadata']['name']}").ok
+
+
+def test_ipvs_mode_dnat_step():
+    c = Cluster(nodes=2, seed=3, proxy_mode="ipvs")
+    c.apply(NS)
+    c.run(seconds=2)
+    c.apply(APP)
+    c.run(seconds=60)
+    p = c.trace_route("db", 5432, from_pod="shop/frontend")
+    db_ip = c.get("pod", "db", namespace="shop")["status"]["podIP"]
+    assert p.ok and p.endpoint == f"{db_ip}:5432" and p.pod == "shop/db"
+    assert any(h.kind == "nat" and h.detail.startswith("IPVS (rr): ") and f"real server {db_ip}:5432" in h.detail
+               for h in p.hops)

@@ -291,7 +291,10 @@ def trace(cluster, dst: str, port: int = 80, from_pod: str | None = None, from_n
         _leave_pod(path, view, cluster, src_node, src_ip, ip, bridged)
     chains = " -> ".join(nat_chains(walk))
     hook = "PREROUTING" if src_is_pod else "OUTPUT"
-    if walk.endpoint:
+    if walk.endpoint and getattr(cluster, "proxy_mode", "iptables") == "ipvs":
+        path.add(src_node, "nat", f"IPVS ({cluster.ipvs_scheduler}): {ip} is on kube-ipvs0, so the packet is local; "
+                                  f"virtual server {ip}:{port} {protocol} -> real server {walk.endpoint}")
+    elif walk.endpoint:
         path.add(src_node, "nat", f"nat {hook}: {chains}: DNAT {ip}:{port} -> {walk.endpoint}")
     elif walk.rejected:
         path.add(src_node, "nat", f"{chains}: REJECT (Service has no endpoints)")
