@@ -23,6 +23,14 @@ spec:
   ports: [{name: pg, port: 5432}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  clusterIP: None
+  selector: {app: nobody}
+  ports: [{name: x, port: 1}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: web-0, labels: {app: web}}
 spec: {containers: [{name: c, image: nginx}]}
@@ -130,3 +138,23 @@ def test_pod_resolv_conf(c):
     assert c.dns_ip == "10.96.0.10"
     core = next(p for p in c.get("pods", namespace="kube-system") if p["metadata"]["name"].startswith("coredns"))
     assert c.resolv_conf(f"kube-system/{core['metadata']['name']}").startswith("# dnsPolicy Default")
+
+
+def test_srv_without_port_lists_every_port_and_shares_the_weight(c):
+    q = c.dns.query("web.default.svc.cluster.local", "SRV")
+    assert [r.value for r in q.answers] == ["0 50 80 web.default.svc.cluster.local.",
+                                            "0 50 9000 web.default.svc.cluster.local."]
+
+
+def test_endpoint_names_answer_for_cluster_ip_services_too(c):
+    dashed = ip(c, "web-0").replace(".", "-")
+    q = c.dns.query(f"{dashed}.web.default.svc.cluster.local")
+    assert [r.value for r in q.answers] == [ip(c, "web-0")]
+
+
+def test_nodata_and_nxdomain(c):
+    assert c.dns.query("nobody.default.svc.cluster.local").rcode == "NXDOMAIN"  # headless, no ready endpoint
+    q = c.dns.query("web.default.svc.cluster.local", "AAAA")
+    assert q.rcode == "NOERROR" and q.answers == []  # the name exists, no IPv6 address
+    assert c.dns.query("default.svc.cluster.local").rcode == "NOERROR"
+    assert c.dns.query("nowhere.svc.cluster.local").rcode == "NXDOMAIN"

@@ -9,9 +9,12 @@ answers from that cache:
   per ready endpoint.
 - ``_<port>._<protocol>.<service>.<namespace>.svc.cluster.local``: SRV records for named ports.
 - ``<a-b-c-d>.<namespace>.pod.cluster.local``: A record for a pod IP (``pods insecure``).
-- ``<hostname>.<service>.<namespace>.svc.cluster.local``: a headless Service's endpoint, named by the pod's
+- ``<hostname>.<service>.<namespace>.svc.cluster.local``: one endpoint (of any Service), named by the pod's
   ``spec.hostname`` when its ``spec.subdomain`` is the Service (the EndpointSlice carries it), else its dashed IP.
-- SRV records of one priority share the weight: each of n gets 100/n, rounded down (plugin/backend_lookup.go).
+- A name that matches nothing is NXDOMAIN (a headless Service with no ready endpoint too); a name that exists
+  but has no record of the asked type is NOERROR with no answer (NODATA).
+- An SRV query without ``_port._proto`` lists every port; records of one priority share the weight: each of n
+  gets 100/n, rounded down (plugin/backend_lookup.go).
 - PTR records in ``in-addr.arpa`` for ClusterIPs and endpoint IPs.
 
 A pod's resolver tries its search list first when a name has fewer than ``ndots`` (5) dots, so ``web`` from
@@ -145,7 +148,7 @@ class CoreDNS:
             # CoreDNS forwards other names to the node's resolver; the model has no outside world.
             return Query(name, qtype, "NXDOMAIN")
         labels = name[: -len(zone) - 1].split(".")
-        if len(labels) >= 3 and labels[-1] == "svc":
+        if len(labels) >= 2 and labels[-1] == "svc":
             return self._service_answer(name, labels[:-1], qtype)
         if len(labels) == 3 and labels[-1] == "pod":
             ip = labels[0].replace("-", ".")
@@ -162,56 +165,72 @@ class CoreDNS:
                     out.append((ep, s))
         return out
 
-    def _service_answer(self, name: str, labels: list[str], qtype: str) -> Query:
-        # labels: [svc, ns] or [_port, _proto, svc, ns] or [hostname, svc, ns]
-        ns, svc_name = labels[-1], labels[-2]
+    def find_services(self, ns: str, svc_name: str, endpoint: str = "", port: str = "",
+                      protocol: str = "") -> list[tuple[str, int, str]] | None:
+        """plugin/kubernetes findServices: ``(ip, port, target name)`` per match, None when nothing matches
+        (NXDOMAIN). An empty ``port``/``protocol`` matches every port (matchPortAndProtocol); a headless Service, or
+        a query naming an endpoint, answers from the ready endpoints, each named by ``endpointHostname``."""
         svc = self.svc_informer.get(f"{ns}/{svc_name}")
-        if svc is None:
-            return Query(name, qtype, "NXDOMAIN")
+        if svc is None or (svc.get("spec") or {}).get("type") == "ExternalName":
+            return None
         spec = svc.get("spec") or {}
-        headless = spec.get("clusterIP") == "None"
-        if len(labels) == 2:
-            if spec.get("type") == "ExternalName":
-                return Query(name, qtype, "NOERROR", [Record(name, "CNAME", spec.get("externalName", "") + ".")])
-            if qtype == "A":
-                if headless:
-                    ips = sorted({a for ep, _ in self._ready_endpoints(ns, svc_name) for a in ep["addresses"]})
-                    return Query(name, qtype, "NOERROR", [Record(name, "A", ip) for ip in ips])
-                return Query(name, qtype, "NOERROR", [Record(name, "A", spec["clusterIP"])])
-            if qtype == "SRV":
-                recs = []
-                for p in spec.get("ports") or ():
-                    if p.get("name"):
-                        recs.append(Record(name, "SRV", f"0 100 {p['port']} {name}."))
-                return Query(name, qtype, "NOERROR", recs)
-            return Query(name, qtype, "NOERROR")
-        if len(labels) == 4 and labels[0].startswith("_") and labels[1].startswith("_"):
-            port_name, proto = labels[0][1:], labels[1][1:].upper()
-            if qtype != "SRV":
-                return Query(name, qtype, "NOERROR")
-            recs = []
-            if headless:
-                found = []
-                for ep, s in self._ready_endpoints(ns, svc_name):
-                    for p in s.get("ports") or ():
-                        if p.get("name") == port_name and p.get("protocol", "TCP") == proto:
-                            host = ep.get("hostname") or ep["addresses"][0].replace(".", "-")
-                            found.append((p["port"], f"{host}.{svc_name}.{ns}.svc.{self.cluster_domain}."))
-                weight = srv_weight(len(found))
-                found.sort(key=lambda f: f[1])
-                recs = [Record(name, "SRV", f"0 {weight} {port} {target}") for port, target in found]
-            else:
-                for p in spec.get("ports") or ():
-                    if p.get("name") == port_name and p.get("protocol", "TCP") == proto:
-                        recs.append(Record(name, "SRV", f"0 100 {p['port']} {svc_name}.{ns}.svc."
-                                                        f"{self.cluster_domain}."))
-            return Query(name, qtype, "NOERROR" if recs else "NXDOMAIN", recs)
-        if len(labels) == 3 and headless and qtype == "A":
-            host = labels[0]
-            for ep, _ in self._ready_endpoints(ns, svc_name):
-                if ep.get("hostname") == host or ep["addresses"][0].replace(".", "-") == host:
-                    return Query(name, qtype, "NOERROR", [Record(name, "A", ep["addresses"][0])])
-        return Query(name, qtype, "NXDOMAIN")
+        zone = self.cluster_domain
+
+        def match(want: str, have: str) -> bool:
+            return want == "" or want.lower() == (have or "").lower()
+
+        out = []
+        if spec.get("clusterIP") == "None" or endpoint:
+            for ep, sl in self._ready_endpoints(ns, svc_name):
+                for addr in ep.get("addresses") or ():
+                    host = ep.get("hostname") or addr.replace(".", "-")
+                    if endpoint and endpoint.lower() != host.lower():
+                        continue
+                    for p in sl.get("ports") or ():
+                        if match(port, p.get("name", "")) and match(protocol, p.get("protocol", "TCP")):
+                            out.append((addr, p["port"], f"{host}.{svc_name}.{ns}.svc.{zone}."))
+            return out or None
+        for p in spec.get("ports") or ():
+            if match(port, p.get("name", "")) and match(protocol, p.get("protocol", "TCP")):
+                for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+                    out.append((ip, p["port"], f"{svc_name}.{ns}.svc.{zone}."))
+        return out or None
+
+    def _service_answer(self, name: str, labels: list[str], qtype: str) -> Query:
+        """plugin/kubernetes parse.go: ``[_port._protocol.]service.namespace.svc`` or
+        ``endpoint.service.namespace.svc``; then the A or SRV answer of plugin/backend_lookup.go."""
+        # labels (zone and "svc" removed): [ns], [svc, ns], [endpoint, svc, ns] or [_port, _proto, svc, ns]
+        if len(labels) == 1:
+            return Query(name, qtype, "NOERROR" if self.ns_informer.get(labels[0]) else "NXDOMAIN")
+        ns, svc_name = labels[-1], labels[-2]
+        endpoint = port = protocol = ""
+        if len(labels) == 4:
+            if not (labels[0].startswith("_") and labels[1].startswith("_")):
+                return Query(name, qtype, "NXDOMAIN")
+            port, protocol = labels[0][1:], labels[1][1:]
+        elif len(labels) == 3:
+            endpoint = labels[0]
+        elif len(labels) > 4:
+            return Query(name, qtype, "NXDOMAIN")
+        svc = self.svc_informer.get(f"{ns}/{svc_name}")
+        spec = (svc or {}).get("spec") or {}
+        if spec.get("type") == "ExternalName" and len(labels) == 2:
+            return Query(name, qtype, "NOERROR", [Record(name, "CNAME", spec.get("externalName", "") + ".")])
+        found = self.find_services(ns, svc_name, endpoint, port, protocol)
+        if found is None:
+            return Query(name, qtype, "NXDOMAIN")
+        if qtype == "A":
+            ips = list(dict.fromkeys(ip for ip, _, _ in found if "." in ip))
+            return Query(name, qtype, "NOERROR", [Record(name, "A", ip) for ip in ips])
+        if qtype == "SRV":
+            weight = srv_weight(len(found))
+            seen, recs = set(), []
+            for _, p, target in sorted(found, key=lambda f: (f[2], f[1])):
+                if (target, p) not in seen:
+                    seen.add((target, p))
+                    recs.append(Record(name, "SRV", f"0 {weight} {p} {target}"))
+            return Query(name, qtype, "NOERROR", recs)
+        return Query(name, qtype, "NOERROR")  # the name exists: no data of this type
 
     def _ptr_answer(self, name: str, qtype: str) -> Query:
         """PTR records (the default Corefile's ``kubernetes cluster.local in-addr.arpa ip6.arpa``): a ClusterIP
