@@ -67,7 +67,10 @@ def ip(c, pod):
 def test_cluster_ip_service_a_record(c):
     q = c.dns.query("web.default.svc.cluster.local")
     assert q.rcode == "NOERROR" and [r.value for r in q.answers] == [c.get("service", "web")["spec"]["clusterIP"]]
-    assert str(q.answers[0]).startswith("web.default.svc.cluster.local.\t5\tIN\tA\t")
+    # kubeadm's Corefile sets "ttl 30" (the plugin's own default is 5)
+    assert str(q.answers[0]).startswith("web.default.svc.cluster.local.\t30\tIN\tA\t")
+    assert "kubernetes cluster.local in-addr.arpa ip6.arpa {\n       pods insecure" in c.dns.corefile()
+    assert "ttl 30" in c.dns.corefile()
 
 
 def test_headless_service_one_a_record_per_ready_endpoint(c):

@@ -29,6 +29,33 @@ NAME = "coredns"
 CLUSTER_DOMAIN = "cluster.local"
 NDOTS = 5
 DNS_TTL = 5  # the kubernetes plugin's default ttl
+KUBEADM_TTL = 30  # kubeadm's Corefile sets "ttl 30" in the kubernetes block
+
+# kubeadm's CoreDNS ConfigMap (cmd/kubeadm/app/phases/addons/dns/manifests.go), for the cluster domain
+COREFILE = """.:53 {{
+    errors
+    health {{
+       lameduck 5s
+    }}
+    ready
+    kubernetes {domain} in-addr.arpa ip6.arpa {{
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl {ttl}
+    }}
+    prometheus :9153
+    forward . /etc/resolv.conf {{
+       max_concurrent 1000
+    }}
+    cache 30 {{
+       disable success {domain}
+       disable denial {domain}
+    }}
+    loop
+    reload
+    loadbalance
+}}
+"""
 
 
 @dataclass
@@ -106,11 +133,12 @@ class CoreDNS:
     """The kubernetes plugin's view of the cluster and its answers."""
 
     def __init__(self, loop, client, factory, cluster_domain: str = CLUSTER_DOMAIN,
-                 service_ip: str = "10.96.0.10") -> None:
+                 service_ip: str = "10.96.0.10", ttl: int = KUBEADM_TTL) -> None:
         self.loop = loop
         self.client = client
         self.cluster_domain = cluster_domain
         self.service_ip = service_ip
+        self.ttl = ttl
         self.svc_informer = factory.informer("services")
         self.slice_informer = factory.informer("endpointslices")
         self.ns_informer = factory.informer("namespaces")
@@ -121,11 +149,17 @@ class CoreDNS:
     def start(self) -> None:
         pass
 
+    def corefile(self) -> str:
+        """The Corefile this server runs with (kubeadm's default)."""
+        return COREFILE.format(domain=self.cluster_domain, ttl=self.ttl)
+
     def query(self, name: str, qtype: str = "A") -> Query:
         """Answer one DNS question (no search list)."""
         self.queries += 1
         name = name.rstrip(".").lower()
         q = self._answer(name, qtype.upper())
+        for r in q.answers:
+            r.ttl = self.ttl
         self.loop.emit(NAME, "dns.query", name, {"qtype": q.qtype, "rcode": q.rcode,
                                                  "answers": [r.value for r in q.answers]})
         return q
