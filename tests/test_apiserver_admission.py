@@ -294,3 +294,20 @@ def test_json_patch_ops():
     assert doc == {"a": [1, 2], "b": {"c": 1}}
     with pytest.raises(ValueError):
         apply_json_patch(doc, [{"op": "test", "path": "/a/0", "value": 9}])
+
+
+def test_quota_status_is_kept_by_the_resourcequota_controller(cluster):
+    setup(cluster, ns("q"), quota({"pods": "3", "requests.memory": "1Gi", "count/configmaps": "5"}))
+    status = cluster.get("resourcequotas", "compute", namespace="q")["status"]
+    assert status["hard"] == {"pods": "3", "requests.memory": "1Gi", "count/configmaps": "5"}
+    assert status["used"]["pods"] == "0" and status["used"]["requests.memory"] == "0"
+    cluster.apply(pod("a", "q", {"requests": {"memory": "256Mi"}}))
+    cluster.apply(pod("b", "q", {"requests": {"memory": "256Mi"}}))
+    cluster.settle()
+    used = cluster.get("resourcequotas", "compute", namespace="q")["status"]["used"]
+    assert (used["pods"], used["requests.memory"]) == ("2", "512Mi")
+    cluster.apiserver.request("delete", "pods", namespace="q", name="a", user=_admin(),
+                              options={"gracePeriodSeconds": 0})
+    cluster.settle()
+    used = cluster.get("resourcequotas", "compute", namespace="q")["status"]["used"]
+    assert (used["pods"], used["requests.memory"]) == ("1", "256Mi")

@@ -19,6 +19,7 @@ from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
+from .resourcequota import ResourceQuotaController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
 
 NAME = "kube-controller-manager"
@@ -34,6 +35,7 @@ CONTROLLERS = [
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
     ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
+    ("resourcequota", ResourceQuotaController, "resourcequota-controller"),
 ]
 
 
