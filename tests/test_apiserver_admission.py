@@ -173,6 +173,24 @@ def test_baseline_namespace(cluster):
         'must not set securityContext.privileged=true)')
 
 
+def test_restricted_order_baseline_first_and_overrides():
+    spec = {"volumes": [{"name": "h", "hostPath": {"path": "/"}}, {"name": "n", "nfs": {"server": "x"}}],
+            "containers": [{"name": "a", "securityContext": {"privileged": True, "runAsUser": 0,
+                                                             "allowPrivilegeEscalation": False,
+                                                             "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]},
+                                                             "runAsNonRoot": True,
+                                                             "seccompProfile": {"type": "RuntimeDefault"}}}]}
+    got = evaluate_pod("restricted", spec)
+    # privileged (baseline) comes before the restricted checks; hostPath volumes and non-default capabilities
+    # are replaced by their restricted versions
+    assert [r for r, _ in got] == ["privileged", "unrestricted capabilities", "restricted volume types",
+                                   "runAsUser=0"]
+    assert got[2][1] == 'volumes "h", "n" use restricted volume types "hostPath", "nfs"'
+    assert got[1][1] == 'container "a" must not include "SYS_ADMIN" in securityContext.capabilities.add'
+    assert [r for r, _ in evaluate_pod("baseline", spec)] == ["non-default capabilities", "hostPath volumes",
+                                                              "privileged"]
+
+
 def test_privileged_level_allows_everything():
     spec = {"hostPID": True, "containers": [{"name": "a", "securityContext": {"privileged": True}}]}
     assert evaluate_pod("privileged", spec) == []
@@ -276,3 +294,20 @@ def test_json_patch_ops():
     assert doc == {"a": [1, 2], "b": {"c": 1}}
     with pytest.raises(ValueError):
         apply_json_patch(doc, [{"op": "test", "path": "/a/0", "value": 9}])
+
+
+def test_quota_status_is_kept_by_the_resourcequota_controller(cluster):
+    setup(cluster, ns("q"), quota({"pods": "3", "requests.memory": "1Gi", "count/configmaps": "5"}))
+    status = cluster.get("resourcequotas", "compute", namespace="q")["status"]
+    assert status["hard"] == {"pods": "3", "requests.memory": "1Gi", "count/configmaps": "5"}
+    assert status["used"]["pods"] == "0" and status["used"]["requests.memory"] == "0"
+    cluster.apply(pod("a", "q", {"requests": {"memory": "256Mi"}}))
+    cluster.apply(pod("b", "q", {"requests": {"memory": "256Mi"}}))
+    cluster.settle()
+    used = cluster.get("resourcequotas", "compute", namespace="q")["status"]["used"]
+    assert (used["pods"], used["requests.memory"]) == ("2", "512Mi")
+    cluster.apiserver.request("delete", "pods", namespace="q", name="a", user=_admin(),
+                              options={"gracePeriodSeconds": 0})
+    cluster.settle()
+    used = cluster.get("resourcequotas", "compute", namespace="q")["status"]["used"]
+    assert (used["pods"], used["requests.memory"]) == ("1", "256Mi")

@@ -243,3 +243,38 @@ def test_rules_table_groups_and_verbs():
     rows = [line.split() for line in t.splitlines()[1:]]
     assert rows == [["configmaps", "[]", "[a]", "[get]"], ["pods", "[]", "[]", "[get", "list]"],
                     ["pods.apps", "[]", "[]", "[get]"]]
+
+
+def _binding(kind="RoleBinding", ref_kind="Role", ref_name="ghost", subjects=None, name="b"):
+    md = {"name": name, "namespace": "team"} if kind == "RoleBinding" else {"name": name}
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": md,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": ref_kind, "name": ref_name},
+            "subjects": subjects if subjects is not None else [{"kind": "User", "name": "x"}]}
+
+
+@pytest.mark.parametrize("obj,message", [
+    (_binding(ref_kind="Deployment"),
+     'roleRef.kind: Unsupported value: "Deployment": supported values: "Role", "ClusterRole"'),
+    (_binding(kind="ClusterRoleBinding", ref_kind="Role"),
+     'roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole"'),
+    (_binding(ref_name=""), "roleRef.name: Required value"),
+    (_binding(subjects=[{"kind": "Robot", "name": "r2"}]),
+     'subjects[0].kind: Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group"'),
+    (_binding(kind="ClusterRoleBinding", ref_kind="ClusterRole", subjects=[{"kind": "ServiceAccount", "name": "s"}]),
+     "subjects[0].namespace: Required value"),
+])
+def test_malformed_bindings_are_422_and_not_stored(cluster, obj, message):
+    keys = cluster.etcd.keys("/registry/")
+    with pytest.raises(StatusError) as e:
+        cluster.apply(obj)
+    assert e.value.code == 422 and message in e.value.message
+    assert cluster.etcd.keys("/registry/") == keys
+
+
+def test_role_ref_is_immutable(cluster):
+    cluster.apply(_binding(name="fixed", ref_name="view", ref_kind="ClusterRole"))
+    with pytest.raises(StatusError) as e:
+        cluster.apply(_binding(name="fixed", ref_name="edit", ref_kind="ClusterRole"))
+    assert e.value.code == 422
+    assert ('roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", '
+            'Name:"edit"}: cannot change roleRef') in e.value.message

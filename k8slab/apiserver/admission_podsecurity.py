@@ -5,7 +5,10 @@ with the label ``pod-security.kubernetes.io/enforce``: ``privileged`` (anything 
 privilege escalations: no privileged containers, host namespaces, hostPath volumes, host ports or added
 capabilities beyond the default set) or ``restricted`` (baseline plus hardening: no privilege escalation, run as
 non-root, drop ALL capabilities, a RuntimeDefault or Localhost seccomp profile, only ordinary volume types). A pod
-that breaks its namespace's level is refused with 403 and every failed check, in the checks' ID order.
+that breaks its namespace's level is refused with 403 and every failed check: the baseline checks in ID order,
+then the restricted ones. The checks here are the ones that matter for the pods the model runs (privileged,
+host namespaces and ports, hostPath and other volume types, capabilities, privilege escalation, runAsNonRoot,
+runAsUser, seccomp); AppArmor, SELinux, procMount, sysctls and Windows host-process checks are not modelled.
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ def check_restricted_volumes(spec):
     if bad:
         return ("restricted volume types",
                 f'{_plural("volume", "volumes", len(bad))} {_join_quote(bad)} {_plural("uses", "use", len(bad))} '
-                f'restricted volume {_plural("type", "types", len(types))} {_join_quote(types)}')
+                f'restricted volume {_plural("type", "types", len(types))} {_join_quote(sorted(types))}')
 
 
 def check_run_as_non_root(spec):
@@ -189,13 +192,21 @@ RESTRICTED_CHECKS = [("allowPrivilegeEscalation", check_allow_privilege_escalati
                      ("seccompProfile_restricted", check_seccomp_profile_restricted)]
 
 
+# OverrideCheckIDs: a restricted check that replaces a baseline one at the restricted level
+OVERRIDES = {"capabilities_restricted": "capabilities_baseline", "restrictedVolumes": "hostPathVolumes"}
+
+
 def evaluate_pod(level: str, spec: dict) -> list[tuple[str, str]]:
-    """The failed checks of ``level`` for a pod spec, in check ID order."""
+    """The failed checks of ``level`` for a pod spec (registry.go EvaluatePod): the baseline checks sorted by ID,
+    then at ``restricted`` the restricted checks sorted by ID, without the baseline checks they override."""
     if level == "privileged":
         return []
-    checks = list(BASELINE_CHECKS) + (RESTRICTED_CHECKS if level == "restricted" else [])
+    checks = sorted(BASELINE_CHECKS)
+    if level == "restricted":
+        overridden = {OVERRIDES[cid] for cid, _ in RESTRICTED_CHECKS if cid in OVERRIDES}
+        checks = [c for c in checks if c[0] not in overridden] + sorted(RESTRICTED_CHECKS)
     out = []
-    for _, fn in sorted(checks, key=lambda kv: kv[0]):
+    for _, fn in checks:
         r = fn(spec)
         if r:
             out.append(r)

@@ -264,6 +264,11 @@ def _controller_roles() -> dict[str, list[dict]]:
             rule(["escalate", "get", "list", "watch", "update", "patch"], ["rbac.authorization.k8s.io"],
                  ["clusterroles"]),
         ],
+        "resourcequota-controller": [
+            rule(["list", "watch"], ["*"], ["*"]),
+            rule(["update"], [""], ["resourcequotas/status"]),
+            _events_rule(),
+        ],
         "namespace-controller": [
             rule(["get", "list", "watch", "delete"], [""], ["namespaces"]),
             rule(["update"], [""], ["namespaces/finalize", "namespaces/status"]),

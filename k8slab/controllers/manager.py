@@ -21,6 +21,7 @@ from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
+from .resourcequota import ResourceQuotaController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
 from .tainteviction import TaintEvictionController
 
@@ -40,6 +41,7 @@ CONTROLLERS = [
     ("nodelifecycle", NodeLifecycleController, "node-controller"),
     ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
     ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
+    ("resourcequota", ResourceQuotaController, "resourcequota-controller"),
 ]
 
 
