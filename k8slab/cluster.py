@@ -78,7 +78,8 @@ class Cluster:
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
                  etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
-                 cloud_provider: str | None = None, pod_network: str = "vxlan", node_cidr_mask_size: int = 24) -> None:
+                 cloud_provider: str | None = None, pod_network: str = "vxlan",
+                 node_cidr_mask_size: int = 24) -> None:
         if pod_network not in netmodel.BACKENDS:
             raise ValueError(f'unknown pod_network "{pod_network}"; use one of {", ".join(netmodel.BACKENDS)}')
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
@@ -373,8 +374,8 @@ class Cluster:
                 from_pod: str | None = None) -> "RequestResult":
         """Send one HTTP request from a process on ``from_node`` (default: the first worker) using a pod's DNS
         settings in ``namespace``, or from the pod ``from_pod`` ("name" or "namespace/name"): resolve the name
-        through CoreDNS (search list, ndots:5), follow the node's iptables rules to one endpoint, and route to it,
-        NetworkPolicy included; ``path`` lists the hops of :meth:`trace_route`."""
+        through CoreDNS (search list, ndots:5), follow kube-proxy's rules on the node to one endpoint, and route to
+        it, NetworkPolicy included; ``path`` lists the hops of :meth:`trace_route`."""
         u = urlparse(url if "://" in url else "http://" + url)
         host = u.hostname or ""
         port = u.port or (443 if u.scheme == "https" else 80)
