@@ -248,3 +248,17 @@ def test_ipvs_mode_dnat_step():
     assert p.ok and p.endpoint == f"{db_ip}:5432" and p.pod == "shop/db"
     assert any(h.kind == "nat" and h.detail.startswith("IPVS (rr): ") and f"real server {db_ip}:5432" in h.detail
                for h in p.hops)
+
+
+def test_replies_of_an_allowed_connection_pass_an_egress_deny(cluster):
+    cluster.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                   "metadata": {"name": "db-no-egress", "namespace": "shop"},
+                   "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Egress"]}})
+    try:
+        p = cluster.trace_route("db", 5432, from_pod="shop/frontend")
+        assert p.ok and p.hops[-1].kind == "reply" and "conntrack ESTABLISHED" in p.hops[-1].detail
+        fe_ip = cluster.get("pod", "frontend", namespace="shop")["status"]["podIP"]
+        back = cluster.trace_route(fe_ip, 80, from_pod="shop/db")  # a new connection from db is egress
+        assert not back.ok and back.status == "connection timed out (dropped by NetworkPolicy egress)"
+    finally:
+        cluster.delete("networkpolicy", "db-no-egress", namespace="shop")
