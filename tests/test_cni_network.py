@@ -97,13 +97,17 @@ def test_host_gw_cluster_option():
 
 def test_exhausted_cluster_cidr_gives_cidr_not_available():
     # a /23 holds two /24s: the control plane and node-1 get one, node-2 none
-    c = Cluster(nodes=2, seed=0, pod_cidr="10.244.0.0/23", coredns_replicas=0)
+    c = Cluster(nodes=2, seed=0, pod_cidr="10.244.0.0/23")
     cidrs = [c.get("node", n)["spec"].get("podCIDR") for n in c.nodes]
     assert sorted(x for x in cidrs if x) == ["10.244.0.0/24", "10.244.1.0/24"] and cidrs.count(None) == 1
     starved = c.nodes[cidrs.index(None)]
     evs = [e for e in c.events(None) if e["reason"] == "CIDRNotAvailable"]
     assert evs and evs[0]["type"] == "Warning"
     assert evs[0]["message"] == f"Node {starved} status is now: CIDRNotAvailable"
+    # no podCIDR, no CNI config: the node stays NotReady, gets the not-ready taint and no pods
+    node = c.get("node", starved)
+    assert {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"} in node["spec"]["taints"]
+    assert not [p for p in c.get("pods", all_namespaces=True) if p["spec"].get("nodeName") == starved]
     errs = [e.data["err"] for e in c.trace if e.kind == "nodeipam.error"]
     assert errs[0] == ("failed to allocate cidr from cluster cidr at idx:0: CIDR allocation failed; there are no "
                        "remaining CIDRs left to allocate in the accepted range")
