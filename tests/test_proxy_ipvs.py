@@ -404,3 +404,68 @@ def test_ipvs_commands_in_iptables_mode_explain_themselves():
     c = Cluster(nodes=1)
     with pytest.raises(RuntimeError, match='proxy_mode="ipvs"'):
         c.node("node-1").kube_proxy.ipvsadm_ln()
+
+
+# --- upstream pkg/proxy/ipvs/proxier_test.go ----------------------------------------------------------------------
+
+def jumps(p, table, chain):
+    """What upstream's checkIptables compares: (JumpChain, MatchSet, SourceAddress) per rule of a chain."""
+    return [(r.target, r.match_set[0] if r.match_set else "", r.src or "") for r in p.rules(table, chain)]
+
+
+def test_upstream_load_balancer_source_ranges():
+    p = ipvs_proxier()
+    p.on_service_update(None, make_service("ns1", "svc1", type="LoadBalancer", clusterIP="10.20.30.41", ports=P80,
+                                           loadBalancerSourceRanges=["10.0.0.0/8"],
+                                           status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}))
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [{"addresses": ["10.180.0.1"]}]))
+    p.sync_proxy_rules(0)
+    assert p.ipsets["KUBE-LOAD-BALANCER"].entries == {"1.2.3.4,tcp:80"}
+    assert p.ipsets["KUBE-LOAD-BALANCER-FW"].entries == {"1.2.3.4,tcp:80"}
+    assert p.ipsets["KUBE-LOAD-BALANCER-SOURCE-CIDR"].entries == {"1.2.3.4,tcp:80,10.0.0.0/8"}
+    assert jumps(p, "nat", "KUBE-SERVICES") == [
+        ("RETURN", "", "127.0.0.0/8"), ("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER", ""),
+        ("KUBE-MARK-MASQ", "KUBE-CLUSTER-IP", "10.0.0.0/8"), ("KUBE-NODE-PORT", "", ""),
+        ("ACCEPT", "KUBE-CLUSTER-IP", ""), ("ACCEPT", "KUBE-LOAD-BALANCER", "")]
+    assert jumps(p, "filter", "KUBE-PROXY-FIREWALL") == [
+        ("KUBE-SOURCE-RANGES-FIREWALL", "KUBE-LOAD-BALANCER-FW", "")]
+    assert jumps(p, "filter", "KUBE-SOURCE-RANGES-FIREWALL") == [
+        ("RETURN", "KUBE-LOAD-BALANCER-SOURCE-CIDR", ""), ("DROP", "", "")]
+
+
+def test_upstream_accept_ipvs_traffic():
+    p = ipvs_proxier()
+    for kind, ip, name in (("ClusterIP", "10.20.30.40", "svc1"), ("LoadBalancer", "10.20.30.41", "svc2"),
+                           ("NodePort", "10.20.30.42", "svc3")):
+        extra = {}
+        if kind == "LoadBalancer":
+            extra["status"] = {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}
+        if kind == "ClusterIP":
+            extra["externalIPs"] = ["5.6.7.8"]
+        p.on_service_update(None, make_service("ns1", name, type=kind, clusterIP=ip,
+                                               ports=[dict(P80[0], nodePort=80)], **extra))
+    p.sync_proxy_rules(0)
+    assert jumps(p, "nat", "KUBE-SERVICES") == [
+        ("RETURN", "", "127.0.0.0/8"), ("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER", ""),
+        ("KUBE-MARK-MASQ", "KUBE-CLUSTER-IP", "10.0.0.0/8"), ("KUBE-MARK-MASQ", "KUBE-EXTERNAL-IP", ""),
+        ("ACCEPT", "KUBE-EXTERNAL-IP", ""), ("ACCEPT", "KUBE-EXTERNAL-IP", ""), ("KUBE-NODE-PORT", "", ""),
+        ("ACCEPT", "KUBE-CLUSTER-IP", ""), ("ACCEPT", "KUBE-LOAD-BALANCER", "")]
+
+
+def test_upstream_only_local_load_balancing():
+    p = ipvs_proxier()
+    p.on_service_update(None, make_service("ns1", "svc1", type="LoadBalancer", clusterIP="10.20.30.41",
+                                           externalTrafficPolicy="Local", ports=[dict(P80[0], nodePort=3001)],
+                                           status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}))
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [
+        {"addresses": ["10.180.0.1"], "nodeName": NODE},          # local: a real server
+        {"addresses": ["10.180.1.1"], "nodeName": "other-node"}]))  # remote: not one
+    p.sync_proxy_rules(0)
+    lb = p.virtual_servers[("TCP", "1.2.3.4", 80)]
+    assert [(d.address, d.port) for d in lb.dests] == [("10.180.0.1", 80)]
+    # the cluster IP still uses every endpoint (externalTrafficPolicy does not apply to it)
+    assert {d.address for d in p.virtual_servers[("TCP", "10.20.30.41", 80)].dests} == {"10.180.0.1", "10.180.1.1"}
+    assert p.ipsets["KUBE-LOAD-BALANCER"].entries == {"1.2.3.4,tcp:80"}
+    assert p.ipsets["KUBE-LOAD-BALANCER-LOCAL"].entries == {"1.2.3.4,tcp:80"}
+    assert jumps(p, "nat", "KUBE-LOAD-BALANCER") == [
+        ("RETURN", "KUBE-LOAD-BALANCER-LOCAL", ""), ("KUBE-MARK-MASQ", "", "")]
