@@ -44,3 +44,12 @@ def test_07_4_cost():
 def test_hints():
     for ex in ("07.1", "07.2", "07.3", "07.4"):
         assert hint(ex)
+
+
+def test_07_5_draining():
+    kp, drained, again = P.drain_scenario()
+    assert drained.weight == 0 and drained.activeconns == 1
+    assert again.conntrack == "ESTABLISHED" and again.dnat == drained.endpoint
+    assert check("07.5", (0, True)).correct
+    assert "graceful" in check("07.5", (1, True)).message
+    assert "connection table" in check("07.5", (0, False)).message

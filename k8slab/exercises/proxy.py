@@ -235,3 +235,60 @@ register(Exercise(
      f"{COST_SERVICES - 1}), 80)",
      "t.rules_evaluated counts the rules met; do the same with lab.build('rr', ...) for IPVS mode.",
      "In iptables mode most of them are the KUBE-SERVICES rules of the other Services."]))
+
+
+# -- 07.5 ---------------------------------------------------------------------------------------------------------
+
+def drain_scenario():
+    """IPVS mode: one open connection to each web pod from node-1, then web is scaled from 3 to 2 replicas.
+
+    Returns (kube-proxy on node-1, the drained real server, its connection's trace after the scale-down)."""
+    if "drain" not in _CACHE:
+        from ..cluster import Cluster
+        from ..examples import NGINX
+
+        c = Cluster(nodes=3, seed=0, proxy_mode="ipvs")
+        c.apply(NGINX)
+        c.settle()
+        kp = c.node("node-1").kube_proxy
+        ip = c.get("service", "web")["spec"]["clusterIP"]
+        opened = {kp.trace_packet(c.node("node-1").ip, ip, 80, src_port=50000 + k).dnat: 50000 + k for k in range(3)}
+        c.scale("deployment", "web", 2)
+        c.settle()
+        vs = kp.proxier.virtual_servers[("TCP", ip, 80)]
+        drained = next(d for d in vs.dests if d.weight == 0)
+        again = kp.trace_packet(c.node("node-1").ip, ip, 80, src_port=opened[drained.endpoint])
+        _CACHE["drain"] = (kp, drained, again)
+    return _CACHE["drain"]
+
+
+def _check_drain(answer, cluster):
+    kp, drained, again = drain_scenario()
+    if not isinstance(answer, (list, tuple)) or len(answer) != 2:
+        return False, "answer with a pair: (weight, True or False)"
+    weight, reaches = answer
+    try:
+        weight = int(weight)
+    except (TypeError, ValueError):
+        return False, "the weight is a whole number (ipvsadm's Weight column)"
+    if weight != drained.weight:
+        return False, ("kube-proxy does not delete a real server that still has connections: its graceful "
+                       "termination sets the weight so that no new connection is scheduled to it.")
+    if bool(reaches) != (again.dnat == drained.endpoint):
+        return False, ("look the open connection up in the IPVS connection table (ipvsadm -Lnc): its packets "
+                       "follow the entry, not the scheduler.")
+    return True, (f"{drained.endpoint} stays with weight 0 (quiesced) while its connection lives; the connection "
+                  "keeps going there through the IPVS connection table, and the real server is deleted once its "
+                  "active and inactive counts reach 0.")
+
+
+register(Exercise(
+    "07.5", "Draining a real server",
+    "In IPVS mode, node-1 holds one open connection to each of web's 3 pods; then web is scaled to 2 replicas. "
+    "What Weight does ipvsadm -Ln show for the real server of the removed pod, and does the open connection to "
+    "it still reach it? Answer (weight, True/False).",
+    _check_drain,
+    ["Build the scenario: Cluster(nodes=3, seed=0, proxy_mode='ipvs'), open connections with "
+     "kp.trace_packet(node_ip, web_ip, 80, src_port=...), scale, settle, then kp.ipvsadm_ln().",
+     "Upstream: pkg/proxy/ipvs/graceful_termination.go.",
+     "Send a packet again with the same src_port and look at conntrack / dnat."]))
