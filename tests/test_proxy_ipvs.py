@@ -469,3 +469,55 @@ def test_upstream_only_local_load_balancing():
     assert p.ipsets["KUBE-LOAD-BALANCER-LOCAL"].entries == {"1.2.3.4,tcp:80"}
     assert jumps(p, "nat", "KUBE-LOAD-BALANCER") == [
         ("RETURN", "KUBE-LOAD-BALANCER-LOCAL", ""), ("KUBE-MARK-MASQ", "", "")]
+
+
+# --- scheduler invariants (hypothesis) ----------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+conns = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20), st.integers(0, 600)), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(conns)
+def test_rr_visits_every_available_server_once_per_round(specs):
+    lst = dests(*specs)
+    rr = RoundRobin()
+    avail = [d for d in lst if d.weight > 0]
+    picks = [rr.schedule(lst, "x", "v") for _ in range(2 * len(avail))]
+    if not avail:
+        assert picks == []
+    else:
+        assert picks[:len(avail)] == avail and picks[len(avail):] == avail
+
+
+@settings(max_examples=60, deadline=None)
+@given(conns)
+def test_lc_sed_nq_pick_a_minimum(specs):
+    lst = dests(*specs)
+    avail = [d for d in lst if d.weight > 0]
+    lc = LeastConnection().schedule(lst, "x", "v")
+    sed = ShortestExpectedDelay().schedule(lst, "x", "v")
+    nq = NeverQueue().schedule(lst, "x", "v")
+    if not avail:
+        assert lc is sed is nq is None
+        return
+    assert ip_vs_dest_conn_overhead(lc) == min(map(ip_vs_dest_conn_overhead, avail))
+    best = min((d.activeconns + 1) / d.weight for d in avail)
+    assert (sed.activeconns + 1) / sed.weight == best
+    idle = [d for d in avail if d.activeconns == 0]
+    assert nq is (idle[0] if idle else sed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=6))
+def test_sh_buckets_follow_the_weights(weights):
+    lst = dests(*[(w, 0, 0) for w in weights])
+    sh = SourceHashing()
+    sh.update(lst)
+    assert len(sh.buckets) == 256
+    total = sum(weights)
+    for d in lst:   # full rounds of sum(weights) buckets, then a partial one
+        full, rest = divmod(256, total)
+        extra = max(0, min(d.weight, rest - sum(x.weight for x in lst[:lst.index(d)])))
+        assert sh.buckets.count(d) == full * d.weight + extra
