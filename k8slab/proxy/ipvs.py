@@ -42,7 +42,7 @@ from .ipvs_schedulers import Dest, new_scheduler
 from .trace import PacketTrace
 
 __all__ = ["IpvsProxier", "VirtualServer", "Connection", "IPSet", "IPSET_INFO", "DEFAULT_SCHEDULER",
-           "DEFAULT_DUMMY_DEVICE", "TCP_TIMEOUT_S", "TCP_FIN_TIMEOUT_S", "UDP_TIMEOUT_S", "validate_proxy_mode"]
+           "DEFAULT_DUMMY_DEVICE", "TCP_TIMEOUT_S", "TCP_FIN_TIMEOUT_S", "UDP_TIMEOUT_S"]
 
 DEFAULT_SCHEDULER = "rr"
 DEFAULT_DUMMY_DEVICE = "kube-ipvs0"
@@ -125,18 +125,6 @@ IPVS_CHAINS = {
     "filter": (KUBE_FORWARD_CHAIN, KUBE_NODE_PORT_CHAIN, KUBE_PROXY_FIREWALL_CHAIN, KUBE_SOURCE_RANGES_FIREWALL_CHAIN,
                KUBE_IPVS_FILTER_CHAIN, KUBE_IPVS_OUT_FILTER_CHAIN),
 }
-
-_VALID_PROXY_MODES = ("iptables", "ipvs", "nftables")
-
-
-def validate_proxy_mode(mode: str) -> str:
-    """cmd/kube-proxy/app validateProxyModeLinux: "" means the default (iptables)."""
-    if mode in ("",) + _VALID_PROXY_MODES:
-        return mode or "iptables"
-    raise ValueError(f'KubeProxyConfiguration.ProxyMode: Invalid value: "{mode}": must be '
-                     f'{", ".join(_VALID_PROXY_MODES)} or blank (blank means the best-available proxy '
-                     f'[currently iptables])')
-
 
 class IPSet:
     """One ipset (pkg/util/ipset): its type and its entries, as ``Entry.String()`` writes them."""
