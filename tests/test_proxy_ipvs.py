@@ -521,3 +521,41 @@ def test_sh_buckets_follow_the_weights(weights):
         full, rest = divmod(256, total)
         extra = max(0, min(d.weight, rest - sum(x.weight for x in lst[:lst.index(d)])))
         assert sh.buckets.count(d) == full * d.weight + extra
+
+
+def test_internal_traffic_policy_local_without_local_endpoints():
+    p = ipvs_proxier()
+    p.on_service_update(None, make_service("ns1", "svc1", clusterIP="172.30.0.41", ports=P80,
+                                           internalTrafficPolicy="Local"))
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [{"addresses": ["10.180.0.2"], "nodeName": "other"}]))
+    p.sync_proxy_rules(0)
+    # CategorizeEndpoints gives no cluster endpoints to a Service that uses only local ones: no real server
+    assert p.virtual_servers[("TCP", "172.30.0.41", 80)].dests == []
+    t = p.trace_packet("10.0.0.2", "172.30.0.41", 80)
+    assert t.verdict == "REJECT" and t.dnat is None
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [{"addresses": ["10.180.0.2"], "nodeName": "other"},
+                                                                {"addresses": ["10.180.0.1"], "nodeName": NODE}]))
+    p.sync_proxy_rules(1000)
+    assert {p.trace_packet("10.0.0.2", "172.30.0.41", 80, now_ms=1000).dnat for _ in range(4)} == {"10.180.0.1:80"}
+
+
+def test_external_ip_from_outside_and_from_a_pod(overall):
+    out = overall.trace_packet("203.0.113.9", "192.168.99.33", 80)
+    assert out.dnat in ("10.180.0.4:80", "10.180.0.5:80") and out.masqueraded
+    assert any("KUBE-EXTERNAL-IP dst,dst -j KUBE-MARK-MASQ" in s.rule and s.matched for s in out.path)
+    # Local policy external IP: not marked for masquerade, the client address is kept
+    local = overall.trace_packet("203.0.113.9", "192.168.99.22", 80)
+    assert local.dnat == "10.180.0.2:80" and not local.masqueraded
+
+
+def test_ipvs_cluster_is_deterministic_and_replays():
+    def build():
+        c = Cluster(nodes=2, seed=4, proxy_mode="ipvs", ipvs_scheduler="sed")
+        c.apply(NGINX)
+        c.settle()
+        return c
+    a, b = build(), build()
+    assert a.node("node-2").kube_proxy.ipvsadm_ln() == b.node("node-2").kube_proxy.ipvsadm_ln()
+    assert [(e.seq, e.kind, e.ref) for e in a.trace] == [(e.seq, e.kind, e.ref) for e in b.trace]
+    r = a.replay()
+    assert r.proxy_mode == "ipvs" and r.node("node-1").kube_proxy.ipvsadm_ln() == a.node("node-1").kube_proxy.ipvsadm_ln()
