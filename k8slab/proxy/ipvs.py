@@ -678,14 +678,27 @@ class IpvsProxier(IptablesProxier):
         conn = self.connections.get((proto, src, sport, dst, port))
         trace.lookups = 1
         if conn is not None:
+            # an established flow: no nat rules (conntrack), the filter chains with --ctstate ESTABLISHED, then
+            # the connection entry rewrites the destination
             trace.conntrack = "ESTABLISHED"
             trace.dnat, trace.masqueraded = conn.dest.endpoint, conn.masqueraded
             trace.virtual_server = f"{proto} {dst}:{port}"
             vs = self.virtual_servers.get((proto, dst, port))
             trace.scheduler = vs.scheduler_name if vs else None
             conn.expires_ms = now_ms + _state_timeout_ms(conn.protocol, conn.state)
-            trace.path.append(Step("IPVS", f"connection {proto} {src}:{sport} -> {dst}:{port} -> "
+            pkt = _Packet(src, dst, proto.lower(), port, sport)
+            pkt.ctstate = {"ESTABLISHED"}
+            walk = Walk(src_ip=src, dst=f"{dst}:{port}", protocol=proto, hook=hook)
+            if hook == "PREROUTING":
+                self._traverse("filter", "INPUT", pkt, walk, rng, now_ms)
+            walk.chains.append("IPVS")
+            walk.steps.append(Step("IPVS", f"connection {proto} {src}:{sport} -> {dst}:{port} -> "
                                            f"{conn.dest.endpoint} ({conn.state})", True, "ipvs"))
+            pkt.ipvs = (dst, proto, port)
+            pkt.dst, pkt.dport = conn.dest.address, conn.dest.port
+            pkt.ctstate.add("DNAT")
+            self._traverse("filter", "OUTPUT", pkt, walk, rng, now_ms)
+            trace.path, trace.chains = walk.steps, walk.chains
             return trace
         pkt = _Packet(src, dst, proto.lower(), port, sport)
         walk = Walk(src_ip=src, dst=f"{dst}:{port}", protocol=proto, hook=hook)
