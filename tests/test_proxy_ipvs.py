@@ -387,6 +387,9 @@ def test_cluster_in_ipvs_mode_serves_requests():
     t = c.trace_packet("192.168.0.11", svc_ip, 80, node="node-1")
     assert t.mode == "ipvs" and t.dnat and t.scheduler == "lc"
     assert "ESTABLISHED" in kp.ipvsadm_lnc()
+    shown = kp.ip_addr_show()
+    assert shown.startswith("5: kube-ipvs0: <BROADCAST,NOARP>") and f"inet {svc_ip}/32 scope global kube-ipvs0" in shown
+    assert "inet 192.168.0.11/32" not in shown   # the node's own address is not on kube-ipvs0
 
 
 @pytest.mark.parametrize("mode,message", [

@@ -134,6 +134,10 @@ class KubeProxy:
         """``ipset list`` on this node (IPVS mode)."""
         return self._ipvs().ipset_list(name)
 
+    def ip_addr_show(self) -> str:
+        """``ip addr show kube-ipvs0``: the Service addresses bound to the dummy interface (IPVS mode)."""
+        return self._ipvs().ip_addr_show_dummy()
+
     def _ipvs(self):
         if self.mode != "ipvs":
             raise RuntimeError(f"kube-proxy on {self.node_name} runs in {self.mode} mode; "
