@@ -214,7 +214,8 @@ def test_iptables_rules_are_few_and_fixed(overall):
     for i in range(300):
         many.on_service_update(None, make_service("ns", f"s{i}", clusterIP=f"172.31.{i // 200}.{i % 200 + 1}",
                                                   ports=P80))
-        many.on_endpoint_slice_update(None, make_slice("ns", f"s{i}", [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
+        many.on_endpoint_slice_update(None, make_slice("ns", f"s{i}",
+                                                       [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
     many.sync_proxy_rules(0)
     assert len(many.chain_lines("nat", "KUBE-SERVICES")) <= len(nat)
     assert len(many.virtual_servers) == 300 and len(many.ipsets["KUBE-CLUSTER-IP"].entries) == 300
@@ -357,7 +358,8 @@ def test_walk_cost_does_not_grow_with_services():
         for i in range(n):
             p.on_service_update(None, make_service("ns", f"s{i}", clusterIP=f"172.31.{i // 200}.{i % 200 + 1}",
                                                    ports=P80))
-            p.on_endpoint_slice_update(None, make_slice("ns", f"s{i}", [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
+            p.on_endpoint_slice_update(None, make_slice("ns", f"s{i}",
+                                                        [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
         p.sync_proxy_rules(0)
         last = n - 1
         return p.trace_packet("10.0.0.2", f"172.31.{last // 200}.{last % 200 + 1}", 80).rules_evaluated
@@ -383,7 +385,7 @@ def test_cluster_in_ipvs_mode_serves_requests():
     assert kp.mode == "ipvs" and "rr" not in kp.ipvsadm_ln().split("Flags")[-1]
     assert c.request("http://web.default").status == "200 OK"
     svc_ip = c.get("service", "web")["spec"]["clusterIP"]
-    assert f"Members:\n" in kp.ipset_list("KUBE-CLUSTER-IP") and f"{svc_ip},tcp:80" in kp.ipset_list()
+    assert "Members:\n" in kp.ipset_list("KUBE-CLUSTER-IP") and f"{svc_ip},tcp:80" in kp.ipset_list()
     t = c.trace_packet("192.168.0.11", svc_ip, 80, node="node-1")
     assert t.mode == "ipvs" and t.dnat and t.scheduler == "lc"
     assert "ESTABLISHED" in kp.ipvsadm_lnc()
@@ -562,4 +564,5 @@ def test_ipvs_cluster_is_deterministic_and_replays():
     assert a.node("node-2").kube_proxy.ipvsadm_ln() == b.node("node-2").kube_proxy.ipvsadm_ln()
     assert [(e.seq, e.kind, e.ref) for e in a.trace] == [(e.seq, e.kind, e.ref) for e in b.trace]
     r = a.replay()
-    assert r.proxy_mode == "ipvs" and r.node("node-1").kube_proxy.ipvsadm_ln() == a.node("node-1").kube_proxy.ipvsadm_ln()
+    assert r.proxy_mode == "ipvs"
+    assert r.node("node-1").kube_proxy.ipvsadm_ln() == a.node("node-1").kube_proxy.ipvsadm_ln()

@@ -4,8 +4,8 @@ pkg/proxy/apis/config/validation/validation.go (the proxy mode) and pkg/util/asy
 kube-proxy runs on every node. It watches Services and EndpointSlices through the API server, records each change
 in the proxier's change trackers, and runs ``sync_proxy_rules()`` no more often than ``--iptables-min-sync-period``
 (1 s) allows, plus a periodic full resync (``--iptables-sync-period``, 30 s). ``--proxy-mode`` picks the proxier:
-iptables (``k8slab.proxy.iptables``) or ipvs (``k8slab.proxy.ipvs``, with ``--ipvs-scheduler``). It never talks to the pods or the
-control plane in any other way: what it writes are the node's kernel tables.
+iptables (``k8slab.proxy.iptables``) or ipvs (``k8slab.proxy.ipvs``, with ``--ipvs-scheduler``). It never talks to
+the pods or the control plane in any other way: what it writes are the node's kernel tables.
 
 A simulated cluster passes the same ``SharedRuleCache`` to every KubeProxy so that the identical work of its nodes
 is done once; each node still gets exactly the rules it would compute alone.
