@@ -133,7 +133,7 @@ def _check_sticky(answer, cluster):
         return False, "the timeout is a number of seconds"
     if seconds != rule.recent["seconds"]:
         return False, ("right module; the timeout is the '--seconds' of the --rcheck rule "
-                       f"(sessionAffinityConfig.clientIP.timeoutSeconds, default 3 hours).")
+                       "(sessionAffinityConfig.clientIP.timeoutSeconds, default 3 hours).")
     return True, (f"'-m recent --name KUBE-SEP-… --set' records the client's IP in the SEP chain it took; "
                   f"'--rcheck --seconds {seconds} --reap' in the SVC chain sends it back there for "
                   f"{seconds} s ({seconds // 3600} h) after its last new connection.")
