@@ -25,6 +25,10 @@ Connection entries: a TCP connection is counted *active* while ESTABLISHED (time
 the client closes it (FIN_WAIT, 120 s); UDP entries are always inactive (timeout 300 s). These are the kernel's
 defaults, which kube-proxy keeps unless ``ipvs.tcpTimeout`` / ``tcpFinTimeout`` / ``udpTimeout`` are set.
 
+Order: kube-proxy adds the new real servers of a sync in Go map order (unspecified); here they are added in sorted
+"ip:port" order, so that runs are reproducible. Each goes to the head of the kernel's list (see
+``k8slab.proxy.ipvs_schedulers``), which is the order ``rr`` and the other schedulers scan.
+
 Not modelled: IPv6, SCTP node ports, the ``mh``, ``wrr``, ``wlc``, ``lblc`` and ``lblcr`` schedulers, connection
 thresholds (overload), and the once-a-minute period of the graceful-termination check (it runs at each sync and
 whenever connections expire). ``ipset_list()`` leaves out the kernel-dependent "Revision" and "Size in memory" lines.
