@@ -14,3 +14,4 @@ __all__ = ["Exercise", "Result", "check", "exercises", "hint", "register"]
 
 from . import tour  # noqa: E402,F401  (registers the tour exercises)
 from . import apiserver  # noqa: E402,F401  (registers the API server exercises)
+from . import proxy  # noqa: E402,F401  (registers the kube-proxy exercises)
