@@ -378,11 +378,15 @@ def describe(obj: dict, events: list[dict], now_ms: int) -> str:
         lines.append("Capacity:\n" + "\n".join(f"  {k}: {v}" for k, v in (st.get("capacity") or {}).items()))
         lines.append("Allocatable:\n" + "\n".join(f"  {k}: {v}" for k, v in (st.get("allocatable") or {}).items()))
     if events:
-        lines.append("Events:\n  Type    Reason             Age   From                 Message")
+        # DescribeEvents writes through a tabwriter (padding 2), with a dashed line under the header
+        rows = [("Type", "Reason", "Age", "From", "Message"), ("----", "------", "----", "----", "-------")]
         for e in sorted(events, key=lambda e: e.get("lastTimestamp") or ""):
             age = human_duration(now_ms - parse_rfc3339(e["lastTimestamp"])) if e.get("lastTimestamp") else ""
             frm = (e.get("source") or {}).get("component", "")
-            lines.append(f"  {e.get('type', ''):<8}{e.get('reason', ''):<19}{age:<6}{frm:<21}{e.get('message', '')}")
+            rows.append((e.get("type", ""), e.get("reason", ""), age, frm, e.get("message", "")))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]
+        lines.append("Events:")
+        lines.extend("  " + "".join(cell.ljust(w) for cell, w in zip(r, widths)) + r[4] for r in rows)
     else:
         lines.append("Events:            <none>")
     return "\n".join(lines)
