@@ -6,13 +6,15 @@
     viz.events_table(c.step())       # what a step did, one row per trace event
     viz.step_table(c, n=20)          # the newest steps, one row each
     viz.journey(c, "deployments/default/web")
+    viz.raft_graph(c); viz.raft_timeline(c); viz.raft_table(c)   # etcd's Raft members (Cluster(etcd_members=3))
 
 Colours come from :mod:`k8slab.viz.style` and mean the same thing in every notebook.
 """
 
 from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
+from .raft import raft_graph, raft_table, raft_timeline
 from .tables import describe, events_table, journey, step_table
 
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
-           "step_table", "journey", "describe"]
+           "step_table", "journey", "describe", "raft_graph", "raft_table", "raft_timeline"]

@@ -2,8 +2,10 @@
 
     from k8slab import widgets
     widgets.Stepper(c)      # Step / Play / Reset through the event loop, with the architecture picture
+    widgets.RaftLab()       # etcd's Raft members: step by message or tick, crash, isolate, heal
 """
 
+from .raftlab import RaftLab
 from .stepper import Stepper
 
-__all__ = ["Stepper"]
+__all__ = ["RaftLab", "Stepper"]
