@@ -142,3 +142,18 @@ def test_same_seed_same_trace():
         c.settle()
     assert a.trace.fingerprint() == b.trace.fingerprint()
     assert a.etcd_cluster.status() == b.etcd_cluster.status()
+
+
+def test_trace_follows_apply_through_raft_to_the_watch():
+    c = Cluster(nodes=1, seed=6, etcd_members=3)
+    start = c.trace.last_seq
+    c.apply(cm("traced"))
+    c.settle()
+    events = c.trace.since(start)
+    commit = next(e for e in events if e.kind == "raft.commit" and e.ref == "/registry/configmaps/default/traced")
+    assert commit.data["op"] == "txn" and len(commit.data["replicated_on"]) >= commit.data["quorum"] == 2
+    assert commit.data["leader"] in commit.data["replicated_on"]
+    put = next(e for e in events if e.kind == "etcd.put" and e.ref == "configmaps/default/traced")
+    assert commit.seq < put.seq
+    chain_kinds = [e.kind for e in c.trace.chain(commit.seq)]
+    assert "request" in chain_kinds  # caused by the API request

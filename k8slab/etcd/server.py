@@ -44,6 +44,7 @@ class EtcdCluster:
         self.applied_index = 0
         self._next_id = 0
         self._results: dict[int, Any] = {}
+        self._entry_of: dict[int, tuple[int, int]] = {}
         self._reads: dict[int, int] = {}  # request id -> read index
         self.endpoint = 1  # the member the client talks to; it fails over to the next live member
         self.failed_requests = 0
@@ -144,6 +145,7 @@ class EtcdCluster:
         except EtcdError as e:
             result = e
         self._results[req_id] = result
+        self._entry_of[req_id] = (entry.index, entry.term)
 
     def _on_read_state(self, member: int, rs) -> None:
         self._reads[rs.request_ctx] = rs.index
@@ -178,9 +180,31 @@ class EtcdCluster:
             if waiting and net.members[member] is not None and net.members[member].lead:
                 waiting = not self._try(net.propose, member, data)
         result = self._results.pop(req)
+        self._traced_commit(req, op, args)
         if isinstance(result, EtcdError):
             raise result
         return result
+
+    def _traced_commit(self, req: int, op: str, args: tuple) -> None:
+        """One trace event per committed proposal: its log index and term, and the members that hold it."""
+        index, term = self._entry_of.pop(req)
+        if self.loop is None:
+            return
+        net = self.net
+        holders = []
+        for i in net.ids:
+            r = net.members[i]
+            log = r.raft_log if r is not None else net._stable[i][0]
+            if log.match_term(index, term):
+                holders.append(net.name(i))
+        if op == "txn":
+            ops = args[1] or args[2]
+            ref = ops[0].key if ops else (args[0][0].key if args[0] else "")
+        else:
+            ref = str(args[0]) if args and op != "compact" else ""
+        self.loop.emit("etcd", "raft.commit", ref, {"op": op, "index": index, "term": term, "leader": self.leader(),
+                                                    "replicated_on": holders, "quorum": len(net.ids) // 2 + 1},
+                       cause=self.loop.last_emitted or None, target="etcd")
 
     def _try(self, fn, member, arg) -> bool:
         """Hand a proposal or read to a member. With no leader known, etcd's raft node does not take proposals

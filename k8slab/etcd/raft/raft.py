@@ -163,7 +163,6 @@ class Raft:
         if hard_state is not None:
             self.load_state(hard_state)
         self.become_follower(self.term, NONE)
-        self._prev_hs = self.hard_state()
 
     # -- state -----------------------------------------------------------------------------------------------------
     def hard_state(self) -> HardState:
