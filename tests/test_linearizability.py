@@ -81,3 +81,18 @@ def test_serializable_reads_can_be_stale_and_the_checker_sees_it():
 def test_schedule_is_deterministic():
     a, b = run_schedule(11), run_schedule(11)
     assert [repr(o) for o in a.history] == [repr(o) for o in b.history] and a.faults == b.faults
+
+
+def test_fault_schedules_catch_a_raft_that_votes_for_stale_logs(monkeypatch):
+    """Break the election restriction (Raft §5.4.1: vote only for candidates whose log is at least as up to date):
+    leaders without committed entries get elected, and the schedules find lost writes or broken histories."""
+    from k8slab.etcd.raft.log import RaftLog
+
+    monkeypatch.setattr(RaftLog, "is_up_to_date", lambda self, lasti, term: True)
+    failed = 0
+    for seed in range(300):
+        try:
+            failed += not run_schedule(seed).ok
+        except AssertionError:  # a member was asked to overwrite a committed entry (upstream panics)
+            failed += 1
+    assert failed > 0
