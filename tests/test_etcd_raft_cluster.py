@@ -157,3 +157,20 @@ def test_trace_follows_apply_through_raft_to_the_watch():
     assert commit.seq < put.seq
     chain_kinds = [e.kind for e in c.trace.chain(commit.seq)]
     assert "request" in chain_kinds  # caused by the API request
+
+
+def test_replay_repeats_etcd_faults():
+    """Stepper's Reset rebuilds a cluster by replaying it step by step: etcd faults are replayed too."""
+    c = Cluster(nodes=1, seed=8, etcd_members=3)
+    ec = c.etcd_cluster
+    ec.partition([ec.leader()], [m for m in ec.members if m != ec.leader()])
+    for _ in range(30):
+        c.step()
+    c.apply(cm("during-partition"))
+    ec.heal()
+    ec.crash("etcd-3")
+    for _ in range(30):
+        c.step()
+    r = c.replay()
+    assert r.trace.fingerprint() == c.trace.fingerprint()
+    assert r.etcd_cluster.status() == c.etcd_cluster.status()

@@ -48,6 +48,7 @@ class EtcdCluster:
         self._reads: dict[int, int] = {}  # request id -> read index
         self.endpoint = 1  # the member the client talks to; it fails over to the next live member
         self.failed_requests = 0
+        self.on_fault = None  # called with (method name, args) before each fault, so a cluster can replay them
         self.net.run_until_leader()
         self._emit("etcd.leader", {"leader": self.net.name(self.net.leader()), "term": self.term})
 
@@ -80,14 +81,19 @@ class EtcdCluster:
         return self.net.status()
 
     # -- faults ----------------------------------------------------------------------------------------------------
-    def crash(self, member) -> None:
+    def _fault(self, name: str, *args) -> None:
+        if self.on_fault is not None:
+            self.on_fault(name, args)
         self.sync()
+
+    def crash(self, member) -> None:
+        self._fault("crash", member)
         self.net.crash(member)
         self._emit("etcd.fault", {"fault": f"crash {self.net.name(self.net.id_of(member))}"})
 
     def restart(self, member=None) -> None:
         """Restart one member, or every crashed member."""
-        self.sync()
+        self._fault("restart", member)
         ids = [self.net.id_of(member)] if member is not None else [i for i in self.net.ids
                                                                       if self.net.members[i] is None]
         for i in ids:
@@ -95,18 +101,18 @@ class EtcdCluster:
             self._emit("etcd.fault", {"fault": f"restart {self.net.name(i)}"})
 
     def isolate(self, member) -> None:
-        self.sync()
+        self._fault("isolate", member)
         self.net.isolate(member)
         self._emit("etcd.fault", {"fault": f"isolate {self.net.name(self.net.id_of(member))}"})
 
     def partition(self, *groups) -> None:
         """``partition(["etcd-1"], ["etcd-2", "etcd-3"])``: members in different groups cannot talk."""
-        self.sync()
+        self._fault("partition", *groups)
         self.net.partition(*groups)
         self._emit("etcd.fault", {"fault": "partition " + " | ".join(",".join(map(str, g)) for g in groups)})
 
     def heal(self) -> None:
-        self.sync()
+        self._fault("heal")
         self.net.heal()
         self._emit("etcd.fault", {"fault": "heal"})
 
