@@ -78,6 +78,7 @@ def test_losing_quorum_fails_writes_and_keeps_pods_running():
         if m != lead:
             ec.crash(m)
     rev = c.etcd.revision
+    assert not ec.has_quorum()
     with pytest.raises(errors.StatusError) as e:
         c.apply(cm("during-outage"))
     assert e.value.code == 500 and e.value.reason == "" and e.value.message == "etcdserver: request timed out"
@@ -90,6 +91,7 @@ def test_losing_quorum_fails_writes_and_keeps_pods_running():
     assert ec.range("/registry/pods/", "/registry/pods0", serializable=True).count >= 2
     ec.restart()
     c.run(10)
+    assert ec.has_quorum()
     c.scale("deployment", "web", 4)
     c.settle()
     assert len(running(c)) == 4
@@ -174,3 +176,24 @@ def test_replay_repeats_etcd_faults():
     r = c.replay()
     assert r.trace.fingerprint() == c.trace.fingerprint()
     assert r.etcd_cluster.status() == c.etcd_cluster.status()
+
+
+def test_unknown_member_is_refused_and_nothing_recorded():
+    c = Cluster(nodes=1, seed=0, etcd_members=3)
+    log = list(c._log)
+    with pytest.raises(KeyError, match="no etcd member 'etcd-9'"):
+        c.etcd_cluster.crash("etcd-9")
+    with pytest.raises(KeyError):
+        c.etcd_cluster.partition(["etcd-1"], ["etcd-7"])
+    assert c._log == log and all(row["state"] != "Crashed" for row in c.etcd_cluster.status())
+
+
+def test_leader_changes_are_traced():
+    c = Cluster(nodes=1, seed=3, etcd_members=3)
+    ec = c.etcd_cluster
+    first = ec.leader()
+    ec.crash(first)
+    c.run(5)
+    c.apply(cm("new-leader"))
+    leaders = [e.data["leader"] for e in c.trace if e.kind == "etcd.leader"]
+    assert leaders[0] == first and leaders[-1] == ec.leader() != first

@@ -50,7 +50,8 @@ class EtcdCluster:
         self.failed_requests = 0
         self.on_fault = None  # called with (method name, args) before each fault, so a cluster can replay them
         self.net.run_until_leader()
-        self._emit("etcd.leader", {"leader": self.net.name(self.net.leader()), "term": self.term})
+        self._leader_seen = None
+        self._note_leader()
 
     # -- members ---------------------------------------------------------------------------------------------------
     @property
@@ -82,6 +83,10 @@ class EtcdCluster:
 
     # -- faults ----------------------------------------------------------------------------------------------------
     def _fault(self, name: str, *args) -> None:
+        for a in args:  # refuse unknown members before anything is recorded or changed
+            for m in (a if isinstance(a, (list, tuple, set)) else [a]):
+                if m is not None:
+                    self.net.id_of(m)
         if self.on_fault is not None:
             self.on_fault(name, args)
         self.sync()
@@ -131,6 +136,7 @@ class EtcdCluster:
             net.shift(delta)
         else:
             net.run_until(target)
+        self._note_leader()
 
     def background(self) -> None:
         """The periodic run the cluster's loop schedules, so members catch up even when nobody writes."""
@@ -180,12 +186,14 @@ class EtcdCluster:
             if t is None or t > deadline:
                 net.run_until(deadline)
                 self.failed_requests += 1
+                self._note_leader()
                 self._emit("etcd.timeout", {"op": op, "member": net.name(member), "leader": self.leader()})
                 raise ErrTimeout()
             net.step()
             if waiting and net.members[member] is not None and net.members[member].lead:
                 waiting = not self._try(net.propose, member, data)
         result = self._results.pop(req)
+        self._note_leader()
         self._traced_commit(req, op, args)
         if isinstance(result, EtcdError):
             raise result
@@ -270,6 +278,13 @@ class EtcdCluster:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.store, name)
+
+    def _note_leader(self) -> None:
+        """Trace a change of leader (or its loss) once the cluster's clock has seen it."""
+        lead = self.leader()
+        if lead != self._leader_seen:
+            self._leader_seen = lead
+            self._emit("etcd.leader", {"leader": lead, "term": self.term})
 
     def _emit(self, kind: str, data: dict) -> None:
         if self.loop is not None:
