@@ -291,3 +291,60 @@ def test_safety_under_random_faults(seed):
                 net.propose(lead, step)
         net.run(rng.randint(50, 600))
     check_safety(net, applied)
+
+
+# -- snapshots and log compaction ---------------------------------------------------------------------------------
+def test_log_compact_keeps_indexes():
+    log = RaftLog(terms(1, 1, 1, 2, 2, 3), committed=5, applied=4)
+    log.compact(3)
+    assert log.offset == 3 and log.first_index() == 4 and log.last_index() == 5
+    assert log.term(3) == 2 and log.term(2) == 0 and log.term(5) == 3
+    assert log.entries_from(3) is None and [e.index for e in log.entries_from(4)] == [4, 5]
+    assert [e.index for e in log.next_committed_ents()] == [5]
+    with pytest.raises(AssertionError):
+        log.compact(5)  # not applied yet
+    log.append(terms(6, 3))
+    assert log.last_index() == 6 and log.entry(6).term == 3
+    copy = log.copy(5)
+    assert copy.offset == 3 and copy.last_index() == 6 and copy.applied == 3
+
+
+def test_lagging_follower_gets_a_snapshot():
+    snaps = []
+    net = RaftNetwork(3, seed=4, on_snapshot=lambda i, s: snaps.append((i, s)))
+    lead = net.run_until_leader()
+    lagging = next(i for i in net.ids if i != lead)
+    net.crash(lagging)
+    for k in range(10):
+        net.propose_batch(lead, [f"{k}-{j}" for j in range(10)])
+        net.run(50)
+    for r in net.members.values():
+        if r is not None:
+            r.raft_log.compact(r.raft_log.applied - 5)
+    net.restart(lagging)
+    net.run(1000)
+    r, l = net.members[lagging], net.members[lead]
+    assert snaps and snaps[0][0] == lagging
+    assert r.raft_log.offset == snaps[0][1][0] > 0
+    assert r.raft_log.committed == l.raft_log.committed == l.raft_log.last_index()
+    assert [(e.term, e.data) for e in r.raft_log.slice(r.raft_log.offset + 1, r.raft_log.last_index() + 1)] == \
+        [(e.term, e.data) for e in l.raft_log.slice(r.raft_log.offset + 1, l.raft_log.last_index() + 1)]
+    assert l.trk.progress[lagging].state == "StateReplicate"
+
+
+def test_lost_snapshot_is_sent_again():
+    net = RaftNetwork(3, seed=5)
+    lead = net.run_until_leader()
+    lagging = next(i for i in net.ids if i != lead)
+    net.crash(lagging)
+    net.propose_batch(lead, list(range(30)))
+    net.run(200)
+    net.members[lead].raft_log.compact(net.members[lead].raft_log.applied - 2)
+    net.restart(lagging)
+    net.drop(lead, lagging, 1.0)  # every message to it is lost, the snapshot too
+    net.run(500)
+    assert net.members[lagging].raft_log.offset == 0
+    assert net.members[lead].trk.progress[lagging].state != "StateSnapshot"  # ReportSnapshot(failure) -> probe
+    net.heal()
+    net.run(1000)
+    assert net.members[lagging].raft_log.committed == net.members[lead].raft_log.committed

@@ -197,3 +197,23 @@ def test_leader_changes_are_traced():
     c.apply(cm("new-leader"))
     leaders = [e.data["leader"] for e in c.trace if e.kind == "etcd.leader"]
     assert leaders[0] == first and leaders[-1] == ec.leader() != first
+
+
+def test_snapshots_compact_the_log_and_catch_up_a_restarted_member():
+    c = Cluster(nodes=1, seed=7, etcd_members=3)
+    ec = c.etcd_cluster
+    ec.snapshot_count, ec.snapshot_catch_up_entries = 40, 10
+    follower = next(m for m in ec.members if m != ec.leader())
+    ec.crash(follower)
+    for i in range(80):
+        c.apply(cm(f"snap-{i}"))
+    lead = ec.net.members[ec.net.id_of(ec.leader())]
+    assert ec.snapshots >= 1 and lead.raft_log.offset > 0  # compacted past what the crashed member has
+    ec.restart(follower)
+    c.run(5)
+    c.apply(cm("after-restart"))
+    c.run(2)
+    rows = {row["member"]: row for row in ec.status()}
+    assert rows[follower]["commit"] == rows[ec.leader()]["commit"]
+    assert ec.net.members[ec.net.id_of(follower)].raft_log.offset > 0  # it restored a snapshot
+    assert c.get("configmap", "after-restart")

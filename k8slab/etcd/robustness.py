@@ -208,7 +208,7 @@ def run_schedule(seed: int, *, steps: int = 24, clients: int = 3, serializable_r
     acked = {op.id for op in history if op.kind == "put" and op.ret != INF}
     for i in net.ids:
         log = net.members[i].raft_log
-        have = {e.data[0] for e in log.entries[1:log.committed + 1] if e.data is not None}
+        have = {e.data[0] for e in log.slice(log.first_index(), log.committed + 1) if e.data is not None}
         lost.extend((net.name(i), x) for x in sorted(acked - have))
     leaders = len({term for _, _, state, term in net.history if state == "StateLeader"})
     return ScheduleResult(seed, n, history, faults, check_history(history), lost, leaders)

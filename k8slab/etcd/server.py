@@ -29,6 +29,10 @@ REQUEST_TIMEOUT_MS = 5000 + 2 * ELECTION_TICK * TICK_MS
 MAX_SYNC_MS = 5000
 #: How often (virtual ms) the cluster's loop lets the etcd members run when nobody is writing.
 RAFT_LOOP_MS = 1000
+#: etcd 3.5's --snapshot-count default (DefaultSnapshotCount): a member snapshots after this many applied entries,
+#: then compacts its Raft log, keeping DefaultSnapshotCatchUpEntries for slow followers.
+SNAPSHOT_COUNT = 100_000
+SNAPSHOT_CATCH_UP_ENTRIES = 5000
 
 
 class EtcdCluster:
@@ -36,12 +40,17 @@ class EtcdCluster:
     go through Raft, reads and watches are served from the applied state."""
 
     def __init__(self, members: int = 3, seed: int = 0, store: MVCCStore | None = None, *, loop=None,
-                 min_delay_ms: int = 0, max_delay_ms: int = 0):
+                 min_delay_ms: int = 0, max_delay_ms: int = 0, snapshot_count: int = SNAPSHOT_COUNT,
+                 snapshot_catch_up_entries: int = SNAPSHOT_CATCH_UP_ENTRIES):
         self.store = store if store is not None else MVCCStore()
         self.loop = loop
         self.net = RaftNetwork(members, seed, on_apply=self._on_apply, on_read_state=self._on_read_state,
                                min_delay_ms=min_delay_ms, max_delay_ms=max_delay_ms)
         self.applied_index = 0
+        self.snapshot_count = snapshot_count
+        self.snapshot_catch_up_entries = snapshot_catch_up_entries
+        self.snapshots = 0
+        self._snapi = dict.fromkeys(self.net.ids, 0)
         self._next_id = 0
         self._results: dict[int, Any] = {}
         self._entry_of: dict[int, tuple[int, int]] = {}
@@ -137,6 +146,23 @@ class EtcdCluster:
         else:
             net.run_until(target)
         self._note_leader()
+        self._maybe_snapshot()
+
+    def _maybe_snapshot(self) -> None:
+        """Each member snapshots its applied state every ``snapshot_count`` entries and compacts its Raft log,
+        keeping ``snapshot_catch_up_entries`` (EtcdServer.snapshot / compaction in triggerSnapshot). A follower
+        that falls behind the compacted part gets the snapshot (MsgSnap) instead of entries."""
+        for i in self.net.ids:
+            r = self.net.members[i]
+            if r is None:
+                continue
+            applied = r.raft_log.applied
+            if applied - self._snapi[i] <= self.snapshot_count:
+                continue
+            self._snapi[i] = applied
+            self.snapshots += 1
+            if applied > self.snapshot_catch_up_entries:
+                r.raft_log.compact(applied - self.snapshot_catch_up_entries)
 
     def background(self) -> None:
         """The periodic run the cluster's loop schedules, so members catch up even when nobody writes."""
@@ -194,6 +220,7 @@ class EtcdCluster:
                 waiting = not self._try(net.propose, member, data)
         result = self._results.pop(req)
         self._note_leader()
+        self._maybe_snapshot()
         self._traced_commit(req, op, args)
         if isinstance(result, EtcdError):
             raise result
