@@ -305,8 +305,9 @@ def test_log_compact_keeps_indexes():
         log.compact(5)  # not applied yet
     log.append(terms(6, 3))
     assert log.last_index() == 6 and log.entry(6).term == 3
+    log.create_snapshot(4, {"k": "v"})
     copy = log.copy(5)
-    assert copy.offset == 3 and copy.last_index() == 6 and copy.applied == 3
+    assert copy.offset == 3 and copy.last_index() == 6 and copy.applied == 4 and copy.snapshot[2] == {"k": "v"}
 
 
 def test_lagging_follower_gets_a_snapshot():
@@ -320,11 +321,12 @@ def test_lagging_follower_gets_a_snapshot():
         net.run(50)
     for r in net.members.values():
         if r is not None:
+            r.raft_log.create_snapshot(r.raft_log.applied, "state")
             r.raft_log.compact(r.raft_log.applied - 5)
     net.restart(lagging)
     net.run(1000)
     r, l = net.members[lagging], net.members[lead]
-    assert snaps and snaps[0][0] == lagging
+    assert snaps and snaps[0][0] == lagging and snaps[0][1][2] == "state"
     assert r.raft_log.offset == snaps[0][1][0] > 0
     assert r.raft_log.committed == l.raft_log.committed == l.raft_log.last_index()
     assert [(e.term, e.data) for e in r.raft_log.slice(r.raft_log.offset + 1, r.raft_log.last_index() + 1)] == \
@@ -339,7 +341,9 @@ def test_lost_snapshot_is_sent_again():
     net.crash(lagging)
     net.propose_batch(lead, list(range(30)))
     net.run(200)
-    net.members[lead].raft_log.compact(net.members[lead].raft_log.applied - 2)
+    lead_log = net.members[lead].raft_log
+    lead_log.create_snapshot(lead_log.applied)
+    lead_log.compact(lead_log.applied - 2)
     net.restart(lagging)
     net.drop(lead, lagging, 1.0)  # every message to it is lost, the snapshot too
     net.run(500)

@@ -66,6 +66,7 @@ def test_thousand_random_fault_schedules_are_linearizable():
     assert sum(r.leaders for r in results) > 1500
     assert sum(1 for r in results for op in r.history if op.ret == INF) > 500
     assert {r.members for r in results} == {3, 4, 5}
+    assert sum(r.snapshots for r in results) > 50  # followers caught up from snapshots too
     assert sum(len(r.history) for r in results) > 20_000
 
 
@@ -96,3 +97,14 @@ def test_fault_schedules_catch_a_raft_that_votes_for_stale_logs(monkeypatch):
         except AssertionError:  # a member was asked to overwrite a committed entry (upstream panics)
             failed += 1
     assert failed > 0
+
+
+def test_fault_schedules_catch_a_member_that_ignores_snapshots(monkeypatch):
+    """A follower that takes the leader's snapshot into its log but not into its state machine loses writes."""
+    from k8slab.etcd.robustness import KVCluster
+
+    def restore_nothing(self, member, snapshot):
+        self.snapshots_sent += 1
+
+    monkeypatch.setattr(KVCluster, "_restore", restore_nothing)
+    assert any(not run_schedule(seed).ok for seed in range(200))

@@ -161,6 +161,8 @@ class EtcdCluster:
                 continue
             self._snapi[i] = applied
             self.snapshots += 1
+            # the members share one applied state (self.store), so the snapshot carries no copy of it
+            r.raft_log.create_snapshot(applied)
             if applied > self.snapshot_catch_up_entries:
                 r.raft_log.compact(applied - self.snapshot_catch_up_entries)
 

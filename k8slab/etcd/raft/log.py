@@ -16,19 +16,29 @@ from .raftpb import Entry
 
 
 class RaftLog:
-    __slots__ = ("entries", "committed", "applied", "offset")
+    __slots__ = ("entries", "committed", "applied", "offset", "snapshot")
 
     def __init__(self, entries: list[Entry] | None = None, committed: int = 0, applied: int = 0,
-                 snapshot: tuple[int, int] = (0, 0)):
-        self.offset = snapshot[0]
-        self.entries: list[Entry] = [Entry(snapshot[1], snapshot[0])] + list(entries or [])
-        self.committed = max(committed, self.offset)
-        self.applied = max(applied, self.offset)
+                 offset: tuple[int, int] = (0, 0), snapshot: tuple = (0, 0, None)):
+        self.offset = offset[0]
+        self.entries: list[Entry] = [Entry(offset[1], offset[0])] + list(entries or [])
+        #: the latest snapshot: (index, term, data), the state machine's contents after applying ``index``
+        self.snapshot = snapshot
+        self.committed = max(committed, self.offset, snapshot[0])
+        self.applied = max(applied, self.offset, snapshot[0])
 
     def copy(self, committed: int) -> "RaftLog":
-        """What a restarted member reads back from disk: its snapshot and entries, nothing applied yet beyond the
-        snapshot."""
-        return RaftLog(self.entries[1:], committed, 0, (self.offset, self.entries[0].term))
+        """What a restarted member reads back from disk: its latest snapshot (already applied, as etcd loads it
+        into its backend) and its log entries."""
+        return RaftLog(self.entries[1:], committed, 0, (self.offset, self.entries[0].term), self.snapshot)
+
+    def create_snapshot(self, i: int, data=None) -> None:
+        """MemoryStorage.CreateSnapshot: record the state machine after applying entry ``i``."""
+        if i < self.snapshot[0]:
+            return
+        if i > self.applied:
+            raise AssertionError(f"snapshot {i} is out of bound applied ({self.applied})")
+        self.snapshot = (i, self.term(i), data)
 
     def first_index(self) -> int:
         return self.offset + 1
@@ -162,10 +172,12 @@ class RaftLog:
         self.entries = [Entry(self.entries[j].term, i)] + self.entries[j + 1:]
         self.offset = i
 
-    def restore(self, index: int, term: int) -> None:
-        """Replace the whole log with a snapshot at (``index``, ``term``) (raftLog.restore)."""
+    def restore(self, snapshot: tuple) -> None:
+        """Replace the whole log with a snapshot (index, term, data) from the leader (raftLog.restore)."""
+        index, term, _data = snapshot
         self.entries = [Entry(term, index)]
         self.offset = index
+        self.snapshot = snapshot
         self.committed = index
         self.applied = index
 

@@ -218,7 +218,9 @@ class Raft:
             # the entries this follower needs were compacted away: send a snapshot instead (maybeSendSnapshot)
             if not pr.recent_active:
                 return False
-            snap = (log.offset, log.entries[0].term)
+            snap = log.snapshot
+            if snap[0] < log.offset:
+                raise AssertionError("need a snapshot covering the compacted entries")
             self.send(Message(MsgSnap, to=to, snapshot=snap))
             pr.become_snapshot(snap[0])
             return True
@@ -573,7 +575,7 @@ class Raft:
 
     def handle_snapshot(self, m: Message) -> None:
         """Restore a snapshot from the leader, unless our log already covers it (raft.restore)."""
-        index, term = m.snapshot
+        index, term, _data = m.snapshot
         log = self.raft_log
         if index <= log.committed:
             self.send(Message(MsgAppResp, to=m.frm, index=log.committed))
@@ -582,8 +584,8 @@ class Raft:
             log.commit_to(index)  # fast-forward: we have the snapshot's last entry already
             self.send(Message(MsgAppResp, to=m.frm, index=log.committed))
             return
-        log.restore(index, term)
-        self.pending_snapshot = (index, term)
+        log.restore(m.snapshot)
+        self.pending_snapshot = m.snapshot
         self.send(Message(MsgAppResp, to=m.frm, index=log.last_index()))
 
     def handle_heartbeat(self, m: Message) -> None:

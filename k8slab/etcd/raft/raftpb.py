@@ -68,7 +68,7 @@ class Message:
     reject: bool = False
     reject_hint: int = 0
     context: object = None
-    snapshot: tuple | None = None  # MsgSnap: (index, term) of the snapshot; the state travels with it
+    snapshot: tuple | None = None  # MsgSnap: (index, term, data): the state machine after applying index
 
     def describe(self) -> str:
         """One line as etcd-io/raft's DescribeMessage prints it (abridged)."""
