@@ -12,7 +12,8 @@ from k8slab.etcd.raft.network import RaftNetwork
 from k8slab.etcd.raft.progress import Progress, StateProbe, StateReplicate
 from k8slab.etcd.raft.quorum import MajorityConfig, VoteLost, VotePending, VoteWon
 from k8slab.etcd.raft.raft import (Config, ProposalDropped, Raft, StateFollower, StateLeader, StatePreCandidate)
-from k8slab.etcd.raft.raftpb import Entry, HardState, Message, MsgHup, MsgPreVote, MsgPreVoteResp, MsgVote
+from k8slab.etcd.raft.raftpb import (Entry, HardState, Message, MsgHeartbeat, MsgHup, MsgPreVote, MsgPreVoteResp,
+                                     MsgVote)
 
 
 def terms(start, *ts):
@@ -352,3 +353,77 @@ def test_lost_snapshot_is_sent_again():
     net.heal()
     net.run(1000)
     assert net.members[lagging].raft_log.committed == net.members[lead].raft_log.committed
+
+
+# -- check-quorum scenarios of raft_test.go, on upstream's test network -------------------------------------------
+class UpstreamNet:
+    """raft_test.go's network: send() steps each message at its recipient and queues only what that recipient
+    sends in return; isolate() drops every message to or from a member; recover() undoes it."""
+
+    def __init__(self, *rafts):
+        self.peers = {r.id: r for r in rafts}
+        self.isolated = set()
+
+    def _filter(self, msgs):
+        return [m for m in msgs if m.to not in self.isolated and m.frm not in self.isolated]
+
+    def send(self, *msgs):
+        q = list(msgs)
+        while q:
+            m = q.pop(0)
+            p = self.peers[m.to]
+            p.step(m)
+            out, p.msgs = p.msgs, []
+            q.extend(self._filter(out))
+
+    def isolate(self, id):
+        self.isolated.add(id)
+
+    def recover(self):
+        self.isolated.clear()
+
+
+def check_quorum_rafts():
+    rs = []
+    for id in (1, 2, 3):
+        r = Raft(Config(id, (1, 2, 3), pre_vote=False, check_quorum=True), random.Random(id))
+        rs.append(r)
+    return rs
+
+
+def test_leader_election_with_check_quorum():
+    a, b, c = check_quorum_rafts()
+    nt = UpstreamNet(a, b, c)
+    a.randomized_election_timeout = a.election_timeout + 1
+    b.randomized_election_timeout = b.election_timeout + 2
+    nt.send(Message(MsgHup, frm=1, to=1))  # votes are cast right after creation, regardless of the lease
+    assert a.state == StateLeader and c.state == StateFollower
+    a.randomized_election_timeout = a.election_timeout + 1
+    b.randomized_election_timeout = b.election_timeout + 2
+    for _ in range(a.election_timeout):
+        a.tick()
+    for _ in range(b.election_timeout):
+        b.tick()
+    nt.send(Message(MsgHup, frm=3, to=3))
+    assert a.state == StateFollower and c.state == StateLeader
+
+
+def test_free_stuck_candidate_with_check_quorum():
+    """A candidate with a higher term disrupts the leader even while the leader holds the lease: the leader steps
+    down and adopts the candidate's term."""
+    a, b, c = check_quorum_rafts()
+    nt = UpstreamNet(a, b, c)
+    b.randomized_election_timeout = b.election_timeout + 1
+    for _ in range(b.election_timeout):
+        b.tick()
+    nt.send(Message(MsgHup, frm=1, to=1))
+    nt.isolate(1)
+    nt.send(Message(MsgHup, frm=3, to=3))
+    assert b.state == StateFollower and c.state == "StateCandidate" and c.term == b.term + 1
+    nt.send(Message(MsgHup, frm=3, to=3))  # vote again for safety
+    assert b.state == StateFollower and c.state == "StateCandidate" and c.term == b.term + 2
+    nt.recover()
+    nt.send(Message(MsgHeartbeat, frm=1, to=3, term=a.term))
+    assert a.state == StateFollower and c.term == a.term  # the stuck candidate freed itself
+    nt.send(Message(MsgHup, frm=3, to=3))
+    assert c.state == StateLeader
