@@ -3,7 +3,6 @@ no acknowledged write is lost and no stale read is served as linearizable."""
 
 from __future__ import annotations
 
-import pytest
 
 from k8slab.etcd.linearizability import INF, Operation, check_history, check_operations
 from k8slab.etcd.robustness import run_schedule, run_schedules

@@ -13,7 +13,6 @@ At the end every fault is healed and the cluster catches up. The history must be
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 from ..sim.rng import component_rng

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from .errors import ErrTimeout, EtcdError
 from .mvcc import Compare, MVCCStore, Op, TxnResult
-from .raft import ELECTION_TICK, TICK_MS, ProposalDropped, RaftNetwork, StateLeader
+from .raft import ELECTION_TICK, TICK_MS, ProposalDropped, RaftNetwork
 
 #: ReqTimeout() in server/config/config.go: 5 s + 2 x ElectionMs.
 REQUEST_TIMEOUT_MS = 5000 + 2 * ELECTION_TICK * TICK_MS

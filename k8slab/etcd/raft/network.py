@@ -15,7 +15,6 @@ Ready: it sends the messages, hands committed entries to ``on_apply(id, entry)``
 from __future__ import annotations
 
 import heapq
-import random
 
 from ...sim.rng import component_rng
 from .log import RaftLog
