@@ -217,3 +217,14 @@ def test_snapshots_compact_the_log_and_catch_up_a_restarted_member():
     assert rows[follower]["commit"] == rows[ec.leader()]["commit"]
     assert ec.net.members[ec.net.id_of(follower)].raft_log.offset > 0  # it restored a snapshot
     assert c.get("configmap", "after-restart")
+
+
+def test_idle_cluster_keeps_its_leader_and_clock():
+    c = Cluster(nodes=1, seed=0, etcd_members=3)
+    ec = c.etcd_cluster
+    lead, term = ec.leader(), ec.term
+    c.run(3600)
+    ec.sync()
+    assert ec.net.now == c.now and ec.leader() == lead and ec.term == term
+    c.apply(cm("after-an-hour"))
+    assert c.get("configmap", "after-an-hour")
