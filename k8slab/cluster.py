@@ -151,6 +151,7 @@ class Cluster:
             return None
         from .etcd.server import RAFT_LOOP_MS, EtcdCluster
         etcd = EtcdCluster(members, self.seed, self.etcd, loop=self.loop)
+        etcd.on_fault = lambda name, args: self._record("_etcd_fault", name, *args)
 
         def raft_loop():
             etcd.background()
@@ -235,6 +236,10 @@ class Cluster:
             self.loop.emit("kube-apiserver", "etcd.compact", "", {"revision": rev}, target="etcd")
         self.loop.call_later(COMPACTION_INTERVAL_MS, self._compact, component="kube-apiserver",
                              label="etcd compaction", background=True)
+
+    def _etcd_fault(self, name: str, *args) -> None:
+        """Replay an etcd fault (crash, restart, isolate, partition, heal) recorded by the etcd cluster."""
+        getattr(self.etcd_cluster, name)(*args)
 
     def _compact_through_raft(self, rev: int) -> bool:
         if self.etcd_cluster is None:

@@ -12,7 +12,8 @@ from k8slab.etcd.raft.network import RaftNetwork
 from k8slab.etcd.raft.progress import Progress, StateProbe, StateReplicate
 from k8slab.etcd.raft.quorum import MajorityConfig, VoteLost, VotePending, VoteWon
 from k8slab.etcd.raft.raft import (Config, ProposalDropped, Raft, StateFollower, StateLeader, StatePreCandidate)
-from k8slab.etcd.raft.raftpb import Entry, HardState, Message, MsgHup, MsgPreVote, MsgPreVoteResp, MsgVote
+from k8slab.etcd.raft.raftpb import (Entry, HardState, Message, MsgHeartbeat, MsgHup, MsgPreVote, MsgPreVoteResp,
+                                     MsgVote)
 
 
 def terms(start, *ts):
@@ -291,3 +292,138 @@ def test_safety_under_random_faults(seed):
                 net.propose(lead, step)
         net.run(rng.randint(50, 600))
     check_safety(net, applied)
+
+
+# -- snapshots and log compaction ---------------------------------------------------------------------------------
+def test_log_compact_keeps_indexes():
+    log = RaftLog(terms(1, 1, 1, 2, 2, 3), committed=5, applied=4)
+    log.compact(3)
+    assert log.offset == 3 and log.first_index() == 4 and log.last_index() == 5
+    assert log.term(3) == 2 and log.term(2) == 0 and log.term(5) == 3
+    assert log.entries_from(3) is None and [e.index for e in log.entries_from(4)] == [4, 5]
+    assert [e.index for e in log.next_committed_ents()] == [5]
+    with pytest.raises(AssertionError):
+        log.compact(5)  # not applied yet
+    log.append(terms(6, 3))
+    assert log.last_index() == 6 and log.entry(6).term == 3
+    log.create_snapshot(4, {"k": "v"})
+    copy = log.copy(5)
+    assert copy.offset == 3 and copy.last_index() == 6 and copy.applied == 4 and copy.snapshot[2] == {"k": "v"}
+
+
+def test_lagging_follower_gets_a_snapshot():
+    snaps = []
+    net = RaftNetwork(3, seed=4, on_snapshot=lambda i, s: snaps.append((i, s)))
+    lead = net.run_until_leader()
+    lagging = next(i for i in net.ids if i != lead)
+    net.crash(lagging)
+    for k in range(10):
+        net.propose_batch(lead, [f"{k}-{j}" for j in range(10)])
+        net.run(50)
+    for r in net.members.values():
+        if r is not None:
+            r.raft_log.create_snapshot(r.raft_log.applied, "state")
+            r.raft_log.compact(r.raft_log.applied - 5)
+    net.restart(lagging)
+    net.run(1000)
+    r, l = net.members[lagging], net.members[lead]
+    assert snaps and snaps[0][0] == lagging and snaps[0][1][2] == "state"
+    assert r.raft_log.offset == snaps[0][1][0] > 0
+    assert r.raft_log.committed == l.raft_log.committed == l.raft_log.last_index()
+    assert [(e.term, e.data) for e in r.raft_log.slice(r.raft_log.offset + 1, r.raft_log.last_index() + 1)] == \
+        [(e.term, e.data) for e in l.raft_log.slice(r.raft_log.offset + 1, l.raft_log.last_index() + 1)]
+    assert l.trk.progress[lagging].state == "StateReplicate"
+
+
+def test_lost_snapshot_is_sent_again():
+    net = RaftNetwork(3, seed=5)
+    lead = net.run_until_leader()
+    lagging = next(i for i in net.ids if i != lead)
+    net.crash(lagging)
+    net.propose_batch(lead, list(range(30)))
+    net.run(200)
+    lead_log = net.members[lead].raft_log
+    lead_log.create_snapshot(lead_log.applied)
+    lead_log.compact(lead_log.applied - 2)
+    net.restart(lagging)
+    net.drop(lead, lagging, 1.0)  # every message to it is lost, the snapshot too
+    net.run(500)
+    assert net.members[lagging].raft_log.offset == 0
+    assert net.members[lead].trk.progress[lagging].state != "StateSnapshot"  # ReportSnapshot(failure) -> probe
+    net.heal()
+    net.run(1000)
+    assert net.members[lagging].raft_log.committed == net.members[lead].raft_log.committed
+
+
+# -- check-quorum scenarios of raft_test.go, on upstream's test network -------------------------------------------
+class UpstreamNet:
+    """raft_test.go's network: send() steps each message at its recipient and queues only what that recipient
+    sends in return; isolate() drops every message to or from a member; recover() undoes it."""
+
+    def __init__(self, *rafts):
+        self.peers = {r.id: r for r in rafts}
+        self.isolated = set()
+
+    def _filter(self, msgs):
+        return [m for m in msgs if m.to not in self.isolated and m.frm not in self.isolated]
+
+    def send(self, *msgs):
+        q = list(msgs)
+        while q:
+            m = q.pop(0)
+            p = self.peers[m.to]
+            p.step(m)
+            out, p.msgs = p.msgs, []
+            q.extend(self._filter(out))
+
+    def isolate(self, id):
+        self.isolated.add(id)
+
+    def recover(self):
+        self.isolated.clear()
+
+
+def check_quorum_rafts():
+    rs = []
+    for id in (1, 2, 3):
+        r = Raft(Config(id, (1, 2, 3), pre_vote=False, check_quorum=True), random.Random(id))
+        rs.append(r)
+    return rs
+
+
+def test_leader_election_with_check_quorum():
+    a, b, c = check_quorum_rafts()
+    nt = UpstreamNet(a, b, c)
+    a.randomized_election_timeout = a.election_timeout + 1
+    b.randomized_election_timeout = b.election_timeout + 2
+    nt.send(Message(MsgHup, frm=1, to=1))  # votes are cast right after creation, regardless of the lease
+    assert a.state == StateLeader and c.state == StateFollower
+    a.randomized_election_timeout = a.election_timeout + 1
+    b.randomized_election_timeout = b.election_timeout + 2
+    for _ in range(a.election_timeout):
+        a.tick()
+    for _ in range(b.election_timeout):
+        b.tick()
+    nt.send(Message(MsgHup, frm=3, to=3))
+    assert a.state == StateFollower and c.state == StateLeader
+
+
+def test_free_stuck_candidate_with_check_quorum():
+    """A candidate with a higher term disrupts the leader even while the leader holds the lease: the leader steps
+    down and adopts the candidate's term."""
+    a, b, c = check_quorum_rafts()
+    nt = UpstreamNet(a, b, c)
+    b.randomized_election_timeout = b.election_timeout + 1
+    for _ in range(b.election_timeout):
+        b.tick()
+    nt.send(Message(MsgHup, frm=1, to=1))
+    nt.isolate(1)
+    nt.send(Message(MsgHup, frm=3, to=3))
+    assert b.state == StateFollower and c.state == "StateCandidate" and c.term == b.term + 1
+    nt.send(Message(MsgHup, frm=3, to=3))  # vote again for safety
+    assert b.state == StateFollower and c.state == "StateCandidate" and c.term == b.term + 2
+    nt.recover()
+    nt.send(Message(MsgHeartbeat, frm=1, to=3, term=a.term))
+    assert a.state == StateFollower and c.term == a.term  # the stuck candidate freed itself
+    nt.send(Message(MsgHup, frm=3, to=3))
+    assert c.state == StateLeader

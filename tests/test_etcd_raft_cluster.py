@@ -78,6 +78,7 @@ def test_losing_quorum_fails_writes_and_keeps_pods_running():
         if m != lead:
             ec.crash(m)
     rev = c.etcd.revision
+    assert not ec.has_quorum()
     with pytest.raises(errors.StatusError) as e:
         c.apply(cm("during-outage"))
     assert e.value.code == 500 and e.value.reason == "" and e.value.message == "etcdserver: request timed out"
@@ -90,6 +91,7 @@ def test_losing_quorum_fails_writes_and_keeps_pods_running():
     assert ec.range("/registry/pods/", "/registry/pods0", serializable=True).count >= 2
     ec.restart()
     c.run(10)
+    assert ec.has_quorum()
     c.scale("deployment", "web", 4)
     c.settle()
     assert len(running(c)) == 4
@@ -142,3 +144,87 @@ def test_same_seed_same_trace():
         c.settle()
     assert a.trace.fingerprint() == b.trace.fingerprint()
     assert a.etcd_cluster.status() == b.etcd_cluster.status()
+
+
+def test_trace_follows_apply_through_raft_to_the_watch():
+    c = Cluster(nodes=1, seed=6, etcd_members=3)
+    start = c.trace.last_seq
+    c.apply(cm("traced"))
+    c.settle()
+    events = c.trace.since(start)
+    commit = next(e for e in events if e.kind == "raft.commit" and e.ref == "/registry/configmaps/default/traced")
+    assert commit.data["op"] == "txn" and len(commit.data["replicated_on"]) >= commit.data["quorum"] == 2
+    assert commit.data["leader"] in commit.data["replicated_on"]
+    put = next(e for e in events if e.kind == "etcd.put" and e.ref == "configmaps/default/traced")
+    assert commit.seq < put.seq
+    chain_kinds = [e.kind for e in c.trace.chain(commit.seq)]
+    assert "request" in chain_kinds  # caused by the API request
+
+
+def test_replay_repeats_etcd_faults():
+    """Stepper's Reset rebuilds a cluster by replaying it step by step: etcd faults are replayed too."""
+    c = Cluster(nodes=1, seed=8, etcd_members=3)
+    ec = c.etcd_cluster
+    ec.partition([ec.leader()], [m for m in ec.members if m != ec.leader()])
+    for _ in range(30):
+        c.step()
+    c.apply(cm("during-partition"))
+    ec.heal()
+    ec.crash("etcd-3")
+    for _ in range(30):
+        c.step()
+    r = c.replay()
+    assert r.trace.fingerprint() == c.trace.fingerprint()
+    assert r.etcd_cluster.status() == c.etcd_cluster.status()
+
+
+def test_unknown_member_is_refused_and_nothing_recorded():
+    c = Cluster(nodes=1, seed=0, etcd_members=3)
+    log = list(c._log)
+    with pytest.raises(KeyError, match="no etcd member 'etcd-9'"):
+        c.etcd_cluster.crash("etcd-9")
+    with pytest.raises(KeyError):
+        c.etcd_cluster.partition(["etcd-1"], ["etcd-7"])
+    assert c._log == log and all(row["state"] != "Crashed" for row in c.etcd_cluster.status())
+
+
+def test_leader_changes_are_traced():
+    c = Cluster(nodes=1, seed=3, etcd_members=3)
+    ec = c.etcd_cluster
+    first = ec.leader()
+    ec.crash(first)
+    c.run(5)
+    c.apply(cm("new-leader"))
+    leaders = [e.data["leader"] for e in c.trace if e.kind == "etcd.leader"]
+    assert leaders[0] == first and leaders[-1] == ec.leader() != first
+
+
+def test_snapshots_compact_the_log_and_catch_up_a_restarted_member():
+    c = Cluster(nodes=1, seed=7, etcd_members=3)
+    ec = c.etcd_cluster
+    ec.snapshot_count, ec.snapshot_catch_up_entries = 40, 10
+    follower = next(m for m in ec.members if m != ec.leader())
+    ec.crash(follower)
+    for i in range(80):
+        c.apply(cm(f"snap-{i}"))
+    lead = ec.net.members[ec.net.id_of(ec.leader())]
+    assert ec.snapshots >= 1 and lead.raft_log.offset > 0  # compacted past what the crashed member has
+    ec.restart(follower)
+    c.run(5)
+    c.apply(cm("after-restart"))
+    c.run(2)
+    rows = {row["member"]: row for row in ec.status()}
+    assert rows[follower]["commit"] == rows[ec.leader()]["commit"]
+    assert ec.net.members[ec.net.id_of(follower)].raft_log.offset > 0  # it restored a snapshot
+    assert c.get("configmap", "after-restart")
+
+
+def test_idle_cluster_keeps_its_leader_and_clock():
+    c = Cluster(nodes=1, seed=0, etcd_members=3)
+    ec = c.etcd_cluster
+    lead, term = ec.leader(), ec.term
+    c.run(3600)
+    ec.sync()
+    assert ec.net.now == c.now and ec.leader() == lead and ec.term == term
+    c.apply(cm("after-an-hour"))
+    assert c.get("configmap", "after-an-hour")

@@ -172,7 +172,7 @@ def test_nonleader_election_timeout_randomized(state):
 def test_nonleaders_election_timeout_nonconflict(state):
     et, size = 10, 5
     ids = tuple(range(1, size + 1))
-    rs = [new_test_raft(i, ids) for i in ids]
+    rs = [new_test_raft(i, ids, election=et) for i in ids]
     conflicts = 0
     for _ in range(1000):
         for r in rs:

@@ -3,7 +3,6 @@ no acknowledged write is lost and no stale read is served as linearizable."""
 
 from __future__ import annotations
 
-import pytest
 
 from k8slab.etcd.linearizability import INF, Operation, check_history, check_operations
 from k8slab.etcd.robustness import run_schedule, run_schedules
@@ -66,6 +65,7 @@ def test_thousand_random_fault_schedules_are_linearizable():
     assert sum(r.leaders for r in results) > 1500
     assert sum(1 for r in results for op in r.history if op.ret == INF) > 500
     assert {r.members for r in results} == {3, 4, 5}
+    assert sum(r.snapshots for r in results) > 50  # followers caught up from snapshots too
     assert sum(len(r.history) for r in results) > 20_000
 
 
@@ -81,3 +81,29 @@ def test_serializable_reads_can_be_stale_and_the_checker_sees_it():
 def test_schedule_is_deterministic():
     a, b = run_schedule(11), run_schedule(11)
     assert [repr(o) for o in a.history] == [repr(o) for o in b.history] and a.faults == b.faults
+
+
+def test_fault_schedules_catch_a_raft_that_votes_for_stale_logs(monkeypatch):
+    """Break the election restriction (Raft §5.4.1: vote only for candidates whose log is at least as up to date):
+    leaders without committed entries get elected, and the schedules find lost writes or broken histories."""
+    from k8slab.etcd.raft.log import RaftLog
+
+    monkeypatch.setattr(RaftLog, "is_up_to_date", lambda self, lasti, term: True)
+    failed = 0
+    for seed in range(300):
+        try:
+            failed += not run_schedule(seed).ok
+        except AssertionError:  # a member was asked to overwrite a committed entry (upstream panics)
+            failed += 1
+    assert failed > 0
+
+
+def test_fault_schedules_catch_a_member_that_ignores_snapshots(monkeypatch):
+    """A follower that takes the leader's snapshot into its log but not into its state machine loses writes."""
+    from k8slab.etcd.robustness import KVCluster
+
+    def restore_nothing(self, member, snapshot):
+        self.snapshots_sent += 1
+
+    monkeypatch.setattr(KVCluster, "_restore", restore_nothing)
+    assert any(not run_schedule(seed).ok for seed in range(200))

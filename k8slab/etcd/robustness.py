@@ -13,7 +13,6 @@ At the end every fault is healed and the cluster catches up. The history must be
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 from ..sim.rng import component_rng
@@ -22,6 +21,8 @@ from .raft import ProposalDropped, RaftNetwork
 
 REQUEST_TIMEOUT_MS = 1500
 KEYS = ("a", "b", "c")
+SNAPSHOT_COUNT = 8  # small, so that schedules exercise snapshots
+SNAPSHOT_CATCH_UP_ENTRIES = 3
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ScheduleResult:
     check: CheckResult
     lost_writes: list = field(default_factory=list)
     leaders: int = 0
+    snapshots: int = 0  # snapshots members restored from their leader
 
     @property
     def ok(self) -> bool:
@@ -51,8 +53,11 @@ class KVCluster:
 
     def __init__(self, n: int, seed: int, serializable_reads: bool = False, **net_kw):
         self.serializable_reads = serializable_reads
-        self.net = RaftNetwork(n, seed, on_apply=self._apply, on_read_state=self._read_state, **net_kw)
+        self.net = RaftNetwork(n, seed, on_apply=self._apply, on_read_state=self._read_state,
+                               on_snapshot=self._restore, **net_kw)
         self.kv = {i: {} for i in self.net.ids}
+        self.applied_ids = {i: set() for i in self.net.ids}  # the put ids each member's state machine applied
+        self.snapshots_sent = 0
         self.pending: dict[int, _Pending] = {}  # op id -> waiting request
         self.reads_waiting: dict[int, list[_Pending]] = {i: [] for i in self.net.ids}
         self.done: list[tuple[_Pending, object]] = []
@@ -63,12 +68,29 @@ class KVCluster:
             return
         op_id, key, value = entry.data
         self.kv[member][key] = value
+        self.applied_ids[member].add(op_id)
         p = self.pending.get(op_id)
         if p is not None and p.member == member:
             del self.pending[op_id]
             p.op.ret = self.net.now
             self.done.append((p, None))
         self._serve_reads(member)
+
+    def _restore(self, member, snapshot):
+        self.snapshots_sent += 1
+        kv, ids = snapshot[2]
+        self.kv[member] = dict(kv)
+        self.applied_ids[member] = set(ids)
+
+    def snapshot_all(self):
+        """Each live member snapshots its state every SNAPSHOT_COUNT entries and compacts its log."""
+        for i, r in self.net.members.items():
+            if r is None:
+                continue
+            log = r.raft_log
+            if log.applied - log.snapshot[0] >= SNAPSHOT_COUNT:
+                log.create_snapshot(log.applied, (dict(self.kv[i]), frozenset(self.applied_ids[i])))
+                log.compact(log.applied - SNAPSHOT_CATCH_UP_ENTRIES)
 
     def _read_state(self, member, rs):
         p = self.pending.get(rs.request_ctx)
@@ -133,7 +155,9 @@ class KVCluster:
         self.reads_waiting[member] = []
 
     def restart(self, member):
-        self.kv[member] = {}
+        # a restarted member loads its latest snapshot, then re-applies its log after it
+        data = self.net._stable[member][0].snapshot[2]
+        self.kv[member], self.applied_ids[member] = (dict(data[0]), set(data[1])) if data else ({}, set())
         self.net.restart(member)
 
 
@@ -193,6 +217,7 @@ def run_schedule(seed: int, *, steps: int = 24, clients: int = 3, serializable_r
                 history.append(op)
         net.run(rng.randint(20, 400))
         _collect(c, busy)
+        c.snapshot_all()
     # heal everything and let the cluster catch up
     net.heal()
     for i in net.ids:
@@ -207,11 +232,9 @@ def run_schedule(seed: int, *, steps: int = 24, clients: int = 3, serializable_r
     lost = []
     acked = {op.id for op in history if op.kind == "put" and op.ret != INF}
     for i in net.ids:
-        log = net.members[i].raft_log
-        have = {e.data[0] for e in log.entries[1:log.committed + 1] if e.data is not None}
-        lost.extend((net.name(i), x) for x in sorted(acked - have))
+        lost.extend((net.name(i), x) for x in sorted(acked - c.applied_ids[i]))
     leaders = len({term for _, _, state, term in net.history if state == "StateLeader"})
-    return ScheduleResult(seed, n, history, faults, check_history(history), lost, leaders)
+    return ScheduleResult(seed, n, history, faults, check_history(history), lost, leaders, c.snapshots_sent)
 
 
 def _collect(c: KVCluster, busy: dict) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from .errors import ErrTimeout, EtcdError
 from .mvcc import Compare, MVCCStore, Op, TxnResult
-from .raft import ELECTION_TICK, TICK_MS, ProposalDropped, RaftNetwork, StateLeader
+from .raft import ELECTION_TICK, TICK_MS, ProposalDropped, RaftNetwork
 
 #: ReqTimeout() in server/config/config.go: 5 s + 2 x ElectionMs.
 REQUEST_TIMEOUT_MS = 5000 + 2 * ELECTION_TICK * TICK_MS
@@ -29,6 +29,10 @@ REQUEST_TIMEOUT_MS = 5000 + 2 * ELECTION_TICK * TICK_MS
 MAX_SYNC_MS = 5000
 #: How often (virtual ms) the cluster's loop lets the etcd members run when nobody is writing.
 RAFT_LOOP_MS = 1000
+#: etcd 3.5's --snapshot-count default (DefaultSnapshotCount): a member snapshots after this many applied entries,
+#: then compacts its Raft log, keeping DefaultSnapshotCatchUpEntries for slow followers.
+SNAPSHOT_COUNT = 100_000
+SNAPSHOT_CATCH_UP_ENTRIES = 5000
 
 
 class EtcdCluster:
@@ -36,19 +40,27 @@ class EtcdCluster:
     go through Raft, reads and watches are served from the applied state."""
 
     def __init__(self, members: int = 3, seed: int = 0, store: MVCCStore | None = None, *, loop=None,
-                 min_delay_ms: int = 0, max_delay_ms: int = 0):
+                 min_delay_ms: int = 0, max_delay_ms: int = 0, snapshot_count: int = SNAPSHOT_COUNT,
+                 snapshot_catch_up_entries: int = SNAPSHOT_CATCH_UP_ENTRIES):
         self.store = store if store is not None else MVCCStore()
         self.loop = loop
         self.net = RaftNetwork(members, seed, on_apply=self._on_apply, on_read_state=self._on_read_state,
                                min_delay_ms=min_delay_ms, max_delay_ms=max_delay_ms)
         self.applied_index = 0
+        self.snapshot_count = snapshot_count
+        self.snapshot_catch_up_entries = snapshot_catch_up_entries
+        self.snapshots = 0
+        self._snapi = dict.fromkeys(self.net.ids, 0)
         self._next_id = 0
         self._results: dict[int, Any] = {}
+        self._entry_of: dict[int, tuple[int, int]] = {}
         self._reads: dict[int, int] = {}  # request id -> read index
         self.endpoint = 1  # the member the client talks to; it fails over to the next live member
         self.failed_requests = 0
+        self.on_fault = None  # called with (method name, args) before each fault, so a cluster can replay them
         self.net.run_until_leader()
-        self._emit("etcd.leader", {"leader": self.net.name(self.net.leader()), "term": self.term})
+        self._leader_seen = None
+        self._note_leader()
 
     # -- members ---------------------------------------------------------------------------------------------------
     @property
@@ -79,14 +91,23 @@ class EtcdCluster:
         return self.net.status()
 
     # -- faults ----------------------------------------------------------------------------------------------------
-    def crash(self, member) -> None:
+    def _fault(self, name: str, *args) -> None:
+        for a in args:  # refuse unknown members before anything is recorded or changed
+            for m in (a if isinstance(a, (list, tuple, set)) else [a]):
+                if m is not None:
+                    self.net.id_of(m)
+        if self.on_fault is not None:
+            self.on_fault(name, args)
         self.sync()
+
+    def crash(self, member) -> None:
+        self._fault("crash", member)
         self.net.crash(member)
         self._emit("etcd.fault", {"fault": f"crash {self.net.name(self.net.id_of(member))}"})
 
     def restart(self, member=None) -> None:
         """Restart one member, or every crashed member."""
-        self.sync()
+        self._fault("restart", member)
         ids = [self.net.id_of(member)] if member is not None else [i for i in self.net.ids
                                                                       if self.net.members[i] is None]
         for i in ids:
@@ -94,36 +115,67 @@ class EtcdCluster:
             self._emit("etcd.fault", {"fault": f"restart {self.net.name(i)}"})
 
     def isolate(self, member) -> None:
-        self.sync()
+        self._fault("isolate", member)
         self.net.isolate(member)
         self._emit("etcd.fault", {"fault": f"isolate {self.net.name(self.net.id_of(member))}"})
 
     def partition(self, *groups) -> None:
         """``partition(["etcd-1"], ["etcd-2", "etcd-3"])``: members in different groups cannot talk."""
-        self.sync()
+        self._fault("partition", *groups)
         self.net.partition(*groups)
         self._emit("etcd.fault", {"fault": "partition " + " | ".join(",".join(map(str, g)) for g in groups)})
 
     def heal(self) -> None:
-        self.sync()
+        self._fault("heal")
         self.net.heal()
         self._emit("etcd.fault", {"fault": "heal"})
 
     # -- time ------------------------------------------------------------------------------------------------------
     def sync(self) -> None:
-        """Bring the Raft network's clock up to the cluster's clock."""
+        """Bring the Raft network's clock up to the cluster's clock. A settled cluster (a leader followed by a
+        quorum, every live member's log committed up to the leader's, no lossy links) only exchanges heartbeats,
+        which change nothing: its idle time is skipped rather than simulated tick by tick."""
         if self.loop is None:
             return
         target = self.loop.now
         net = self.net
         if net.now >= target:
             return
-        if target - net.now > MAX_SYNC_MS:
-            net.run_until(net.now + MAX_SYNC_MS)
-            delta = target - net.now
-            net.shift(delta)
-        else:
-            net.run_until(target)
+        limit = net.now + MAX_SYNC_MS
+        while net.now < target:
+            if self._quiescent() or net.now >= limit:
+                net.shift(target - net.now)
+                break
+            net.run_until(min(target, net.now + TICK_MS))
+        self._note_leader()
+        self._maybe_snapshot()
+
+    def _quiescent(self) -> bool:
+        net = self.net
+        lead = net.leader()
+        if lead is None or net.drop_rate or not self.has_quorum():
+            return False
+        last = net.members[lead].raft_log.last_index()
+        return all(r is None or (r.lead == lead and r.raft_log.committed == last and r.raft_log.applied == last)
+                   for r in net.members.values())
+
+    def _maybe_snapshot(self) -> None:
+        """Each member snapshots its applied state every ``snapshot_count`` entries and compacts its Raft log,
+        keeping ``snapshot_catch_up_entries`` (EtcdServer.snapshot / compaction in triggerSnapshot). A follower
+        that falls behind the compacted part gets the snapshot (MsgSnap) instead of entries."""
+        for i in self.net.ids:
+            r = self.net.members[i]
+            if r is None:
+                continue
+            applied = r.raft_log.applied
+            if applied - self._snapi[i] <= self.snapshot_count:
+                continue
+            self._snapi[i] = applied
+            self.snapshots += 1
+            # the members share one applied state (self.store), so the snapshot carries no copy of it
+            r.raft_log.create_snapshot(applied)
+            if applied > self.snapshot_catch_up_entries:
+                r.raft_log.compact(applied - self.snapshot_catch_up_entries)
 
     def background(self) -> None:
         """The periodic run the cluster's loop schedules, so members catch up even when nobody writes."""
@@ -144,6 +196,7 @@ class EtcdCluster:
         except EtcdError as e:
             result = e
         self._results[req_id] = result
+        self._entry_of[req_id] = (entry.index, entry.term)
 
     def _on_read_state(self, member: int, rs) -> None:
         self._reads[rs.request_ctx] = rs.index
@@ -172,15 +225,40 @@ class EtcdCluster:
             if t is None or t > deadline:
                 net.run_until(deadline)
                 self.failed_requests += 1
+                self._note_leader()
                 self._emit("etcd.timeout", {"op": op, "member": net.name(member), "leader": self.leader()})
                 raise ErrTimeout()
             net.step()
             if waiting and net.members[member] is not None and net.members[member].lead:
                 waiting = not self._try(net.propose, member, data)
         result = self._results.pop(req)
+        self._note_leader()
+        self._maybe_snapshot()
+        self._traced_commit(req, op, args)
         if isinstance(result, EtcdError):
             raise result
         return result
+
+    def _traced_commit(self, req: int, op: str, args: tuple) -> None:
+        """One trace event per committed proposal: its log index and term, and the members that hold it."""
+        index, term = self._entry_of.pop(req)
+        if self.loop is None:
+            return
+        net = self.net
+        holders = []
+        for i in net.ids:
+            r = net.members[i]
+            log = r.raft_log if r is not None else net._stable[i][0]
+            if log.match_term(index, term):
+                holders.append(net.name(i))
+        if op == "txn":
+            ops = args[1] or args[2]
+            ref = ops[0].key if ops else (args[0][0].key if args[0] else "")
+        else:
+            ref = str(args[0]) if args and op != "compact" else ""
+        self.loop.emit("etcd", "raft.commit", ref, {"op": op, "index": index, "term": term, "leader": self.leader(),
+                                                    "replicated_on": holders, "quorum": len(net.ids) // 2 + 1},
+                       cause=self.loop.last_emitted or None, target="etcd")
 
     def _try(self, fn, member, arg) -> bool:
         """Hand a proposal or read to a member. With no leader known, etcd's raft node does not take proposals
@@ -240,6 +318,13 @@ class EtcdCluster:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.store, name)
+
+    def _note_leader(self) -> None:
+        """Trace a change of leader (or its loss) once the cluster's clock has seen it."""
+        lead = self.leader()
+        if lead != self._leader_seen:
+            self._leader_seen = lead
+            self._emit("etcd.leader", {"leader": lead, "term": self.term})
 
     def _emit(self, kind: str, data: dict) -> None:
         if self.loop is not None:

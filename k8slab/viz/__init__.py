@@ -7,6 +7,7 @@
     viz.step_table(c, n=20)          # the newest steps, one row each
     viz.journey(c, "deployments/default/web")
     viz.pipeline(c)                  # the API server's stages with the newest request moving through them
+    viz.raft_graph(c); viz.raft_timeline(c); viz.raft_table(c)   # etcd's Raft members (Cluster(etcd_members=3))
 
 Colours come from :mod:`k8slab.viz.style` and mean the same thing in every notebook.
 """
@@ -15,8 +16,9 @@ from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
 from .network import path_table, pod_network, route_table
 from .pipeline import pipeline, pipeline_stages, pipeline_table, stop_reason
+from .raft import raft_graph, raft_table, raft_timeline
 from .tables import describe, events_table, journey, step_table
 
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
            "step_table", "journey", "describe", "pipeline", "pipeline_stages", "pipeline_table", "stop_reason",
-           "pod_network", "path_table", "route_table"]
+           "pod_network", "path_table", "route_table", "raft_graph", "raft_table", "raft_timeline"]

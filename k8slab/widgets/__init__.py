@@ -3,9 +3,11 @@
     from k8slab import widgets
     widgets.Stepper(c)      # Step / Play / Reset through the event loop, with the architecture picture
     widgets.NetLab(c)       # trace a pod's connection on the pod network picture; edit NetworkPolicies
+    widgets.RaftLab()       # etcd's Raft members: step by message or tick, crash, isolate, heal
 """
 
 from .netlab import NetLab
+from .raftlab import RaftLab
 from .stepper import Stepper
 
-__all__ = ["NetLab", "Stepper"]
+__all__ = ["NetLab", "RaftLab", "Stepper"]

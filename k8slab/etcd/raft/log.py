@@ -1,7 +1,8 @@
 """Mirrors: etcd-io/raft log.go, log_unstable.go, storage.go
 
-The replicated log of one member. ``entries[0]`` is a dummy entry (term 0, index 0), as in MemoryStorage, so
-``entries[i]`` has index ``i``. In this model an entry is durable as soon as it is appended (the member writes its
+The replicated log of one member. ``entries[0]`` is a dummy entry holding the index and term of the last entry
+compacted away into a snapshot (0 and 0 before any compaction), as in MemoryStorage, so ``entries[i - offset]`` has
+index ``i``. In this model an entry is durable as soon as it is appended (the member writes its
 log before it sends anything, which is what a Ready's ``entries`` and the "persist before send" rule ensure
 upstream), so the stable/unstable split of upstream collapses into one list.
 
@@ -15,27 +16,53 @@ from .raftpb import Entry
 
 
 class RaftLog:
-    __slots__ = ("entries", "committed", "applied")
+    __slots__ = ("entries", "committed", "applied", "offset", "snapshot")
 
-    def __init__(self, entries: list[Entry] | None = None, committed: int = 0, applied: int = 0):
-        self.entries: list[Entry] = [Entry(0, 0)] + list(entries or [])
-        self.committed = committed
-        self.applied = applied
+    def __init__(self, entries: list[Entry] | None = None, committed: int = 0, applied: int = 0,
+                 offset: tuple[int, int] = (0, 0), snapshot: tuple = (0, 0, None)):
+        self.offset = offset[0]
+        self.entries: list[Entry] = [Entry(offset[1], offset[0])] + list(entries or [])
+        #: the latest snapshot: (index, term, data), the state machine's contents after applying ``index``
+        self.snapshot = snapshot
+        self.committed = max(committed, self.offset, snapshot[0])
+        self.applied = max(applied, self.offset, snapshot[0])
+
+    def copy(self, committed: int) -> "RaftLog":
+        """What a restarted member reads back from disk: its latest snapshot (already applied, as etcd loads it
+        into its backend) and its log entries."""
+        return RaftLog(self.entries[1:], committed, 0, (self.offset, self.entries[0].term), self.snapshot)
+
+    def create_snapshot(self, i: int, data=None) -> None:
+        """MemoryStorage.CreateSnapshot: record the state machine after applying entry ``i``."""
+        if i < self.snapshot[0]:
+            return
+        if i > self.applied:
+            raise AssertionError(f"snapshot {i} is out of bound applied ({self.applied})")
+        self.snapshot = (i, self.term(i), data)
+
+    def first_index(self) -> int:
+        return self.offset + 1
 
     def last_index(self) -> int:
-        return len(self.entries) - 1
+        return self.offset + len(self.entries) - 1
 
     def last_term(self) -> int:
         return self.entries[-1].term
 
     def term(self, i: int) -> int:
-        """Term of entry ``i``; 0 for an index beyond the log (upstream returns ErrUnavailable)."""
-        if 0 <= i < len(self.entries):
-            return self.entries[i].term
+        """Term of entry ``i``; 0 for an index beyond the log or compacted away (upstream returns ErrUnavailable
+        and ErrCompacted)."""
+        j = i - self.offset
+        if 0 <= j < len(self.entries):
+            return self.entries[j].term
         return 0
 
     def match_term(self, i: int, term: int) -> bool:
-        return 0 <= i < len(self.entries) and self.entries[i].term == term
+        j = i - self.offset
+        return 0 <= j < len(self.entries) and self.entries[j].term == term
+
+    def entry(self, i: int) -> Entry:
+        return self.entries[i - self.offset]
 
     def is_up_to_date(self, lasti: int, term: int) -> bool:
         """isUpToDate (Raft §5.4.1): a candidate's log is at least as up to date as ours."""
@@ -55,7 +82,9 @@ class RaftLog:
         reject hint, so the leader can skip a whole term of mismatching entries at once."""
         index = min(index, self.last_index())
         while index > 0:
-            t = self.entries[index].term
+            if index < self.offset:
+                return index, 0  # compacted: the term is unknown
+            t = self.entries[index - self.offset].term
             if t <= term:
                 return index, t
             index -= 1
@@ -81,20 +110,25 @@ class RaftLog:
         after = ents[0].index - 1
         if after < self.committed:
             raise AssertionError(f"after({after}) is out of range [committed({self.committed})]")
-        if after + 1 < len(self.entries):
-            del self.entries[after + 1:]  # truncateAndAppend
+        if after + 1 - self.offset < len(self.entries):
+            del self.entries[after + 1 - self.offset:]  # truncateAndAppend
         self.entries.extend(ents)
         return self.last_index()
 
     def slice(self, lo: int, hi: int) -> list[Entry]:
         """Entries [lo, hi)."""
-        return self.entries[lo:hi]
+        return self.entries[lo - self.offset:hi - self.offset]
 
-    def entries_from(self, i: int, max_count: int | None = None) -> list[Entry]:
+    def entries_from(self, i: int, max_count: int | None = None) -> list[Entry] | None:
+        """Entries from index ``i`` on (at most ``max_count``); None if ``i`` was compacted away (a snapshot is
+        needed)."""
+        if i <= self.offset:
+            return None
         if i > self.last_index():
             return []
-        hi = len(self.entries) if max_count is None else min(len(self.entries), i + max_count)
-        return self.entries[i:hi]
+        j = i - self.offset
+        hi = len(self.entries) if max_count is None else min(len(self.entries), j + max_count)
+        return self.entries[j:hi]
 
     def commit_to(self, tocommit: int) -> None:
         if tocommit > self.committed:
@@ -113,7 +147,7 @@ class RaftLog:
     def next_committed_ents(self) -> list[Entry]:
         """Committed entries not yet applied."""
         if self.committed > self.applied:
-            return self.entries[self.applied + 1:self.committed + 1]
+            return self.entries[self.applied + 1 - self.offset:self.committed + 1 - self.offset]
         return []
 
     def has_next_committed_ents(self) -> bool:
@@ -125,6 +159,27 @@ class RaftLog:
                 raise AssertionError(f"applied({i}) is out of range [prevApplied({self.applied}), "
                                      f"committed({self.committed})]")
             self.applied = i
+
+    def compact(self, i: int) -> None:
+        """MemoryStorage.Compact after a snapshot at ``i``: drop the entries up to ``i`` (which must be applied);
+        entry ``i`` stays as the dummy entry carrying the snapshot's index and term."""
+        if i <= self.offset:
+            return
+        if i > self.applied:
+            raise AssertionError(f"compact {i} is out of bound lastindex({self.last_index()}) / applied "
+                                 f"({self.applied})")
+        j = i - self.offset
+        self.entries = [Entry(self.entries[j].term, i)] + self.entries[j + 1:]
+        self.offset = i
+
+    def restore(self, snapshot: tuple) -> None:
+        """Replace the whole log with a snapshot (index, term, data) from the leader (raftLog.restore)."""
+        index, term, _data = snapshot
+        self.entries = [Entry(term, index)]
+        self.offset = index
+        self.snapshot = snapshot
+        self.committed = index
+        self.applied = index
 
     def __repr__(self) -> str:
         return f"RaftLog(last={self.last_index()}, committed={self.committed}, applied={self.applied})"

@@ -15,12 +15,11 @@ Ready: it sends the messages, hands committed entries to ``on_apply(id, entry)``
 from __future__ import annotations
 
 import heapq
-import random
 
 from ...sim.rng import component_rng
 from .log import RaftLog
 from .raft import TICK_MS, Config, ProposalDropped, Raft, StateLeader
-from .raftpb import Entry, HardState, Message, MsgProp
+from .raftpb import Entry, HardState, Message, MsgProp, MsgSnap
 
 _TICK, _MSG = 0, 1
 
@@ -28,7 +27,8 @@ _TICK, _MSG = 0, 1
 class RaftNetwork:
     def __init__(self, n: int = 3, seed: int = 0, *, election_tick: int = 10, heartbeat_tick: int = 1,
                  pre_vote: bool = True, check_quorum: bool = True, tick_ms: int = TICK_MS,
-                 min_delay_ms: int = 1, max_delay_ms: int = 10, on_apply=None, on_read_state=None):
+                 min_delay_ms: int = 1, max_delay_ms: int = 10, on_apply=None, on_read_state=None,
+                 on_snapshot=None):
         if n < 1:
             raise ValueError("a Raft cluster needs at least one member")
         self.ids = tuple(range(1, n + 1))
@@ -40,6 +40,7 @@ class RaftNetwork:
                          check_quorum=check_quorum)
         self.on_apply = on_apply
         self.on_read_state = on_read_state
+        self.on_snapshot = on_snapshot
         self.now = 0
         self._seq = 0
         self._heap: list = []
@@ -98,7 +99,7 @@ class RaftNetwork:
         if self.members[id] is not None:
             return
         log, hs = self._stable[id]
-        self._start(id, RaftLog(log.entries[1:], committed=hs.commit, applied=0), hs)
+        self._start(id, log.copy(hs.commit), hs)
 
     def alive(self, member) -> bool:
         return self.members[self.id_of(member)] is not None
@@ -155,12 +156,12 @@ class RaftNetwork:
     def send(self, m: Message) -> None:
         link = (m.frm, m.to)
         if link in self.cut_links:
-            self.dropped += 1
+            self._drop(m)
             return
         rate = self.drop_rate.get(link)
         rng = self.rng
         if rate and rng.random() < rate:
-            self.dropped += 1
+            self._drop(m)
             return
         t = self.now + rng.randint(self.min_delay_ms, self.max_delay_ms)
         free = self._link_free.get(link, 0)
@@ -168,6 +169,15 @@ class RaftNetwork:
             t = free
         self._link_free[link] = t
         self._push(t, _MSG, m, None)
+
+    def _drop(self, m: Message) -> None:
+        self.dropped += 1
+        if m.type == MsgSnap:
+            # the transport tells the leader its snapshot did not get through (ReportSnapshot(failure))
+            sender = self.members.get(m.frm)
+            if sender is not None:
+                sender.report_snapshot(m.to, True)
+                self._handle(sender)
 
     def in_flight(self) -> list[tuple[int, Message]]:
         """Messages on the wire, as (delivery time, message), earliest first."""
@@ -192,9 +202,13 @@ class RaftNetwork:
             return ("tick", a)
         r = self.members.get(a.to)
         if r is None or (a.frm, a.to) in self.cut_links:
-            self.dropped += 1
+            self._drop(a)
             return None
         self.delivered += 1
+        if a.type == MsgSnap and self.members.get(a.frm) is not None:
+            sender = self.members[a.frm]
+            sender.report_snapshot(a.to, False)
+            self._handle(sender)
         try:
             r.step(a)
         except ProposalDropped:  # a forwarded proposal reached a member that has no leader either
@@ -261,9 +275,11 @@ class RaftNetwork:
         key = (r.state, r.term)
         if self._last_role.get(r.id) != key:
             self._record(r)
-        if not (r.msgs or r.read_states or r.raft_log.committed > r.raft_log.applied):
+        if not (r.msgs or r.read_states or r.pending_snapshot or r.raft_log.committed > r.raft_log.applied):
             return
         rd = r.ready()
+        if rd.snapshot is not None and self.on_snapshot is not None:
+            self.on_snapshot(r.id, rd.snapshot)
         for m in rd.messages:
             self.send(m)
         if rd.committed_entries:

@@ -47,7 +47,7 @@ class Inflights:
 
 
 class Progress:
-    __slots__ = ("match", "next", "state", "msg_app_flow_paused", "recent_active", "inflights")
+    __slots__ = ("match", "next", "state", "msg_app_flow_paused", "recent_active", "inflights", "pending_snapshot")
 
     def __init__(self, match: int = 0, next: int = 1, inflights: int = MAX_INFLIGHT_MSGS):
         self.match = match
@@ -56,6 +56,7 @@ class Progress:
         self.msg_app_flow_paused = False
         self.recent_active = False
         self.inflights = Inflights(inflights)
+        self.pending_snapshot = 0
 
     def reset_state(self, state: str) -> None:
         self.msg_app_flow_paused = False
@@ -63,8 +64,18 @@ class Progress:
         self.inflights.reset()
 
     def become_probe(self) -> None:
-        self.reset_state(StateProbe)
-        self.next = self.match + 1
+        if self.state == StateSnapshot:
+            # after a snapshot, probe from past it
+            pending = self.pending_snapshot
+            self.reset_state(StateProbe)
+            self.next = max(self.match + 1, pending + 1)
+        else:
+            self.reset_state(StateProbe)
+            self.next = self.match + 1
+
+    def become_snapshot(self, snapshot_index: int) -> None:
+        self.reset_state(StateSnapshot)
+        self.pending_snapshot = snapshot_index
 
     def become_replicate(self) -> None:
         self.reset_state(StateReplicate)

@@ -20,11 +20,11 @@ import random
 from dataclasses import dataclass, field
 
 from .log import RaftLog
-from .progress import Progress, ProgressTracker, StateProbe, StateReplicate
+from .progress import Progress, ProgressTracker, StateProbe, StateReplicate, StateSnapshot
 from .quorum import VoteLost, VoteWon
 from .raftpb import (NONE, Entry, HardState, Message, MsgApp, MsgAppResp, MsgBeat, MsgCheckQuorum, MsgHeartbeat,
                      MsgHeartbeatResp, MsgHup, MsgPreVote, MsgPreVoteResp, MsgProp, MsgReadIndex, MsgReadIndexResp,
-                     MsgVote, MsgVoteResp, vote_resp_msg_type)
+                     MsgSnap, MsgSnapStatus, MsgVote, MsgVoteResp, vote_resp_msg_type)
 
 StateFollower = "StateFollower"
 StateCandidate = "StateCandidate"
@@ -86,6 +86,7 @@ class SoftState:
 class Ready:
     soft_state: SoftState
     hard_state: HardState
+    snapshot: tuple | None = None
     committed_entries: list = field(default_factory=list)
     messages: list = field(default_factory=list)
     read_states: list = field(default_factory=list)
@@ -157,13 +158,13 @@ class Raft:
         self.read_states: list[ReadState] = []
         self.pending_read_index_messages: list[Message] = []
         self.read_only = ReadOnly()
+        self.pending_snapshot: tuple | None = None  # a snapshot restored but not yet handed to the application
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
         self.randomized_election_timeout = self.election_timeout
         if hard_state is not None:
             self.load_state(hard_state)
         self.become_follower(self.term, NONE)
-        self._prev_hs = self.hard_state()
 
     # -- state -----------------------------------------------------------------------------------------------------
     def hard_state(self) -> HardState:
@@ -212,8 +213,18 @@ class Raft:
             return False
         log = self.raft_log
         prev_index = pr.next - 1
-        prev_term = log.term(prev_index)
         ents = log.entries_from(pr.next, MAX_ENTRIES_PER_MSG)
+        if ents is None or prev_index < log.offset:
+            # the entries this follower needs were compacted away: send a snapshot instead (maybeSendSnapshot)
+            if not pr.recent_active:
+                return False
+            snap = log.snapshot
+            if snap[0] < log.offset:
+                raise AssertionError("need a snapshot covering the compacted entries")
+            self.send(Message(MsgSnap, to=to, snapshot=snap))
+            pr.become_snapshot(snap[0])
+            return True
+        prev_term = log.term(prev_index)
         if not ents and not send_if_empty:
             return False
         self.send(Message(MsgApp, to=to, index=prev_index, log_term=prev_term, entries=ents, commit=log.committed))
@@ -380,7 +391,7 @@ class Raft:
                 pass  # never change our term in response to a pre-vote
             elif m.type == MsgPreVoteResp and not m.reject:
                 pass  # the term in the response is the one we will campaign in, once we have a quorum
-            elif m.type in (MsgApp, MsgHeartbeat):
+            elif m.type in (MsgApp, MsgHeartbeat, MsgSnap):
                 self.become_follower(m.term, m.frm)
             else:
                 self.become_follower(m.term, NONE)
@@ -460,6 +471,10 @@ class Raft:
                 if pr.maybe_update(m.index):
                     if pr.state == StateProbe:
                         pr.become_replicate()
+                    elif pr.state == StateSnapshot and pr.match + 1 >= self.raft_log.first_index():
+                        # the follower restored the snapshot: back to probing, then replicating
+                        pr.become_probe()
+                        pr.become_replicate()
                     elif pr.state == StateReplicate:
                         pr.inflights.free_le(m.index)
                     if self.maybe_commit():
@@ -469,6 +484,13 @@ class Raft:
                         self.send_append(m.frm)
                     while self.maybe_send_append(m.frm, False):
                         pass
+        elif t == MsgSnapStatus:
+            if pr.state != StateSnapshot:
+                return
+            if m.reject:
+                pr.pending_snapshot = 0  # the snapshot never arrived: probe again from match + 1
+            pr.become_probe()
+            pr.msg_app_flow_paused = True  # wait for a heartbeat response before the next probe
         elif t == MsgHeartbeatResp:
             pr.recent_active = True
             pr.msg_app_flow_paused = False
@@ -492,6 +514,9 @@ class Raft:
         elif t == MsgHeartbeat:
             self.become_follower(m.term, m.frm)
             self.handle_heartbeat(m)
+        elif t == MsgSnap:
+            self.become_follower(m.term, m.frm)
+            self.handle_snapshot(m)
         elif t == my_vote_resp:
             res = self.poll(m.frm, t, not m.reject)
             if res == VoteWon:
@@ -520,6 +545,10 @@ class Raft:
             self.election_elapsed = 0
             self.lead = m.frm
             self.handle_heartbeat(m)
+        elif t == MsgSnap:
+            self.election_elapsed = 0
+            self.lead = m.frm
+            self.handle_snapshot(m)
         elif t == MsgReadIndex:
             if self.lead == NONE:
                 raise ProposalDropped()
@@ -543,6 +572,21 @@ class Raft:
         hint_index, hint_term = log.find_conflict_by_term(hint_index, m.log_term)
         self.send(Message(MsgAppResp, to=m.frm, index=m.index, reject=True, reject_hint=hint_index,
                           log_term=hint_term))
+
+    def handle_snapshot(self, m: Message) -> None:
+        """Restore a snapshot from the leader, unless our log already covers it (raft.restore)."""
+        index, term, _data = m.snapshot
+        log = self.raft_log
+        if index <= log.committed:
+            self.send(Message(MsgAppResp, to=m.frm, index=log.committed))
+            return
+        if log.match_term(index, term):
+            log.commit_to(index)  # fast-forward: we have the snapshot's last entry already
+            self.send(Message(MsgAppResp, to=m.frm, index=log.committed))
+            return
+        log.restore(m.snapshot)
+        self.pending_snapshot = m.snapshot
+        self.send(Message(MsgAppResp, to=m.frm, index=log.last_index()))
 
     def handle_heartbeat(self, m: Message) -> None:
         self.raft_log.commit_to(m.commit)
@@ -577,15 +621,20 @@ class Raft:
         self.step(Message(MsgReadIndex, frm=self.id, context=ctx))
 
     def has_ready(self) -> bool:
-        return bool(self.msgs or self.read_states or self.raft_log.has_next_committed_ents())
+        return bool(self.msgs or self.read_states or self.pending_snapshot or self.raft_log.has_next_committed_ents())
+
+    def report_snapshot(self, to: int, failure: bool) -> None:
+        """node.ReportSnapshot: the transport tells the leader whether a snapshot reached ``to``."""
+        self.step(Message(MsgSnapStatus, frm=to, reject=failure))
 
     def ready(self) -> Ready:
         """Collect what the application must do: send ``messages``, apply ``committed_entries``, serve
         ``read_states``. Call ``advance(rd)`` after applying."""
-        rd = Ready(self.soft_state(), self.hard_state(), self.raft_log.next_committed_ents(), self.msgs,
-                   self.read_states)
+        rd = Ready(self.soft_state(), self.hard_state(), self.pending_snapshot, self.raft_log.next_committed_ents(),
+                   self.msgs, self.read_states)
         self.msgs = []
         self.read_states = []
+        self.pending_snapshot = None
         return rd
 
     def advance(self, rd: Ready) -> None:

@@ -24,6 +24,8 @@ MsgPreVote = "MsgPreVote"
 MsgPreVoteResp = "MsgPreVoteResp"
 MsgReadIndex = "MsgReadIndex"
 MsgReadIndexResp = "MsgReadIndexResp"
+MsgSnap = "MsgSnap"
+MsgSnapStatus = "MsgSnapStatus"
 
 #: Messages that never leave the member that created them (IsLocalMsg).
 LOCAL_MSGS = frozenset({MsgHup, MsgBeat, MsgCheckQuorum})
@@ -66,6 +68,7 @@ class Message:
     reject: bool = False
     reject_hint: int = 0
     context: object = None
+    snapshot: tuple | None = None  # MsgSnap: (index, term, data): the state machine after applying index
 
     def describe(self) -> str:
         """One line as etcd-io/raft's DescribeMessage prints it (abridged)."""
