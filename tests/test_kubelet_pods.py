@@ -262,7 +262,8 @@ def test_failing_readiness_probe_keeps_pod_unready():
     pod = m.get("web")
     assert pod["status"]["phase"] == "Running"
     assert conds(pod)["Ready"]["message"] == "containers with unready status: [nginx]"
-    assert ("Unhealthy", "Readiness probe failed: ") in m.events("web")
+    assert ("Unhealthy", "Readiness probe failed: dial tcp 10.244.1.2:80: connect: connection refused") \
+        in m.events("web")
 
 
 def test_crashing_container_goes_into_crash_loop_back_off():

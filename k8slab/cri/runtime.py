@@ -40,14 +40,62 @@ class CRIError(Exception):
         self.code = code
 
 
+BEHAVIOR_ANNOTATION = "k8slab.io/behavior"
+
+
+def _steps(value, scale_ms: int, parse) -> tuple[tuple[int, int], ...]:
+    """A usage curve: a single amount, or a list of (time, amount) steps; returns ((ms, amount), ...)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return ((0, parse(value)),)
+    out = []
+    for item in value:
+        t, amount = item
+        out.append((int(float(t) * scale_ms), parse(amount)))
+    return tuple(sorted(out))
+
+
+def _milli_cpu(v) -> int:
+    from ..api.quantity import milli_value
+    return milli_value(str(v))
+
+
+def _bytes(v) -> int:
+    from ..api.quantity import value
+    return value(str(v))
+
+
+def _at(steps: tuple[tuple[int, int], ...], t_ms: int, default: int) -> int:
+    amount = default
+    for start, v in steps:
+        if start > t_ms:
+            break
+        amount = v
+    return amount
+
+
 @dataclass
 class Behavior:
-    """What a container's process does (a hook for notebooks and exercises).
+    """What a container's process does (the hook notebooks and exercises use to make a pod misbehave).
 
-    ``run_ms``: exit by itself after this long (None: run until stopped). ``exit_code``: its exit code then.
-    ``handles_sigterm``: whether it exits on SIGTERM (after ``stop_ms``, with ``stop_exit_code``); a shell
-    running as PID 1 ignores SIGTERM and is killed (exit 137) when the grace period ends.
-    ``probe``: ``probe(kind, now_ms) -> bool`` answers readiness/liveness/startup probes (default: success).
+    Times are milliseconds since the container started:
+
+    - ``run_ms``: exit by itself after this long (None: run until stopped), with ``exit_code``.
+    - ``startup_ms``: the process listens on its ports from then on (before, a probe gets "connection refused").
+    - ``ready_ms``: its readiness endpoint answers 200 from then on (default: ``startup_ms``).
+    - ``fail_ms``: its health endpoint fails from then on (HTTP 500, gRPC NOT_SERVING, exec exit 1); a
+      ``tcpSocket`` probe still succeeds, because the port stays open.
+    - ``response_ms``: how long the health endpoint takes to answer (a probe times out past ``timeoutSeconds``).
+    - ``cpu`` / ``memory``: usage, one amount (``"250m"``, ``"64Mi"``) or steps ``[(ms, amount), ...]``. A
+      container whose memory goes over its limit is OOM-killed (reason OOMKilled, exit code 137).
+    - ``handles_sigterm``: whether it exits on SIGTERM (after ``stop_ms``, with ``stop_exit_code``); a shell
+      running as PID 1 ignores SIGTERM and is killed (exit 137) when the grace period ends.
+    - ``probe``: ``probe(kind, now_ms) -> bool`` overrides every probe answer (kind: readiness/liveness/startup).
+    - ``logs``: ``[(ms, line), ...]`` the process writes to stdout.
+
+    The same fields in YAML (seconds, camelCase) go in the pod annotation ``k8slab.io/behavior``, keyed by
+    container name; see :func:`behavior_from_yaml`.
     """
 
     run_ms: int | None = None
@@ -56,9 +104,117 @@ class Behavior:
     stop_ms: int = 40
     stop_exit_code: int = 0
     probe: Callable[[str, int], bool] | None = None
+    startup_ms: int = 0
+    ready_ms: int | None = None
+    fail_ms: int | None = None
+    response_ms: int = 2
+    cpu: object = None
+    memory: object = None
+    logs: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cpu_steps = _steps(self.cpu, 1, _milli_cpu)
+        self.memory_steps = _steps(self.memory, 1, _bytes)
 
     def probe_result(self, kind: str, now_ms: int) -> bool:
         return True if self.probe is None else bool(self.probe(kind, now_ms))
+
+    def usage(self, t_ms: int) -> tuple[int, int]:
+        """(milli-CPU, memory bytes) the process uses ``t_ms`` after it started."""
+        return _at(self.cpu_steps, t_ms, 1), _at(self.memory_steps, t_ms, 4 * 1024 * 1024)
+
+    def oom_at(self, limit_bytes: int) -> int | None:
+        """When the memory use first goes over ``limit_bytes`` (ms after start), or None."""
+        if not limit_bytes:
+            return None
+        for start, v in self.memory_steps:
+            if v > limit_bytes:
+                return start
+        return None
+
+    def answer(self, kind: str, handler: str, t_ms: int, timeout_ms: int, now_ms: int) -> tuple[str, object]:
+        """How the process answers a probe of ``kind`` by ``handler`` (httpGet, tcpSocket, grpc, exec) at
+        ``t_ms`` after its start: ("ok", None) or a failure ("refused", None), ("timeout", None),
+        ("http", status code), ("grpc", "NOT_SERVING"), ("exit", code)."""
+        if self.probe is not None:
+            if self.probe_result(kind, now_ms):
+                return "ok", None
+            return {"httpGet": ("http", 503 if kind == "readiness" else 500), "tcpSocket": ("refused", None),
+                    "grpc": ("grpc", "NOT_SERVING")}.get(handler, ("exit", 1))
+        if t_ms < self.startup_ms:
+            return ("exit", 1) if handler == "exec" else ("refused", None)
+        if handler == "tcpSocket":
+            return "ok", None
+        if self.response_ms > timeout_ms:
+            return "timeout", None
+        failing = self.fail_ms is not None and t_ms >= self.fail_ms
+        unready = kind == "readiness" and t_ms < (self.ready_ms if self.ready_ms is not None else self.startup_ms)
+        if not failing and not unready:
+            return "ok", None
+        if handler == "httpGet":
+            return "http", 500 if failing else 503
+        if handler == "grpc":
+            return "grpc", "NOT_SERVING"
+        return "exit", 1
+
+
+_YAML_FIELDS = {"exitAfterSeconds": "run_ms", "startupSeconds": "startup_ms", "readyAfterSeconds": "ready_ms",
+                "failAfterSeconds": "fail_ms", "stopSeconds": "stop_ms", "responseMilliseconds": "response_ms"}
+_YAML_PLAIN = {"exitCode": "exit_code", "handlesSigterm": "handles_sigterm", "stopExitCode": "stop_exit_code"}
+
+
+def behavior_from_yaml(text: str) -> dict[str, Behavior]:
+    """Parse the ``k8slab.io/behavior`` annotation: container name -> behaviour, e.g.
+
+    .. code-block:: yaml
+
+        app:
+          startupSeconds: 5        # ports open 5 s after start
+          readyAfterSeconds: 10    # readiness endpoint OK from 10 s
+          failAfterSeconds: 60     # health endpoint fails from 60 s (liveness probe fails)
+          exitAfterSeconds: 300    # the process exits after 300 s...
+          exitCode: 1              # ...with this code
+          cpu: [[0, 50m], [120, 900m]]
+          memory: [[0, 40Mi], [90, 300Mi]]
+          logs: [[0, "listening on :8080"]]
+
+    Raises ValueError with the reason for anything it cannot read.
+    """
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"invalid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("must be a map of container name to behavior")
+    out = {}
+    for name, spec in doc.items():
+        if not isinstance(spec, dict):
+            raise ValueError(f"{name}: must be a map")
+        kw: dict = {}
+        for key, v in spec.items():
+            try:
+                if key in _YAML_FIELDS:
+                    kw[_YAML_FIELDS[key]] = int(round(float(v) * 1000))
+                elif key in _YAML_PLAIN:
+                    kw[_YAML_PLAIN[key]] = bool(v) if key == "handlesSigterm" else int(v)
+                elif key in ("cpu", "memory"):
+                    kw[key] = v if isinstance(v, (str, int, float)) else [(float(t) * 1000, a) for t, a in v]
+                elif key == "logs":
+                    kw["logs"] = [(int(float(t) * 1000), str(line)) for t, line in v]
+                else:
+                    raise ValueError(f"{name}.{key}: unknown field (known: "
+                                     f"{', '.join(sorted([*_YAML_FIELDS, *_YAML_PLAIN, 'cpu', 'memory', 'logs']))})")
+            except (TypeError, ValueError) as e:
+                if "unknown field" in str(e):
+                    raise
+                raise ValueError(f"{name}.{key}: {e}") from None
+        try:
+            out[str(name)] = Behavior(**kw)
+        except Exception as e:  # a bad quantity
+            raise ValueError(f"{name}: {e}") from None
+    return out
 
 
 _SLEEP_RE = re.compile(r"\bsleep\s+(\d+)")
@@ -84,6 +240,35 @@ def default_behavior(command: list[str], args: list[str], daemon_image: bool) ->
     if daemon_image:
         return Behavior()
     return Behavior(run_ms=100, exit_code=code, handles_sigterm=not shell)
+
+
+def run_command(c: "Container", cmd: list[str], t_ms: int, timeout_ms: int, now_ms: int, hostname: str = "") -> dict:
+    """What a command run in the container prints and returns (a small model of a few common commands; the
+    health checks people write as exec probes follow the container's behaviour)."""
+    b = c.behavior
+    if timeout_ms and b.response_ms > timeout_ms:
+        raise CRIError(f'command "{" ".join(cmd)}" timed out', "DeadlineExceeded")
+    verdict, code = b.answer("exec", "exec", t_ms, timeout_ms or 10**9, now_ms)
+    prog = cmd[0].rsplit("/", 1)[-1] if cmd else ""
+    if prog == "cat" and len(cmd) > 1:
+        if verdict == "ok":
+            return {"exitCode": 0, "stdout": "", "stderr": ""}
+        return {"exitCode": 1, "stdout": "",
+                "stderr": f"cat: can't open '{cmd[1]}': No such file or directory\n"}
+    if prog == "echo":
+        return {"exitCode": 0, "stdout": " ".join(cmd[1:]) + "\n", "stderr": ""}
+    if prog == "hostname":
+        return {"exitCode": 0, "stdout": hostname + "\n", "stderr": ""}
+    if prog in ("env", "printenv"):
+        envs = [f"{e['key']}={e['value']}" for e in c.config.get("envs") or []]
+        return {"exitCode": 0, "stdout": "".join(line + "\n" for line in envs), "stderr": ""}
+    if prog in ("true",):
+        return {"exitCode": 0, "stdout": "", "stderr": ""}
+    if prog in ("false",):
+        return {"exitCode": 1, "stdout": "", "stderr": ""}
+    if verdict == "ok":
+        return {"exitCode": 0, "stdout": "", "stderr": ""}
+    return {"exitCode": int(code or 1), "stdout": "", "stderr": ""}
 
 
 @dataclass
@@ -146,6 +331,7 @@ class Container:
     reason: str = ""
     message: str = ""
     exit_timer: object = field(default=None, repr=False)
+    started_ms: int = 0
 
     @property
     def name(self) -> str:
@@ -349,6 +535,14 @@ class ContainerRuntime:
         scripted = self.behaviors.get((sb.namespace, sb.name, name))
         if scripted is not None:
             return scripted
+        text = (sb.config.get("annotations") or {}).get(BEHAVIOR_ANNOTATION)
+        if text:
+            try:
+                found = behavior_from_yaml(text).get(name)
+            except ValueError as e:
+                raise CRIError(f"invalid {BEHAVIOR_ANNOTATION} annotation: {e}", "InvalidArgument") from None
+            if found is not None:
+                return found
         return default_behavior(config.get("command") or [], config.get("args") or [], image.daemon)
 
     def create_container(self, sandbox_id: str, config: dict, sandbox_config: dict | None = None) -> str:
@@ -364,8 +558,8 @@ class ContainerRuntime:
         img = self._find_image(image)
         if img is None:
             raise CRIError(f'failed to get image "{image}": not found', "NotFound")
-        self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(),
-                                         self._behavior_for(sb, config, img))
+        behavior = self._behavior_for(sb, config, img)
+        self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(), behavior)
         return cid
 
     def start_container(self, container_id: str) -> None:
@@ -378,20 +572,50 @@ class ContainerRuntime:
             raise CRIError(f'container "{container_id}" is not in created state', "FailedPrecondition")
         c.state = CONTAINER_RUNNING
         c.started_at = self._now_ns()
-        if c.behavior.run_ms is not None:
+        c.started_ms = self.loop.now
+        limit = int((((c.config.get("linux") or {}).get("resources") or {}).get("memory_limit_in_bytes")) or 0)
+        oom = c.behavior.oom_at(limit)
+        run = c.behavior.run_ms
+        if oom is not None and (run is None or oom <= run):
+            # the kernel's OOM killer: the cgroup went over memory.max; containerd reports OOMKilled
+            c.exit_timer = self.loop.call_later(oom, self._on_process_exit, container_id, SIGKILL_EXIT_CODE,
+                                                "OOMKilled", component=self.component,
+                                                label=f"{c.name} OOM-killed")
+        elif run is not None:
             code = c.behavior.exit_code
             c.exit_timer = self.loop.call_later(
-                c.behavior.run_ms, self._on_process_exit, container_id, code,
+                run, self._on_process_exit, container_id, code,
                 component=self.component, label=f"{c.name} exits ({code})")
 
-    def _on_process_exit(self, container_id: str, code: int) -> None:
+    def _on_process_exit(self, container_id: str, code: int, reason: str = "") -> None:
         c = self.containers.get(container_id)
         if c is None or c.state != CONTAINER_RUNNING:
             return
-        self._exit(c, code, "Completed" if code == 0 else "Error")
+        self._exit(c, code, reason or ("Completed" if code == 0 else "Error"))
         self.loop.emit(self.component, "container.exit", self._ref_of(self.sandboxes[c.sandbox_id].config)
                        if c.sandbox_id in self.sandboxes else "",
-                       {"containerID": container_id, "name": c.name, "exitCode": code})
+                       {"containerID": container_id, "name": c.name, "exitCode": code,
+                        **({"reason": reason} if reason else {})})
+
+    def exec_sync(self, container_id: str, cmd: list[str], timeout: int = 0) -> dict:
+        """ExecSync: run a command in a running container; returns exitCode, stdout, stderr. A command that
+        outlasts ``timeout`` seconds fails with DeadlineExceeded, as the CRI's ExecSync does."""
+        c = self._container(container_id)
+        sb = self.sandboxes.get(c.sandbox_id)
+        self._trace("ExecSync", self._ref_of(sb.config) if sb else "",
+                    {"containerID": container_id, "cmd": list(cmd), "timeout": timeout})
+        if c.state != CONTAINER_RUNNING:
+            raise CRIError(f'container is not created or running: container "{container_id}" in state '
+                           f'"{c.state}"', "FailedPrecondition")
+        return run_command(c, list(cmd), self.loop.now - c.started_ms, timeout * 1000, self.loop.now,
+                           (sb.config.get("hostname") or "") if sb else "")
+
+    def container_usage(self, container_id: str) -> tuple[int, int]:
+        """(milli-CPU, working-set bytes) a running container uses now (what cAdvisor measures)."""
+        c = self._container(container_id)
+        if c.state != CONTAINER_RUNNING:
+            return 0, 0
+        return c.behavior.usage(self.loop.now - c.started_ms)
 
     def _exit(self, c: Container, code: int, reason: str, notify: bool = True, at_ns: int | None = None) -> None:
         c.state = CONTAINER_EXITED

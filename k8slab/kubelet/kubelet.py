@@ -19,6 +19,7 @@ sandbox (CNI DEL frees the IP) and deletes the pod object with grace period 0.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from ..api import errors
@@ -27,6 +28,8 @@ from ..client import SharedInformerFactory
 from ..client.record import EventRecorder
 from ..cri.images import InvalidImageName, ImagePullError, apply_default_image_tag
 from ..cri.runtime import CONTAINER_EXITED, CONTAINER_RUNNING, CRIError, EPOCH_NS
+from . import cm
+from . import prober as pr
 from . import status as st
 
 KUBELET_VERSION = "v1.34.1"
@@ -41,6 +44,7 @@ BACKOFF_PERIOD_MS = 10_000  # container restart and image pull back-off start he
 MAX_CONTAINER_BACKOFF_MS = 300_000  # ...and double up to this
 WORKER_BACKOFF_MS = 10_000  # a failed sync is retried after this, with jitter factor 0.5
 MINIMUM_GRACE_PERIOD_S = 2
+_SLEEP_RE = re.compile(r"\bsleep\s+(\d+)")
 DEFAULT_CAPACITY = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
                     "memory": "8Gi", "pods": "110"}
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
@@ -105,8 +109,13 @@ class ContainerRecord:
     pull_done: int = 0
     pull_size: int = 0
     pull_error: ImagePullError | None = None
-    probe_timer: object = None
-    probe_failures: int = 0
+    probes: dict = field(default_factory=dict)  # probe type -> prober.ProbeWorker
+    started: bool = False  # the startup probe succeeded (or there is none) and the container runs
+    kill_message: str = ""  # set when a liveness or startup probe failed: kill (and restart) it
+    kill_reason: str = ""
+    force_restart: bool = False
+    last_finished_ms: int | None = None  # when the previous attempt finished
+    backoff_since: int | None = None  # the exit the crash-loop back-off is measured from
 
     @property
     def name(self) -> str:
@@ -420,6 +429,12 @@ class Kubelet:
         spec = pod.get("spec") or {}
         records = ([ContainerRecord(c, True) for c in spec.get("initContainers") or []] +
                    [ContainerRecord(c, False) for c in spec.get("containers") or []])
+        for r in records:
+            if r.init and r.spec.get("restartPolicy") != "Always":
+                continue  # probes are not allowed on (non-sidecar) init containers
+            for kind, fld in pr.PROBE_FIELDS.items():
+                if r.spec.get(fld):
+                    r.probes[kind] = pr.ProbeWorker(kind, pr.default_probe(r.spec[fld]))
         if spec.get("initContainers"):
             for r in records:
                 r.waiting_reason = "PodInitializing"
@@ -491,8 +506,9 @@ class Kubelet:
         r.exit_code = s["exitCode"]
         r.term_reason = s["reason"] or ("Completed" if s["exitCode"] == 0 else "Error")
         r.finished_at = (s["finishedAt"] - EPOCH_NS) // 1_000_000
+        r.last_finished_ms = r.backoff_since = r.finished_at
         r.ready = False
-        self._cancel_probe(r)
+        r.started = False
         self._schedule_sync(w, 0)
         self._mark_status(w)
 
@@ -520,7 +536,16 @@ class Kubelet:
             if not r.init:
                 continue
             if r.spec.get("restartPolicy") == "Always" and r.stage == "running":
+                if r.kill_message:
+                    self._kill_for_probe(w, r)
+                    return
                 continue  # a sidecar keeps running
+            if r.spec.get("restartPolicy") == "Always" and r.stage == "exited":
+                if r.finished_at is not None and r.finished_at > self.loop.now:
+                    self._schedule_sync(w, r.finished_at - self.loop.now)
+                    return
+                self._restart_or_back_off(w, r)
+                return
             if r.stage == "exited":
                 if r.exit_code == 0:
                     continue
@@ -537,8 +562,14 @@ class Kubelet:
             if r.init:
                 continue
             if r.stage == "running":
+                if r.kill_message:
+                    self._kill_for_probe(w, r)
+                    return
                 continue
             if r.stage == "exited":
+                if r.finished_at is not None and r.finished_at > self.loop.now:
+                    self._schedule_sync(w, r.finished_at - self.loop.now)  # still stopping
+                    return
                 if self._should_restart(w, r):
                     self._restart_or_back_off(w, r)
                     return
@@ -738,7 +769,13 @@ class Kubelet:
                                     c.get("terminationMessagePolicy", "File"),
                                 "io.kubernetes.pod.terminationGracePeriod":
                                     str((w.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))},
-                "logPath": f"{c['name']}/{r.restart_count}.log"}
+                "logPath": f"{c['name']}/{r.restart_count}.log",
+                "linux": {"resources": cm.linux_container_resources(w.pod, c, self._memory_capacity())}}
+
+    def _memory_capacity(self) -> int:
+        from ..api.quantity import value
+
+        return value(self.capacity.get("memory", "0"))
 
     def _create(self, w: PodWorker, r: ContainerRecord) -> None:
         """startContainer step 2: CreateContainer (the start is the next step)."""
@@ -771,16 +808,16 @@ class Kubelet:
         r.waiting_reason = ""
         r.waiting_message = ""
         r.ready = False
-        probe = r.spec.get("readinessProbe") if not r.init or r.spec.get("restartPolicy") == "Always" else None
-        if r.init and r.spec.get("restartPolicy") != "Always":
-            r.ready = False
-        elif probe is None:
-            r.ready = True
-        else:
-            self._schedule_probe(w, r)
+        r.started = False
+        r.kill_message = r.kill_reason = ""
         took = self._jitter(60, 150)
+        seen = took + self._next_relist_after(took)
+        if r.init and r.spec.get("restartPolicy") != "Always":
+            r.started = True
+        else:
+            self._start_probes(w, r, seen)
         self._schedule_sync(w, took)
-        self._mark_status(w, took + self._next_relist_after(took))
+        self._mark_status(w, seen)
 
     def _next_relist_after(self, delay: int) -> int:
         phase = (self.started_at or 0) % PLEG_RELIST_PERIOD_MS
@@ -797,9 +834,30 @@ class Kubelet:
             self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2))
 
     # -- restarts -----------------------------------------------------------------------------------------------
+    def _kill_for_probe(self, w: PodWorker, r: ContainerRecord) -> None:
+        """computePodActions: a container that failed its liveness (or startup) probe is killed, and restarted
+        unless restartPolicy is Never ("Container app failed liveness probe, will be restarted")."""
+        restart = (w.pod.get("spec") or {}).get("restartPolicy", "Always") != "Never" or \
+            r.spec.get("restartPolicy") == "Always"
+        message = r.kill_message + (", will be restarted" if restart else "")
+        fld = "livenessProbe" if r.kill_reason == "LivenessProbe" else "startupProbe"
+        grace = (r.spec.get(fld) or {}).get("terminationGracePeriodSeconds")
+        if grace is None:
+            grace = (w.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        r.kill_message = ""
+        r.force_restart = restart
+        since = r.last_finished_ms
+        took = self._kill_container(w, r, message, max(int(grace), MINIMUM_GRACE_PERIOD_S), r.kill_reason)
+        r.backoff_since = since  # SyncPod starts it again at once, checking back-off against the previous exit
+        r.last_finished_ms = r.finished_at
+        self._mark_status(w, took)
+        self._schedule_sync(w, took)
+
     def _should_restart(self, w: PodWorker, r: ContainerRecord) -> bool:
         policy = (w.pod.get("spec") or {}).get("restartPolicy", "Always")
         if r.init and r.spec.get("restartPolicy") == "Always":
+            return True
+        if r.force_restart:
             return True
         return policy == "Always" or (policy == "OnFailure" and r.exit_code != 0)
 
@@ -807,8 +865,8 @@ class Kubelet:
         """computePodActions + doBackOff: restart an exited container, or wait in CrashLoopBackOff."""
         md = w.pod["metadata"]
         key = f"{md['name']}_{md.get('namespace', 'default')}_{w.uid}_{r.name}"
-        finished = r.finished_at if r.finished_at is not None else self.loop.now
-        if self.container_backoff.is_in_back_off_since(key, finished, self.loop.now):
+        finished = r.backoff_since
+        if finished is not None and self.container_backoff.is_in_back_off_since(key, finished, self.loop.now):
             back = self.container_backoff.get(key)
             pod_desc = f"{md['name']}_{md.get('namespace', 'default')}({w.uid})"
             self.recorder.warning(w.pod, "BackOff", f"Back-off restarting failed container {r.name} in pod "
@@ -830,51 +888,167 @@ class Kubelet:
             except CRIError:
                 pass
         r.restart_count += 1
+        r.force_restart = False
         r.container_id = ""
         r.stage = "pending"
         self._ensure_image(w, r)
 
-    # -- probes (prober/worker.go) ------------------------------------------------------------------------------
-    def _schedule_probe(self, w: PodWorker, r: ContainerRecord) -> None:
-        """The readiness probe worker ticks every periodSeconds from when the pod was added; a tick within
-        initialDelaySeconds of the container's start is skipped."""
-        probe = r.spec.get("readinessProbe") or {}
-        period = max(1, int(probe.get("periodSeconds", 10))) * 1000
-        initial = int(probe.get("initialDelaySeconds", 0)) * 1000
-        started = r.started_at if r.started_at is not None else self.loop.now
-        t = w.added_at + ((self.loop.now - w.added_at) // period + 1) * period  # the next tick after now
-        while (t - started) // 1000 * 1000 < initial:
-            t += period
-        background = r.ready or r.probe_failures >= int(probe.get("failureThreshold", 3))
-        r.probe_timer = self._call(t - self.loop.now, self._probe, w.uid, r.name,
-                                   label=f"readiness probe {w.key}/{r.name}", background=background)
+    # -- probes (prober/worker.go, prober_manager.go) ---------------------------------------------------------
+    def _start_probes(self, w: PodWorker, r: ContainerRecord, delay: int) -> None:
+        """A container started: its probe workers follow the new container ID. Ticks stay on the pod's grid
+        (every periodSeconds from when the pod was added); a readiness probe also runs at once when the status
+        manager first sees the container (UpdatePodStatus triggers it manually)."""
+        for pw in r.probes.values():
+            pw.new_container(r.container_id)
+            self._schedule_probe(w, r, pw)
+        if not r.probes.get(pr.STARTUP):
+            self._container_started(w, r, delay)
 
-    def _probe(self, uid: str, name: str) -> None:
+    def _container_started(self, w: PodWorker, r: ContainerRecord, delay: int = 0) -> None:
+        r.started = True
+        rp = r.probes.get(pr.READINESS)
+        if rp is None:
+            r.ready = not r.init or r.spec.get("restartPolicy") == "Always"
+        else:
+            self._schedule_probe(w, r, rp, manual=delay)
+
+    def _schedule_probe(self, w: PodWorker, r: ContainerRecord, pw, manual: int | None = None) -> None:
+        if pw.timer is not None:
+            if manual is None or pw.timer.time <= self.loop.now + manual:
+                return
+            pw.timer.cancel()
+        if manual is not None:
+            t = self.loop.now + manual
+        else:
+            period = pw.period_ms
+            t = w.added_at + ((self.loop.now - w.added_at) // period + 1) * period  # the next tick after now
+        # a probe whose verdict is still open keeps settle() waiting; a settled one ticks in the background
+        open_ = (pw.kind == pr.READINESS and pw.result != pr.SUCCESS and pw.failures < int(
+            pw.spec.get("failureThreshold") or 3)) or (pw.kind == pr.STARTUP and not r.started and not pw.on_hold)
+        pw.timer = self._call(t - self.loop.now, self._probe, w.uid, r.name, pw.kind,
+                              label=f"{pw.kind} probe {w.key}/{r.name}", background=not open_)
+
+    def _probe(self, uid: str, name: str, kind: str) -> None:
         w = self.workers.get(uid)
-        if w is None or w.finished or w.terminating:
+        if w is None or w.finished:
             return
         r = w.record(name)
-        if r is None or r.stage != "running":
+        if r is None:
             return
-        r.probe_timer = None
+        pw = r.probes[kind]
+        pw.timer = None
+        if w.terminal or w.killed:
+            return  # the pod is terminated: the worker exits
+        if w.terminating and kind in (pr.LIVENESS, pr.STARTUP):
+            pw.result = pr.SUCCESS  # graceful shutdown: a last Success, then stop probing
+            return
+        self._do_probe(w, r, pw)
+        self._schedule_probe(w, r, pw)
+
+    def _do_probe(self, w: PodWorker, r: ContainerRecord, pw) -> None:
+        """doProbe: probe once (unless the tick is skipped) and act on a verdict that changed."""
+        if r.stage != "running" or not r.container_id:
+            return
+        pw.new_container(r.container_id)
+        if pw.on_hold:
+            return
+        if (self.loop.now - (r.started_at or 0)) // 1000 < int(pw.spec.get("initialDelaySeconds") or 0):
+            return
+        if r.started != (pw.kind != pr.STARTUP):
+            return  # startup gates liveness and readiness; a started container needs no startup probe
+        ok, output = self.run_probe(w, r, pw)
+        result = pr.SUCCESS if ok else pr.FAILURE
+        self.loop.emit(self.component, "probe", w.ref, {"container": r.name, "probe": pw.kind,
+                                                         "result": "success" if ok else "failure",
+                                                         **({"output": output} if not ok else {})})
+        if not ok:
+            self.recorder.warning(w.pod, "Unhealthy", f"{pw.kind.capitalize()} probe failed: {output}",
+                                  r.field_path)
+        if pw.record(result):
+            self._on_probe_result(w, r, pw.kind, result)
+
+    def run_probe(self, w: PodWorker, r: ContainerRecord, pw) -> tuple[bool, str]:
+        """runProbe: exec through the runtime (ExecSync); httpGet, tcpSocket and grpc straight to the pod IP."""
+        spec = pw.spec
+        handler = pr.handler_of(spec)
+        timeout = int(spec.get("timeoutSeconds") or 1)
+        if handler == "exec":
+            try:
+                res = self.runtime.exec_sync(r.container_id, list(spec["exec"].get("command") or []), timeout)
+            except CRIError as e:
+                return False, e.message
+            return res["exitCode"] == 0, res["stdout"] + res["stderr"]
         c = self.runtime.containers.get(r.container_id)
-        ok = c.behavior.probe_result("readiness", self.loop.now) if c is not None else False
-        self.loop.emit(self.component, "probe", w.ref, {"container": name, "probe": "readiness",
-                                                         "result": "success" if ok else "failure"})
-        if ok:
-            r.probe_failures = 0
-        else:
-            r.probe_failures += 1
-            self.recorder.warning(w.pod, "Unhealthy", "Readiness probe failed: ", r.field_path)
-        if ok != r.ready:
-            r.ready = ok
+        if c is None:
+            return False, ""
+        verdict = c.behavior.answer(pw.kind, handler, self.loop.now - c.started_ms, timeout * 1000, self.loop.now)
+        try:
+            return verdict[0] == "ok", pr.output_for(spec, verdict, w.pod_ip, r.spec)
+        except ValueError as e:
+            return False, str(e)
+
+    def _on_probe_result(self, w: PodWorker, r: ContainerRecord, kind: str, result: str) -> None:
+        """The results managers' updates: readiness sets ready; startup success starts the other probes;
+        a liveness or startup failure makes the next sync kill (and restart) the container."""
+        self.loop.emit(self.component, "probe.result", w.ref, {"container": r.name, "probe": kind,
+                                                                "result": result})
+        if kind == pr.READINESS:
+            ready = result == pr.SUCCESS and r.started
+            if ready != r.ready:
+                r.ready = ready
+                self._mark_status(w)
+        elif result == pr.SUCCESS:  # startup
+            self._container_started(w, r)
             self._mark_status(w)
-        self._schedule_probe(w, r)
+        else:
+            r.kill_reason = "LivenessProbe" if kind == pr.LIVENESS else "StartupProbe"
+            r.kill_message = f"Container {r.name} failed {kind} probe"
+            self._schedule_sync(w, 0)
 
     def _cancel_probe(self, r: ContainerRecord) -> None:
-        if r.probe_timer is not None:
-            r.probe_timer.cancel()
-            r.probe_timer = None
+        for pw in r.probes.values():
+            if pw.timer is not None:
+                pw.timer.cancel()
+                pw.timer = None
+
+    def _kill_container(self, w: PodWorker, r: ContainerRecord, message: str, grace: int,
+                        reason: str = "") -> int:
+        """killContainer: run the preStop hook, then StopContainer with what is left of the grace period.
+        Returns how long (ms) the container takes to stop."""
+        self.recorder.normal(w.pod, "Killing", message, r.field_path)
+        hook_ms = self._pre_stop(w, r, grace)
+        grace_left = max(grace - hook_ms // 1000, MINIMUM_GRACE_PERIOD_S)
+        took = hook_ms + self.runtime.stop_container(r.container_id, grace_left)
+        s = self.runtime.containers[r.container_id]
+        r.stage = "exited"
+        r.exit_code = s.exit_code
+        r.term_reason = s.reason
+        r.finished_at = self.loop.now + took
+        r.ready = False
+        r.started = False
+        return took
+
+    def _pre_stop(self, w: PodWorker, r: ContainerRecord, grace: int) -> int:
+        """executePreStopHook: how long (ms) the preStop hook runs, at most the grace period."""
+        hook = ((r.spec.get("lifecycle") or {}).get("preStop")) or {}
+        if not hook:
+            return 0
+        ms = 0
+        if hook.get("sleep") is not None:
+            ms = int(hook["sleep"].get("seconds", 0)) * 1000
+        elif hook.get("exec") is not None:
+            cmd = list(hook["exec"].get("command") or [])
+            m = _SLEEP_RE.search(" ".join(cmd))
+            ms = int(m.group(1)) * 1000 if m else 10
+            try:
+                self.runtime.exec_sync(r.container_id, cmd, grace)
+            except CRIError:
+                pass
+        elif hook.get("httpGet") is not None:
+            ms = 10
+        ms = min(ms, grace * 1000)
+        self.loop.emit(self.component, "hook.preStop", w.ref, {"container": r.name, "ms": ms})
+        return ms
 
     # -- termination ----------------------------------------------------------------------------------------------
     def _finish_pod(self, w: PodWorker) -> None:
@@ -899,14 +1073,7 @@ class Kubelet:
             for r in w.containers:
                 self._cancel_probe(r)
                 if r.stage == "running":
-                    self.recorder.normal(w.pod, "Killing", f"Stopping container {r.name}", r.field_path)
-                    took = self.runtime.stop_container(r.container_id, grace)
-                    s = self.runtime.containers[r.container_id]
-                    r.stage = "exited"
-                    r.exit_code = s.exit_code
-                    r.term_reason = s.reason
-                    r.finished_at = self.loop.now + took
-                    r.ready = False
+                    took = self._kill_container(w, r, f"Stopping container {r.name}", grace)
                     longest = max(longest, took)
             if longest or w.sandbox_id:
                 self._schedule_sync(w, longest)
@@ -980,7 +1147,7 @@ class Kubelet:
         s["ready"] = r.ready if not r.init or r.spec.get("restartPolicy") == "Always" else \
             (r.stage == "exited" and r.exit_code == 0)
         s["restartCount"] = r.restart_count
-        s["started"] = r.stage == "running"
+        s["started"] = r.stage == "running" and r.started
         s["state"] = state
         res = r.spec.get("resources") or {}
         if res.get("requests") or res.get("limits"):
