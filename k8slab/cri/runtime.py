@@ -123,6 +123,17 @@ class Behavior:
         """(milli-CPU, memory bytes) the process uses ``t_ms`` after it started."""
         return _at(self.cpu_steps, t_ms, 1), _at(self.memory_steps, t_ms, 4 * 1024 * 1024)
 
+    def cpu_ms(self, t_ms: int) -> int:
+        """CPU time (milli-CPU x ms / 1000 = CPU milliseconds) used in the first ``t_ms`` after the start."""
+        total, prev_t, prev_v = 0, 0, 1
+        for start, v in self.cpu_steps:
+            if start >= t_ms:
+                break
+            total += (start - prev_t) * prev_v
+            prev_t, prev_v = start, v
+        total += (t_ms - prev_t) * prev_v
+        return total // 1000
+
     def oom_at(self, limit_bytes: int) -> int | None:
         """When the memory use first goes over ``limit_bytes`` (ms after start), or None."""
         if not limit_bytes:
@@ -609,6 +620,14 @@ class ContainerRuntime:
                            f'"{c.state}"', "FailedPrecondition")
         return run_command(c, list(cmd), self.loop.now - c.started_ms, timeout * 1000, self.loop.now,
                            (sb.config.get("hostname") or "") if sb else "")
+
+    def container_cpu_ms(self, container_id: str) -> int:
+        """Cumulative CPU time (ms) of a container (cpuacct.usage / cpu.stat usage_usec)."""
+        c = self._container(container_id)
+        if not c.started_ms and c.state == CONTAINER_CREATED:
+            return 0
+        end = self.loop.now if c.state == CONTAINER_RUNNING else (c.finished_at - EPOCH_NS) // 1_000_000
+        return c.behavior.cpu_ms(max(0, end - c.started_ms))
 
     def container_usage(self, container_id: str) -> tuple[int, int]:
         """(milli-CPU, working-set bytes) a running container uses now (what cAdvisor measures)."""

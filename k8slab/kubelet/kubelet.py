@@ -211,6 +211,9 @@ class Kubelet:
         self.lease: dict | None = None
         self.started_at: int | None = None
         self.registered = False
+        self.cpu_seen: dict[str, int] = {}  # container id -> CPU ms (for the node's cumulative CPU counter)
+        self.eviction_hard = dict(st.DEFAULT_EVICTION_HARD if eviction_hard is None else eviction_hard)
+        self.pressure_seen: dict[str, int] = {}  # node condition -> when its signal last crossed the threshold
         self.image_backoff = Backoff()
         self.container_backoff = Backoff()
         self._puller_free_at = 0
@@ -345,11 +348,16 @@ class Kubelet:
         old_status = (old or {}).get("status") or {}
         old_conds = {c["type"]: c for c in old_status.get("conditions") or []}
         conds = []
-        for type_, reason, message, _ in st.PRESSURE_CONDITIONS:
+        under = self.pressure_conditions()
+        for (type_, reason, message, _), (_, t_reason, t_message, _) in zip(st.PRESSURE_CONDITIONS,
+                                                                         st.PRESSURE_CONDITIONS_TRUE):
+            status = "True" if type_ in under else "False"
+            if status == "True":
+                reason, message = t_reason, t_message
             prev = old_conds.get(type_)
             conds.append({"lastHeartbeatTime": now,
-                          "lastTransitionTime": prev["lastTransitionTime"] if prev and prev["status"] == "False"
-                          else now, "message": message, "reason": reason, "status": "False", "type": type_})
+                          "lastTransitionTime": prev["lastTransitionTime"] if prev and prev["status"] == status
+                          else now, "message": message, "reason": reason, "status": status, "type": type_})
         status, reason, message = st.ready_condition(self.network_errors())
         prev = old_conds.get("Ready")
         conds.append({"lastHeartbeatTime": now,
@@ -374,7 +382,25 @@ class Kubelet:
                          "osImage": self.os_image, "systemUUID": _uuid(self._ids["systemUUID"])},
         }
 
+    def observe_pressure(self) -> list[str]:
+        """The eviction manager's synchronize: observe the signals, note which thresholds are met."""
+        from . import stats
+
+        met = stats.thresholds_met(stats.signal_observations(self), self.eviction_hard)
+        for signal, cond in stats.SIGNALS:
+            if signal in met:
+                self.pressure_seen[cond] = self.loop.now
+        return met
+
+    def pressure_conditions(self) -> set[str]:
+        """Node conditions under pressure: a threshold met within the last 5 minutes (the transition period)."""
+        from .stats import EVICTION_PRESSURE_TRANSITION_PERIOD_MS
+
+        return {c for c, t in self.pressure_seen.items() if self.loop.now - t < EVICTION_PRESSURE_TRANSITION_PERIOD_MS}
+
     def _node_status_tick(self) -> None:
+        if self.registered:
+            self.observe_pressure()
         self.sync_node_status()
         self._node_status_timer = self._call(NODE_STATUS_UPDATE_FREQUENCY_MS, self._node_status_tick,
                                              label="node status update", background=True)
@@ -390,11 +416,17 @@ class Kubelet:
         if not (force or changed or self.loop.now - self._last_node_report >= NODE_STATUS_REPORT_FREQUENCY_MS):
             return False
         was_ready = st.get_condition_status(current, "Ready")
+        was = {t: st.get_condition_status(current, t) for t, *_ in st.PRESSURE_CONDITIONS}
         try:
             self.node = self.client.patch("nodes", self.node_name, {"status": new}, subresource="status")
         except errors.StatusError:
             return False
         self._last_node_report = self.loop.now
+        for (t, _, _, ok_event), (_, _, _, bad_event) in zip(st.PRESSURE_CONDITIONS, st.PRESSURE_CONDITIONS_TRUE):
+            now_s = st.get_condition_status(self.node, t)
+            if was[t] and now_s != was[t]:
+                event = bad_event if now_s == "True" else ok_event
+                self.recorder.normal(self.node_ref, event, f"Node {self.node_name} status is now: {event}")
         now_ready = st.get_condition_status(self.node, "Ready")
         if now_ready != was_ready:
             event = "NodeReady" if now_ready == "True" else "NodeNotReady"
