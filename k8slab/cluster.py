@@ -66,11 +66,17 @@ class Cluster:
     def __init__(self, nodes: int = 3, seed: int = 0, *, node_cpu: str = "4", node_memory: str = "8Gi",
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
-                 schedule_on_control_plane: bool = False, trace: Trace | None = None) -> None:
+                 schedule_on_control_plane: bool = False, trace: Trace | None = None,
+                 container_runtime: str = "containerd") -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
         self._log: list[tuple[int, str, tuple, dict]] = []
+        if container_runtime != "containerd":
+            self._args["container_runtime"] = container_runtime
+        from .cri.oci import profile as _runtime_profile
+
+        self.container_runtime = _runtime_profile(container_runtime).name
         self.seed = seed
         self.pod_cidr = pod_cidr
         self.service_cidr = service_cidr
@@ -115,7 +121,8 @@ class Cluster:
     def _add_node(self, name: str, ip: str, control_plane: bool, cpu: str, memory: str, max_pods: int,
                   taint_control_plane: bool) -> None:
         loop, seed = self.loop, self.seed
-        runtime = ContainerRuntime(loop, name, component_rng(seed, f"containerd/{name}"))
+        kind = self.container_runtime
+        runtime = ContainerRuntime(loop, name, component_rng(seed, f"{kind}/{name}"), name=kind)
         cni = BridgePlugin(name, loop)
         runtime.cni = cni
         kubelet_client = Client(self.apiserver, f"kubelet/{name}", Credentials.x509(f"system:node:{name}",

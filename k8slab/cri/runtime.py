@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import oci
 from .images import PAUSE_IMAGE, ImagePullError, InvalidImageName, Registry, normalize
 
 EPOCH_NS = 1767225600 * 10**9  # 2026-01-01T00:00:00Z, the simulation's time zero
@@ -312,6 +313,8 @@ class PodSandbox:
     ip: str = ""
     cni_result: dict | None = None
     host_network: bool = False
+    pause_pid: int = 0
+    spec: dict = field(default_factory=dict, repr=False)  # the pause container's config.json
 
     @property
     def name(self) -> str:
@@ -343,6 +346,8 @@ class Container:
     message: str = ""
     exit_timer: object = field(default=None, repr=False)
     started_ms: int = 0
+    spec: dict = field(default_factory=dict, repr=False)  # the OCI config.json handed to runc
+    pid: int = 0
 
     @property
     def name(self) -> str:
@@ -353,13 +358,17 @@ class ContainerRuntime:
     """containerd's CRI service on one node (RuntimeService and ImageService)."""
 
     def __init__(self, loop, node_name: str, rng: random.Random, name: str = "containerd",
-                 version: str = "1.7.24", cni=None, registry: Registry | None = None,
+                 version: str | None = None, cni=None, registry: Registry | None = None,
                  sandbox_image: str = PAUSE_IMAGE) -> None:
         self.loop = loop
         self.node_name = node_name
         self.rng = rng
-        self.name = name
-        self.runtime_version = version
+        self.profile = oci.profile(name)
+        self.name = self.profile.name
+        self.runtime_version = version or self.profile.version
+        self.socket = self.profile.socket
+        self.runc = oci.Runc()
+        self.call_log: list[tuple[int, str, str, dict]] = []  # (ms, RPC, pod, request) for every CRI call
         self.cni = cni
         self.registry = registry if registry is not None else Registry()
         self.sandbox_image = normalize(sandbox_image)
@@ -388,6 +397,7 @@ class ContainerRuntime:
 
     def _trace(self, rpc: str, ref: str = "", data=None) -> None:
         self.calls += 1
+        self.call_log.append((self.loop.now, rpc, ref, data or {}))
         self.loop.emit(self.caller, f"cri.{rpc}", ref, data, target=self.component)
 
     @staticmethod
@@ -481,6 +491,9 @@ class ContainerRuntime:
                                f'name="{self.cni.network}" failed (add): {e.msg}') from None
             sb.cni_result = result
             sb.ip = result["ips"][0]["address"].split("/")[0]
+        sb.spec = oci.sandbox_spec(self.profile, sid, config, netns, self.sandbox_image)
+        sb.pause_pid = self.runc.create(sid, self.profile.bundle(sid), sb.spec)
+        self.runc.start(sid)
         self.sandboxes[sid] = sb
         return sid
 
@@ -495,6 +508,8 @@ class ContainerRuntime:
                 self._exit(c, SIGKILL_EXIT_CODE, "Error", notify=False)
         if sb.state == SANDBOX_READY and not sb.host_network and self.cni is not None:
             self.cni.delete(sandbox_id, sb.netns, "eth0", self._ref_of(sb.config))
+        if sb.state == SANDBOX_READY:
+            self.runc.kill(sandbox_id, "SIGKILL")
         sb.state = SANDBOX_NOTREADY
 
     def remove_pod_sandbox(self, sandbox_id: str) -> None:
@@ -507,6 +522,8 @@ class ContainerRuntime:
             raise CRIError(f'sandbox container "{sandbox_id}" is not fully stopped', "FailedPrecondition")
         for cid in [c.id for c in self.containers.values() if c.sandbox_id == sandbox_id]:
             self.containers.pop(cid)
+            self.runc.delete(cid)
+        self.runc.delete(sandbox_id)
         del self.sandboxes[sandbox_id]
 
     def pod_sandbox_status(self, sandbox_id: str) -> dict:
@@ -570,7 +587,10 @@ class ContainerRuntime:
         if img is None:
             raise CRIError(f'failed to get image "{image}": not found', "NotFound")
         behavior = self._behavior_for(sb, config, img)
-        self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(), behavior)
+        c = self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(), behavior)
+        c.spec = oci.container_spec(self.profile, cid, config, sandbox_id, sb.config, sb.netns, sb.pause_pid,
+                                    {"config": oci.image_config(img.repo_tags[0] if img.repo_tags else "")})
+        c.pid = self.runc.create(cid, self.profile.bundle(cid), c.spec)
         return cid
 
     def start_container(self, container_id: str) -> None:
@@ -584,6 +604,7 @@ class ContainerRuntime:
         c.state = CONTAINER_RUNNING
         c.started_at = self._now_ns()
         c.started_ms = self.loop.now
+        self.runc.start(container_id)
         limit = int((((c.config.get("linux") or {}).get("resources") or {}).get("memory_limit_in_bytes")) or 0)
         oom = c.behavior.oom_at(limit)
         run = c.behavior.run_ms
@@ -638,6 +659,7 @@ class ContainerRuntime:
 
     def _exit(self, c: Container, code: int, reason: str, notify: bool = True, at_ns: int | None = None) -> None:
         c.state = CONTAINER_EXITED
+        self.runc.stopped(c.id)
         c.exit_code = code
         c.reason = reason
         c.finished_at = self._now_ns() if at_ns is None else at_ns
@@ -656,6 +678,7 @@ class ContainerRuntime:
         if c.state != CONTAINER_RUNNING:
             return 0
         b = c.behavior
+        self.runc.kill(container_id, "SIGTERM")
         if b.handles_sigterm and b.stop_ms <= timeout * 1000:
             took = b.stop_ms
             self._exit(c, b.stop_exit_code, "Completed" if b.stop_exit_code == 0 else "Error", notify=False,
@@ -674,6 +697,7 @@ class ContainerRuntime:
         if c.state == CONTAINER_RUNNING:
             raise CRIError(f'container "{container_id}" is running, stop it first', "FailedPrecondition")
         del self.containers[container_id]
+        self.runc.delete(container_id)
 
     def _container_entry(self, c: Container) -> dict:
         return {"id": c.id, "podSandboxId": c.sandbox_id, "metadata": dict(c.config.get("metadata") or {}),
@@ -758,6 +782,29 @@ class ContainerRuntime:
         img = self._find_image(image, include_pulling=True)
         if img is not None:
             del self.images[img.id]
+
+    # -- the OCI layer (no trace: for notebooks) -------------------------------------------------------------------
+    def oci_spec(self, container_id: str) -> dict:
+        """The config.json the runtime wrote for a container (or a sandbox's pause container)."""
+        if container_id in self.sandboxes:
+            return self.sandboxes[container_id].spec
+        return self._container(container_id).spec
+
+    def config_json(self, container_id: str) -> str:
+        import json
+
+        return json.dumps(self.oci_spec(container_id), indent=2)
+
+    def cri_calls(self, pod: str | None = None, since_ms: int = 0) -> list[tuple[int, str, str, dict]]:
+        """The CRI call log: (ms, RPC, pod, request), optionally for one pod ("ns/name" or "name")."""
+        out = []
+        for t, rpc, ref, data in self.call_log:
+            if t < since_ms:
+                continue
+            if pod is not None and ref not in (f"pods/{pod}", f"pods/default/{pod}"):
+                continue
+            out.append((t, rpc, ref, data))
+        return out
 
     # -- crictl-like views (no trace: for notebooks) ----------------------------------------------------------------
     def crictl_pods(self) -> str:

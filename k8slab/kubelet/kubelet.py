@@ -44,6 +44,10 @@ BACKOFF_PERIOD_MS = 10_000  # container restart and image pull back-off start he
 MAX_CONTAINER_BACKOFF_MS = 300_000  # ...and double up to this
 WORKER_BACKOFF_MS = 10_000  # a failed sync is retried after this, with jitter factor 0.5
 MINIMUM_GRACE_PERIOD_S = 2
+# volume plugin names as they appear in the pod's volume directories (kubernetes.io/configmap -> ~configmap)
+PLUGIN_NAMES = {"emptyDir": "kubernetes.io~empty-dir", "configMap": "kubernetes.io~configmap",
+                "secret": "kubernetes.io~secret", "projected": "kubernetes.io~projected",
+                "downwardAPI": "kubernetes.io~downward-api", "persistentVolumeClaim": "kubernetes.io~csi"}
 _SLEEP_RE = re.compile(r"\bsleep\s+(\d+)")
 DEFAULT_CAPACITY = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
                     "memory": "8Gi", "pods": "110"}
@@ -664,8 +668,8 @@ class Kubelet:
                 "hostname": spec.get("hostname") or (self.node_name if host_network else md["name"]),
                 "logDirectory": f"/var/log/pods/{ns}_{md['name']}_{md.get('uid', '')}",
                 "dnsConfig": dns, "portMappings": ports, "labels": labels, "annotations": annotations,
-                "linux": {"cgroupParent": f"{parent}/kubepods-{qos.lower()}-pod{uid_}.slice"
-                          if qos != "Guaranteed" else f"kubepods.slice/kubepods-pod{uid_}.slice",
+                "linux": {"cgroupParent": f"/kubepods.slice/{parent}/kubepods-{qos.lower()}-pod{uid_}.slice"
+                          if qos != "Guaranteed" else f"/kubepods.slice/kubepods-pod{uid_}.slice",
                           "securityContext": {"namespaceOptions": {
                               "network": "NODE" if host_network else "POD", "pid": "CONTAINER", "ipc": "POD"}}}}
 
@@ -786,8 +790,29 @@ class Kubelet:
         ns = md.get("namespace", "default")
         env = [{"key": e["name"], "value": str(e.get("value", ""))} for e in c.get("env") or [] if "name" in e]
         mounts = [{"containerPath": m["mountPath"],
-                   "hostPath": f"/var/lib/kubelet/pods/{md.get('uid', '')}/volumes/{m['name']}",
+                   "hostPath": self.volume_host_path(w.pod, m["name"]),
                    "readonly": bool(m.get("readOnly"))} for m in c.get("volumeMounts") or []]
+        pod_dir = f"/var/lib/kubelet/pods/{md.get('uid', '')}"
+        if not (w.pod.get("spec") or {}).get("hostNetwork"):
+            mounts.append({"containerPath": "/etc/hosts", "hostPath": f"{pod_dir}/etc-hosts", "readonly": False})
+        mounts.append({"containerPath": c.get("terminationMessagePath", "/dev/termination-log"),
+                       "hostPath": f"{pod_dir}/containers/{c['name']}/{self._hex(8)}", "readonly": False})
+        psc = (w.pod.get("spec") or {}).get("securityContext") or {}
+        csc = c.get("securityContext") or {}
+        sc = {}
+        for api, cri in (("runAsUser", "runAsUser"), ("runAsGroup", "runAsGroup")):
+            v = csc.get(api, psc.get(api))
+            if v is not None:
+                sc[cri] = {"value": int(v)}
+        if csc.get("privileged"):
+            sc["privileged"] = True
+        if csc.get("capabilities"):
+            sc["capabilities"] = {"add": list(csc["capabilities"].get("add") or []),
+                                  "drop": list(csc["capabilities"].get("drop") or [])}
+        if csc.get("readOnlyRootFilesystem"):
+            sc["readonlyRootfs"] = True
+        if csc.get("allowPrivilegeEscalation") is False:
+            sc["noNewPrivs"] = True
         return {"metadata": {"name": c["name"], "attempt": r.restart_count},
                 "image": {"image": r.image_ref, "userSpecifiedImage": c.get("image", "")},
                 "command": list(c.get("command") or []), "args": list(c.get("args") or []),
@@ -802,7 +827,18 @@ class Kubelet:
                                 "io.kubernetes.pod.terminationGracePeriod":
                                     str((w.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))},
                 "logPath": f"{c['name']}/{r.restart_count}.log",
-                "linux": {"resources": cm.linux_container_resources(w.pod, c, self._memory_capacity())}}
+                "linux": {"resources": cm.linux_container_resources(w.pod, c, self._memory_capacity()),
+                          "securityContext": sc}}
+
+    def volume_host_path(self, pod: dict, volume: str) -> str:
+        """Where the kubelet mounts a pod volume on the host:
+        /var/lib/kubelet/pods/<uid>/volumes/<plugin, / escaped as ~>/<volume name>."""
+        uid = pod["metadata"].get("uid", "")
+        spec = next((v for v in (pod.get("spec") or {}).get("volumes") or [] if v.get("name") == volume), {})
+        plugin = next((PLUGIN_NAMES[k] for k in PLUGIN_NAMES if k in spec), "kubernetes.io~empty-dir")
+        if "hostPath" in spec:
+            return spec["hostPath"].get("path", "")
+        return f"/var/lib/kubelet/pods/{uid}/volumes/{plugin}/{volume}"
 
     def _memory_capacity(self) -> int:
         from ..api.quantity import value
