@@ -33,6 +33,10 @@ class Mini:
         self.loop.settle()
         self.admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
                                               "metadata": {"name": "default", "namespace": "default"}})
+        # what the root-ca-cert-publisher controller does in every namespace
+        self.admin.create("configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                         "metadata": {"name": "kube-root-ca.crt", "namespace": "default"},
+                                         "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n"}})
         if pod_cidr:
             self.set_pod_cidr(pod_cidr)
 

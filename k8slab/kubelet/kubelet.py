@@ -31,6 +31,7 @@ from ..cri.runtime import CONTAINER_EXITED, CONTAINER_RUNNING, CRIError, EPOCH_N
 from . import cm
 from . import prober as pr
 from . import status as st
+from . import volumes as volumes_mod
 
 KUBELET_VERSION = "v1.34.1"
 KUBELET_PORT = 10250
@@ -153,6 +154,9 @@ class PodWorker:
     finished: bool = False
     timer: object = None
     status_timer: object = None
+    volumes_ready: bool = False
+    mount_started: int | None = None
+    mount_timeout_reported: bool = False
 
     @property
     def name(self) -> str:
@@ -218,6 +222,9 @@ class Kubelet:
         self.cpu_seen: dict[str, int] = {}  # container id -> CPU ms (for the node's cumulative CPU counter)
         self.eviction_hard = dict(st.DEFAULT_EVICTION_HARD if eviction_hard is None else eviction_hard)
         self.pressure_seen: dict[str, int] = {}  # node condition -> when its signal last crossed the threshold
+        from .volumes import VolumeManager
+
+        self.volumes = VolumeManager(self)
         self.image_backoff = Backoff()
         self.container_backoff = Backoff()
         self._puller_free_at = 0
@@ -502,14 +509,14 @@ class Kubelet:
             w.status_timer = None
         self._schedule_sync(w, 0)
 
-    def _schedule_sync(self, w: PodWorker, delay: int) -> None:
+    def _schedule_sync(self, w: PodWorker, delay: int, background: bool = False) -> None:
         if w.finished:
             return
         if w.timer is not None:
             if w.timer.time <= self.loop.now + delay:
                 return
             w.timer.cancel()
-        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}")
+        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}", background=background)
 
     def _next_relist(self) -> int:
         """Delay to the next PLEG relist (the generic PLEG lists containers every second)."""
@@ -563,6 +570,9 @@ class Kubelet:
             return
         if not w.admitted:
             self._admit(w)
+            return
+        if not w.volumes_ready:
+            self._wait_for_attach_and_mount(w)
             return
         if not w.sandbox_id:
             self._create_sandbox(w)
@@ -638,6 +648,29 @@ class Kubelet:
         w.start_time = rfc3339(self.loop.now)
         self._mark_status(w)
         self._schedule_sync(w, 0)
+
+    # -- volumes ------------------------------------------------------------------------------------------------
+    def _wait_for_attach_and_mount(self, w: PodWorker) -> None:
+        """WaitForAttachAndMount: the sandbox is created only once every volume is mounted."""
+        if w.mount_started is None:
+            w.mount_started = self.loop.now
+        errs, wait = self.volumes.mount_pod(w.pod)
+        for e in errs:
+            self.recorder.warning(w.pod, "FailedMount", e)
+        if not errs and not wait:
+            w.volumes_ready = True
+            self._schedule_sync(w, 0)
+            return
+        if self.loop.now - w.mount_started >= volumes_mod.POD_ATTACH_AND_MOUNT_TIMEOUT_MS and \
+                not w.mount_timeout_reported:
+            w.mount_timeout_reported = True
+            done = self.volumes.mounted.get(w.uid, {})
+            unmounted = sorted(v["name"] for v in (w.pod.get("spec") or {}).get("volumes") or []
+                               if v["name"] not in done)
+            self.recorder.warning(w.pod, "FailedMount", f"Unable to attach or mount volumes: unmounted volumes="
+                                                        f"[{' '.join(unmounted)}], unattached volumes=[], failed to "
+                                                        f"process volumes=[]: context deadline exceeded")
+        self._schedule_sync(w, max(1, wait), background=True)
 
     # -- sandbox ------------------------------------------------------------------------------------------------
     def sandbox_config(self, pod: dict, attempt: int = 0) -> dict:
@@ -788,7 +821,7 @@ class Kubelet:
         """generateContainerConfig: the CRI ContainerConfig for one container."""
         md, c = w.pod["metadata"], r.spec
         ns = md.get("namespace", "default")
-        env = [{"key": e["name"], "value": str(e.get("value", ""))} for e in c.get("env") or [] if "name" in e]
+        env = [{"key": k, "value": v} for k, v in self.make_environment_variables(w.pod, c)]
         mounts = [{"containerPath": m["mountPath"],
                    "hostPath": self.volume_host_path(w.pod, m["name"]),
                    "readonly": bool(m.get("readOnly"))} for m in c.get("volumeMounts") or []]
@@ -834,6 +867,9 @@ class Kubelet:
         """Where the kubelet mounts a pod volume on the host:
         /var/lib/kubelet/pods/<uid>/volumes/<plugin, / escaped as ~>/<volume name>."""
         uid = pod["metadata"].get("uid", "")
+        mounted = self.volumes.mounted.get(uid, {}).get(volume)
+        if mounted:
+            return mounted
         spec = next((v for v in (pod.get("spec") or {}).get("volumes") or [] if v.get("name") == volume), {})
         plugin = next((PLUGIN_NAMES[k] for k in PLUGIN_NAMES if k in spec), "kubernetes.io~empty-dir")
         if "hostPath" in spec:
@@ -845,11 +881,69 @@ class Kubelet:
 
         return value(self.capacity.get("memory", "0"))
 
+    def make_environment_variables(self, pod: dict, c: dict) -> list[tuple[str, str]]:
+        """makeEnvironmentVariables: envFrom first, then env (later wins), resolving ConfigMap and Secret keys
+        through the API server and fieldRefs from the pod. Raises CRIError-like ValueError with the message the
+        kubelet reports as CreateContainerConfigError."""
+        ns = pod["metadata"].get("namespace", "default")
+        out: dict[str, str] = {}
+
+        def fetch(kind: str, name: str, optional: bool) -> dict | None:
+            try:
+                obj = self.client.get(kind, name, ns)
+            except errors.StatusError as e:
+                if errors.is_not_found(e) and optional:
+                    return None
+                raise ValueError(f'{kind[:-1]} "{name}" not found') from None
+            data = dict(obj.get("data") or {})
+            if kind == "secrets":
+                import base64
+
+                data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
+            return data
+
+        for src in c.get("envFrom") or []:
+            prefix = src.get("prefix", "")
+            if "configMapRef" in src:
+                data = fetch("configmaps", src["configMapRef"].get("name", ""), src["configMapRef"].get("optional"))
+            else:
+                data = fetch("secrets", src.get("secretRef", {}).get("name", ""),
+                             src.get("secretRef", {}).get("optional"))
+            for k, v in (data or {}).items():
+                out[prefix + k] = v
+        for e in c.get("env") or []:
+            if "name" not in e:
+                continue
+            vf = e.get("valueFrom")
+            if not vf:
+                out[e["name"]] = str(e.get("value", ""))
+                continue
+            if "fieldRef" in vf:
+                out[e["name"]] = volumes_mod.field_value(pod, vf["fieldRef"].get("fieldPath", ""))
+            for ref_key, kind, label in (("configMapKeyRef", "configmaps", "ConfigMap"),
+                                         ("secretKeyRef", "secrets", "Secret")):
+                if ref_key in vf:
+                    ref = vf[ref_key]
+                    data = fetch(kind, ref.get("name", ""), ref.get("optional"))
+                    if data is None:
+                        continue
+                    if ref.get("key") not in data:
+                        if ref.get("optional"):
+                            continue
+                        raise ValueError(f"couldn't find key {ref.get('key')} in {label} {ns}/{ref.get('name')}")
+                    out[e["name"]] = data[ref["key"]]
+        return list(out.items())
+
     def _create(self, w: PodWorker, r: ContainerRecord) -> None:
         """startContainer step 2: CreateContainer (the start is the next step)."""
         try:
-            r.container_id = self.runtime.create_container(w.sandbox_id, self.container_config(w, r),
-                                                           self.sandbox_config(w.pod))
+            config = self.container_config(w, r)
+        except ValueError as e:
+            self.recorder.warning(w.pod, "Failed", f"Error: {e}", r.field_path)
+            self._wait(w, r, "CreateContainerConfigError", str(e), retry=True)
+            return
+        try:
+            r.container_id = self.runtime.create_container(w.sandbox_id, config, self.sandbox_config(w.pod))
         except CRIError as e:
             self.recorder.warning(w.pod, "Failed", f"Error: {e.message}", r.field_path)
             self._wait(w, r, "CreateContainerError", e.message, retry=True)
@@ -1176,6 +1270,7 @@ class Kubelet:
                 self.runtime.stop_pod_sandbox(w.sandbox_id)
             self.runtime.remove_pod_sandbox(w.sandbox_id)
         w.finished = True
+        self.volumes.tear_down(w.pod)
         if w.timer is not None:
             w.timer.cancel()
         if w.status_timer is not None:
