@@ -285,6 +285,42 @@ class Cluster:
     def events(self, namespace: str | None = "default"):
         return self.get("events", namespace=namespace, all_namespaces=namespace is None)
 
+    # -- kubectl logs / exec / top (through the API server to the kubelet) ----------------------------------------
+    def _kubelet_for(self, pod: str, namespace: str, container: str | None) -> tuple[Any, dict, str]:
+        obj = self.admin.get("pods", pod, namespace)
+        node = (obj.get("spec") or {}).get("nodeName")
+        if not node:
+            raise errors.new_bad_request(f"pod {pod} does not have a host assigned")
+        names = [c["name"] for c in (obj.get("spec") or {}).get("containers") or []]
+        ann = (obj["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+        name = container or (ann if ann in names else names[0])
+        self.loop.emit("kube-apiserver", "proxy.kubelet", f"pods/{namespace}/{pod}",
+                       {"node": node, "port": 10250, "container": name}, target=f"kubelet/{node}")
+        return self.node(node).kubelet, obj, name
+
+    def logs(self, pod: str, container: str | None = None, namespace: str = "default", previous: bool = False,
+             tail: int | None = None, timestamps: bool = False) -> str:
+        """``kubectl logs``: the API server proxies GET pods/log to the kubelet, which reads the log file."""
+        kubelet, _, name = self._kubelet_for(pod, namespace, container)
+        return kubectl.Text(kubelet.container_logs(namespace, pod, name, previous=previous, tail=tail,
+                                                   timestamps=timestamps))
+
+    def exec(self, pod: str, command, container: str | None = None, namespace: str = "default") -> str:
+        """``kubectl exec``: the API server upgrades pods/exec to a stream from the kubelet (CRI Exec).
+        Returns stdout (and stderr); a non-zero exit shows as ``command terminated with exit code N``."""
+        kubelet, _, name = self._kubelet_for(pod, namespace, container)
+        cmd = command.split() if isinstance(command, str) else list(command)
+        res = kubelet.run_in_container(namespace, pod, name, cmd)
+        out = res["stdout"] + res["stderr"]
+        if res["exitCode"]:
+            out += f"command terminated with exit code {res['exitCode']}\n"
+        return kubectl.Text(out)
+
+    def set_behavior(self, pod: str, container: str, behavior, namespace: str = "default") -> None:
+        """Script what a container does from its next start (on whichever node runs it); see cri.Behavior."""
+        for agents in self._nodes.values():
+            agents.runtime.set_behavior(pod, container, behavior, namespace)
+
     # -- traffic ---------------------------------------------------------------------------------------------------
     def request(self, url: str, from_node: str | None = None, namespace: str = "default") -> "RequestResult":
         """Send one HTTP request as a pod on ``from_node`` in ``namespace`` would: resolve the name through

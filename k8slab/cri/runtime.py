@@ -263,7 +263,10 @@ def run_command(c: "Container", cmd: list[str], t_ms: int, timeout_ms: int, now_
     verdict, code = b.answer("exec", "exec", t_ms, timeout_ms or 10**9, now_ms)
     prog = cmd[0].rsplit("/", 1)[-1] if cmd else ""
     if prog == "cat" and len(cmd) > 1:
-        if verdict == "ok":
+        if cmd[1] == "/etc/hostname":
+            return {"exitCode": 0, "stdout": hostname + "\n", "stderr": ""}
+        if verdict == "ok" and cmd[1].startswith("/tmp/"):
+            # a health marker file (the classic exec liveness check): present while the process is healthy
             return {"exitCode": 0, "stdout": "", "stderr": ""}
         return {"exitCode": 1, "stdout": "",
                 "stderr": f"cat: can't open '{cmd[1]}': No such file or directory\n"}
@@ -281,6 +284,28 @@ def run_command(c: "Container", cmd: list[str], t_ms: int, timeout_ms: int, now_
     if verdict == "ok":
         return {"exitCode": 0, "stdout": "", "stderr": ""}
     return {"exitCode": int(code or 1), "stdout": "", "stderr": ""}
+
+
+NGINX_LOGS = [(5, "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform "
+                  "configuration"),
+              (6, "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/"),
+              (9, "/docker-entrypoint.sh: Configuration complete; ready for start up"),
+              (12, "2026/01/01 00:00:00 [notice] 1#1: using the \"epoll\" event method"),
+              (13, "2026/01/01 00:00:00 [notice] 1#1: start worker processes")]
+
+
+def default_logs(repo_tag: str) -> list[tuple[int, str]]:
+    """What a well-known image prints when it starts (others print nothing unless scripted)."""
+    if "/library/nginx:" in repo_tag:
+        return NGINX_LOGS
+    return []
+
+
+def _rfc3339_nano(ms: int) -> str:
+    """Virtual time (ms since the simulation's epoch) as RFC 3339 with nanoseconds, as CRI log lines carry."""
+    from ..api.objects import rfc3339
+
+    return rfc3339(ms)[:-1] + f".{ms % 1000:03d}000000Z"
 
 
 @dataclass
@@ -782,6 +807,36 @@ class ContainerRuntime:
         img = self._find_image(image, include_pulling=True)
         if img is not None:
             del self.images[img.id]
+
+    # -- container logs (what the shim / conmon writes to the kubelet's log path) ----------------------------------
+    def log_lines(self, container_id: str) -> list[str]:
+        """The container's log file in the CRI logging format: ``<RFC3339Nano> stdout F <line>``."""
+        c = self._container(container_id)
+        if not c.started_ms and c.state == CONTAINER_CREATED:
+            return []
+        end = self.loop.now if c.state == CONTAINER_RUNNING else (c.finished_at - EPOCH_NS) // 1_000_000
+        lines = c.behavior.logs or default_logs(c.image.repo_tags[0] if c.image.repo_tags else "")
+        out = []
+        for t, line in lines:
+            at = c.started_ms + t
+            if at > end:
+                break
+            out.append(f"{_rfc3339_nano(at)} stdout F {line}")
+        return out
+
+    def exec(self, container_id: str, cmd: list[str], tty: bool = False, stdin: bool = False) -> dict:
+        """Exec: the runtime prepares a streaming session and returns its URL; the kubelet proxies the stream.
+        Here the command runs at once; returns the ExecResponse url plus the command's output and exit code."""
+        c = self._container(container_id)
+        sb = self.sandboxes.get(c.sandbox_id)
+        self._trace("Exec", self._ref_of(sb.config) if sb else "",
+                    {"containerID": container_id, "cmd": list(cmd), "tty": tty, "stdin": stdin})
+        if c.state != CONTAINER_RUNNING:
+            raise CRIError(f'container {container_id} is not running (state={c.state})', "FailedPrecondition")
+        token = f"{self.rng.getrandbits(32):08x}"
+        res = run_command(c, list(cmd), self.loop.now - c.started_ms, 0, self.loop.now,
+                          (sb.config.get("hostname") or "") if sb else "")
+        return {"url": f"http://127.0.0.1:{'35000' if self.name == 'containerd' else '38121'}/exec/{token}", **res}
 
     # -- the OCI layer (no trace: for notebooks) -------------------------------------------------------------------
     def oci_spec(self, container_id: str) -> dict:

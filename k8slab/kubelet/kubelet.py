@@ -121,6 +121,7 @@ class ContainerRecord:
     force_restart: bool = False
     last_finished_ms: int | None = None  # when the previous attempt finished
     backoff_since: int | None = None  # the exit the crash-loop back-off is measured from
+    previous_log: list = field(default_factory=list)  # the log of the previous attempt (kubectl logs -p)
 
     @property
     def name(self) -> str:
@@ -1046,6 +1047,10 @@ class Kubelet:
             r.last_state = {"terminated": self._terminated_state(r)}
         if r.container_id:
             try:
+                r.previous_log = self.runtime.log_lines(r.container_id)
+            except CRIError:
+                r.previous_log = []
+            try:
                 self.runtime.remove_container(r.container_id)
             except CRIError:
                 pass
@@ -1392,6 +1397,57 @@ class Kubelet:
                     return
             w.deleted = True
             self._schedule_sync(w, 0)
+
+    # =============================================================================================================
+    # the kubelet's HTTPS server (:10250): what the API server proxies pods/log and pods/exec to
+    # =============================================================================================================
+    def _served_record(self, namespace: str, name: str, container: str) -> tuple[PodWorker, ContainerRecord]:
+        uid = self.by_key.get(f"{namespace}/{name}")
+        w = self.workers.get(uid) if uid else None
+        if w is None:
+            raise errors.new_not_found("pods", name)
+        r = w.record(container)
+        if r is None:
+            raise errors.new_bad_request(f"container {container} is not valid for pod {name}")
+        return w, r
+
+    def container_logs(self, namespace: str, name: str, container: str, previous: bool = False,
+                       tail: int | None = None, timestamps: bool = False) -> str:
+        """GET /containerLogs/<ns>/<pod>/<container>: read the container's log file (CRI format) and strip
+        the prefix unless timestamps are asked for."""
+        w, r = self._served_record(namespace, name, container)
+        self.loop.emit(self.component, "kubelet.containerLogs", w.ref, {"container": container,
+                                                                          "previous": previous})
+        if previous:
+            if not r.previous_log:
+                raise errors.new_bad_request(f'previous terminated container "{container}" in pod "{name}" not '
+                                             f'found')
+            lines = r.previous_log
+        else:
+            if not r.container_id or r.container_id not in self.runtime.containers:
+                reason = r.waiting_reason or "ContainerCreating"
+                raise errors.new_bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
+                                             f'{reason}')
+            lines = self.runtime.log_lines(r.container_id)
+        if tail is not None:
+            lines = lines[-tail:] if tail else []
+        out = []
+        for line in lines:
+            ts, _stream, _tag, text = line.split(" ", 3)
+            out.append(f"{ts} {text}" if timestamps else text)
+        return "".join(x + "\n" for x in out)
+
+    def run_in_container(self, namespace: str, name: str, container: str, command: list[str]) -> dict:
+        """POST /exec/<ns>/<pod>/<container>: CRI Exec, then the stream (stdout, stderr, exit code)."""
+        w, r = self._served_record(namespace, name, container)
+        if r.stage != "running":
+            raise errors.new_bad_request(f"unable to upgrade connection: container not found (\"{container}\")")
+        self.loop.emit(self.component, "kubelet.exec", w.ref, {"container": container, "command": list(command)})
+        try:
+            res = self.runtime.exec(r.container_id, list(command))
+        except CRIError as e:
+            raise errors.new_bad_request(e.message) from None
+        return {"stdout": res["stdout"], "stderr": res["stderr"], "exitCode": res["exitCode"]}
 
     # =============================================================================================================
     # for notebooks
