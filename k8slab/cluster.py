@@ -67,13 +67,16 @@ class Cluster:
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
-                 container_runtime: str = "containerd") -> None:
+                 container_runtime: str = "containerd", metrics_server: bool = False) -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
         self._log: list[tuple[int, str, tuple, dict]] = []
         if container_runtime != "containerd":
             self._args["container_runtime"] = container_runtime
+        if metrics_server:
+            self._args["metrics_server"] = True
+        self.metrics_server = None
         from .cri.oci import profile as _runtime_profile
 
         self.container_runtime = _runtime_profile(container_runtime).name
@@ -115,6 +118,8 @@ class Cluster:
         for inf in (self.dns.svc_informer, self.dns.slice_informer, self.dns.ns_informer):
             inf.start()
         self.settle()
+        if metrics_server:
+            self.install_metrics_server()
         self.ready_step = self.loop.steps
 
     # -- construction ---------------------------------------------------------------------------------------------
@@ -316,10 +321,52 @@ class Cluster:
             out += f"command terminated with exit code {res['exitCode']}\n"
         return kubectl.Text(out)
 
-    def set_behavior(self, pod: str, container: str, behavior, namespace: str = "default") -> None:
-        """Script what a container does from its next start (on whichever node runs it); see cri.Behavior."""
+    def install_metrics_server(self) -> None:
+        """``kubectl apply -f components.yaml``: the metrics-server Deployment, its RBAC and Service; the
+        scraper then runs every 15 s and the Metrics API answers ``top_nodes()``, ``top_pods()`` and the HPA."""
+        from .apiserver.authn import service_account_user
+        from .metrics.server import MetricsServer, components_yaml
+
+        if self.metrics_server is not None:
+            return
+        for obj in components_yaml():
+            self.admin.create(resources.lookup(obj["kind"]).resource, obj)
+        token = f"metrics-server-{self.seed}"
+        self.apiserver.authenticator.tokens[token] = service_account_user("kube-system", "metrics-server")
+        client = Client(self.apiserver, "metrics-server", Credentials.bearer(token))
+        self.metrics_server = MetricsServer(self.loop, client, lambda n: self._nodes[n].kubelet
+                                            if n in self._nodes else None)
+        self.metrics_server.start()
+        self.controller_manager.metrics_client = lambda ns: self.metrics_server.pod_metrics(ns)
+        self.settle()
+
+    def _metrics(self):
+        if self.metrics_server is None:
+            raise errors.new_service_unavailable("Metrics API not available")
+        return self.metrics_server
+
+    def top_nodes(self, show_capacity: bool = False, sort_by: str = "") -> str:
+        """``kubectl top nodes``: usage from the Metrics API against each node's allocatable."""
+        from .metrics.top import top_nodes
+
+        ms = self._metrics()
+        return kubectl.Text(top_nodes(ms.node_metrics(), self.admin.list("nodes")["items"], show_capacity,
+                                      sort_by))
+
+    def top_pods(self, namespace: str | None = "default", containers: bool = False, sort_by: str = "") -> str:
+        """``kubectl top pods`` (``namespace=None`` for ``-A``)."""
+        from .metrics.top import top_pods
+
+        ms = self._metrics()
+        return kubectl.Text(top_pods(ms.pod_metrics(namespace), all_namespaces=namespace is None,
+                                     containers=containers, sort_by=sort_by))
+
+    def set_behavior(self, pod: str | None, container: str, behavior, namespace: str = "default",
+                     selector: dict | None = None) -> None:
+        """Script what a container does from its next start (on whichever node runs it), for one pod or for
+        every pod whose labels match ``selector``; see :class:`k8slab.cri.Behavior`."""
         for agents in self._nodes.values():
-            agents.runtime.set_behavior(pod, container, behavior, namespace)
+            agents.runtime.set_behavior(pod, container, behavior, namespace, selector=selector)
 
     # -- traffic ---------------------------------------------------------------------------------------------------
     def request(self, url: str, from_node: str | None = None, namespace: str = "default") -> "RequestResult":

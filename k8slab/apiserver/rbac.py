@@ -254,6 +254,16 @@ def _controller_roles() -> dict[str, list[dict]]:
             rule(["create", "update"], [""], ["configmaps"]),
             _events_rule(),
         ],
+        "horizontal-pod-autoscaler": [
+            rule(["get", "list", "watch"], ["autoscaling"], ["horizontalpodautoscalers"]),
+            rule(["update"], ["autoscaling"], ["horizontalpodautoscalers/status"]),
+            rule(["get", "update"], ["*"], ["*/scale"]),
+            rule(["list"], [""], ["pods"]),
+            rule(["list"], ["metrics.k8s.io"], ["pods"]),
+            rule(["get", "list"], ["custom.metrics.k8s.io"], ["*"]),
+            rule(["get", "list"], ["external.metrics.k8s.io"], ["*"]),
+            _events_rule(),
+        ],
         "namespace-controller": [
             rule(["get", "list", "watch", "delete"], [""], ["namespaces"]),
             rule(["update"], [""], ["namespaces/finalize", "namespaces/status"]),

@@ -17,6 +17,7 @@ from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .nodeipam import NodeIpamController
+from .podautoscaler import HorizontalPodAutoscalerController
 from .replicaset import ReplicaSetController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
 
@@ -32,6 +33,7 @@ CONTROLLERS = [
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
+    ("horizontalpodautoscaling", HorizontalPodAutoscalerController, "horizontal-pod-autoscaler"),
 ]
 
 

@@ -76,6 +76,53 @@ def _at(steps: tuple[tuple[int, int], ...], t_ms: int, default: int) -> int:
     return amount
 
 
+class SharedLoad:
+    """Load shared by every running container that uses it (like requests spread over a Service's pods): the
+    total CPU, one amount or steps ``[(ms since the simulation started, amount), ...]``, divided by the number of
+    containers running it. Use it as ``Behavior(cpu=SharedLoad(...))`` to drive a HorizontalPodAutoscaler."""
+
+    def __init__(self, total) -> None:
+        self.total_steps = _steps(total, 1, _milli_cpu)
+        self.members: set[str] = set()
+        self.history: list[tuple[int, int]] = [(0, 0)]  # (ms, running members from then on)
+
+    def set_total(self, now_ms: int, amount) -> None:
+        """Change the total load from ``now_ms`` on."""
+        self.total_steps = tuple(s for s in self.total_steps if s[0] < now_ms) + ((now_ms, _milli_cpu(amount)),)
+
+    def join(self, cid: str, now_ms: int) -> None:
+        self.members.add(cid)
+        self.history.append((now_ms, len(self.members)))
+
+    def leave(self, cid: str, now_ms: int) -> None:
+        if cid in self.members:
+            self.members.discard(cid)
+            self.history.append((now_ms, len(self.members)))
+
+    def _n(self, t: int) -> int:
+        n = 0
+        for at, k in self.history:
+            if at > t:
+                break
+            n = k
+        return n
+
+    def per_pod(self, now_ms: int) -> int:
+        n = self._n(now_ms)
+        return _at(self.total_steps, now_ms, 0) // n if n else 0
+
+    def cpu_ms(self, start: int, end: int) -> int:
+        """CPU-ms one member used between ``start`` and ``end`` (absolute ms)."""
+        points = sorted({start, end} | {t for t, _ in self.total_steps if start < t < end} |
+                        {t for t, _ in self.history if start < t < end})
+        total = 0.0
+        for a, b in zip(points, points[1:]):
+            n = self._n(a)
+            if n:
+                total += (b - a) * _at(self.total_steps, a, 0) / n
+        return int(total // 1000)
+
+
 @dataclass
 class Behavior:
     """What a container's process does (the hook notebooks and exercises use to make a pod misbehave).
@@ -114,7 +161,7 @@ class Behavior:
     logs: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.cpu_steps = _steps(self.cpu, 1, _milli_cpu)
+        self.cpu_steps = () if isinstance(self.cpu, SharedLoad) else _steps(self.cpu, 1, _milli_cpu)
         self.memory_steps = _steps(self.memory, 1, _bytes)
 
     def probe_result(self, kind: str, now_ms: int) -> bool:
@@ -401,6 +448,7 @@ class ContainerRuntime:
         self.containers: dict[str, Container] = {}
         self.images: dict[str, Image] = {}  # id -> image
         self.behaviors: dict[tuple[str, str, str], Behavior] = {}
+        self.label_behaviors: list[tuple[str, dict, str, Behavior]] = []
         self.listeners: list[Callable[[str, str], None]] = []  # (event type, container id): the event stream
         self.calls = 0
         self._add_image(self.registry.resolve(self.sandbox_image), available_at=0)  # pre-pulled (kubeadm)
@@ -579,15 +627,24 @@ class ContainerRuntime:
         return out
 
     # -- RuntimeService: containers -----------------------------------------------------------------------------
-    def set_behavior(self, pod: str, container: str, behavior: Behavior, namespace: str = "default") -> None:
-        """Script what container ``container`` of pod ``namespace/pod`` does from its next start on."""
-        self.behaviors[(namespace, pod, container)] = behavior
+    def set_behavior(self, pod: str | None, container: str, behavior: Behavior, namespace: str = "default",
+                     selector: dict[str, str] | None = None) -> None:
+        """Script what container ``container`` of pod ``namespace/pod`` (or of every pod whose labels match
+        ``selector``, e.g. a Deployment's) does from its next start on."""
+        if selector is not None:
+            self.label_behaviors.append((namespace, dict(selector), container, behavior))
+        else:
+            self.behaviors[(namespace, pod, container)] = behavior
 
     def _behavior_for(self, sb: PodSandbox, config: dict, image: Image) -> Behavior:
         name = config.get("metadata", {}).get("name", "")
         scripted = self.behaviors.get((sb.namespace, sb.name, name))
         if scripted is not None:
             return scripted
+        labels = sb.config.get("labels") or {}
+        for ns, sel, cname, b in reversed(self.label_behaviors):
+            if ns == sb.namespace and cname == name and all(labels.get(k) == v for k, v in sel.items()):
+                return b
         text = (sb.config.get("annotations") or {}).get(BEHAVIOR_ANNOTATION)
         if text:
             try:
@@ -630,6 +687,8 @@ class ContainerRuntime:
         c.started_at = self._now_ns()
         c.started_ms = self.loop.now
         self.runc.start(container_id)
+        if isinstance(c.behavior.cpu, SharedLoad):
+            c.behavior.cpu.join(c.id, self.loop.now)
         limit = int((((c.config.get("linux") or {}).get("resources") or {}).get("memory_limit_in_bytes")) or 0)
         oom = c.behavior.oom_at(limit)
         run = c.behavior.run_ms
@@ -673,6 +732,8 @@ class ContainerRuntime:
         if not c.started_ms and c.state == CONTAINER_CREATED:
             return 0
         end = self.loop.now if c.state == CONTAINER_RUNNING else (c.finished_at - EPOCH_NS) // 1_000_000
+        if isinstance(c.behavior.cpu, SharedLoad):
+            return c.behavior.cpu.cpu_ms(c.started_ms, end)
         return c.behavior.cpu_ms(max(0, end - c.started_ms))
 
     def container_usage(self, container_id: str) -> tuple[int, int]:
@@ -680,9 +741,14 @@ class ContainerRuntime:
         c = self._container(container_id)
         if c.state != CONTAINER_RUNNING:
             return 0, 0
-        return c.behavior.usage(self.loop.now - c.started_ms)
+        milli, mem = c.behavior.usage(self.loop.now - c.started_ms)
+        if isinstance(c.behavior.cpu, SharedLoad):
+            milli = c.behavior.cpu.per_pod(self.loop.now)
+        return milli, mem
 
     def _exit(self, c: Container, code: int, reason: str, notify: bool = True, at_ns: int | None = None) -> None:
+        if isinstance(c.behavior.cpu, SharedLoad):
+            c.behavior.cpu.leave(c.id, self.loop.now)
         c.state = CONTAINER_EXITED
         self.runc.stopped(c.id)
         c.exit_code = code
