@@ -115,6 +115,7 @@ class ContainerRecord:
     pull_size: int = 0
     pull_error: ImagePullError | None = None
     probes: dict = field(default_factory=dict)  # probe type -> prober.ProbeWorker
+    probe_timer: object = None  # the next tick of its probe workers
     started: bool = False  # the startup probe succeeded (or there is none) and the container runs
     kill_message: str = ""  # set when a liveness or startup probe failed: kill (and restart) it
     kill_reason: str = ""
@@ -1080,37 +1081,52 @@ class Kubelet:
             self._schedule_probe(w, r, rp, manual=delay)
 
     def _schedule_probe(self, w: PodWorker, r: ContainerRecord, pw, manual: int | None = None) -> None:
-        if pw.timer is not None:
-            if manual is None or pw.timer.time <= self.loop.now + manual:
-                return
-            pw.timer.cancel()
+        """Set the worker's next tick (the next one on its grid, or ``manual`` ms from now if that is sooner)
+        and (re)arm the container's probe timer: workers due at the same instant run in one step."""
+        now = self.loop.now
         if manual is not None:
-            t = self.loop.now + manual
+            t = now + manual
+            if pw.next_at is not None and pw.next_at <= t:
+                return
         else:
             period = pw.period_ms
-            t = w.added_at + ((self.loop.now - w.added_at) // period + 1) * period  # the next tick after now
-        # a probe whose verdict is still open keeps settle() waiting; a settled one ticks in the background
-        open_ = (pw.kind == pr.READINESS and pw.result != pr.SUCCESS and pw.failures < int(
-            pw.spec.get("failureThreshold") or 3)) or (pw.kind == pr.STARTUP and not r.started and not pw.on_hold)
-        pw.timer = self._call(t - self.loop.now, self._probe, w.uid, r.name, pw.kind,
-                              label=f"{pw.kind} probe {w.key}/{r.name}", background=not open_)
+            t = w.added_at + ((now - w.added_at) // period + 1) * period  # the next tick after now
+        pw.next_at = t
+        self._arm_probes(w, r)
 
-    def _probe(self, uid: str, name: str, kind: str) -> None:
-        w = self.workers.get(uid)
-        if w is None or w.finished:
+    def _arm_probes(self, w: PodWorker, r: ContainerRecord) -> None:
+        due = [pw.next_at for pw in r.probes.values() if pw.next_at is not None]
+        if not due:
             return
-        r = w.record(name)
-        if r is None:
-            return
-        pw = r.probes[kind]
-        pw.timer = None
-        if w.terminal or w.killed:
-            return  # the pod is terminated: the worker exits
-        if w.terminating and kind in (pr.LIVENESS, pr.STARTUP):
-            pw.result = pr.SUCCESS  # graceful shutdown: a last Success, then stop probing
-            return
-        self._do_probe(w, r, pw)
-        self._schedule_probe(w, r, pw)
+        t = min(due)
+        timer = r.probe_timer
+        # a probe whose verdict is still open keeps settle() waiting; settled ones tick in the background
+        open_ = any((pw.kind == pr.READINESS and pw.result != pr.SUCCESS and pw.failures < pw.failure_threshold) or
+                    (pw.kind == pr.STARTUP and not r.started and not pw.on_hold) for pw in r.probes.values())
+        if timer is not None and not timer.cancelled:
+            if timer.time == t and timer.background == (not open_):
+                return
+            timer.cancel()
+        r.probe_timer = self._call(t - self.loop.now, self._probe, w, r, label=f"probes {w.key}/{r.name}",
+                                   background=not open_)
+
+    def _probe(self, w: PodWorker, r: ContainerRecord) -> None:
+        r.probe_timer = None
+        if w.finished or w.terminal or w.killed:
+            return  # the pod is terminated: its workers exit
+        now = self.loop.now
+        for pw in r.probes.values():
+            if pw.next_at != now:
+                continue
+            pw.next_at = None
+            if w.terminating and pw.kind in (pr.LIVENESS, pr.STARTUP):
+                pw.result = pr.SUCCESS  # graceful shutdown: a last Success, then stop probing
+                continue
+            self._do_probe(w, r, pw)
+            if pw.next_at is None:
+                period = pw.period_ms
+                pw.next_at = w.added_at + ((now - w.added_at) // period + 1) * period
+        self._arm_probes(w, r)
 
     def _do_probe(self, w: PodWorker, r: ContainerRecord, pw) -> None:
         """doProbe: probe once (unless the tick is skipped) and act on a verdict that changed."""
@@ -1125,20 +1141,20 @@ class Kubelet:
             return  # startup gates liveness and readiness; a started container needs no startup probe
         ok, output = self.run_probe(w, r, pw)
         result = pr.SUCCESS if ok else pr.FAILURE
-        self.loop.emit(self.component, "probe", w.ref, {"container": r.name, "probe": pw.kind,
-                                                         "result": "success" if ok else "failure",
-                                                         **({"output": output} if not ok else {})})
+        self.loop.emit(self.component, "probe", w.ref, {"container": r.name, "probe": pw.kind, "result": "success"}
+                       if ok else {"container": r.name, "probe": pw.kind, "result": "failure", "output": output})
         if not ok:
             self.recorder.warning(w.pod, "Unhealthy", f"{pw.kind.capitalize()} probe failed: {output}",
                                   r.field_path)
-        if pw.record(result):
+        prev = pw.result
+        if pw.record(result) and pw.result != prev:  # the results manager only notifies changes
             self._on_probe_result(w, r, pw.kind, result)
 
     def run_probe(self, w: PodWorker, r: ContainerRecord, pw) -> tuple[bool, str]:
         """runProbe: exec through the runtime (ExecSync); httpGet, tcpSocket and grpc straight to the pod IP."""
         spec = pw.spec
-        handler = pr.handler_of(spec)
-        timeout = int(spec.get("timeoutSeconds") or 1)
+        handler = pw.handler
+        timeout = pw.timeout_s
         if handler == "exec":
             try:
                 res = self.runtime.exec_sync(r.container_id, list(spec["exec"].get("command") or []), timeout)
@@ -1149,8 +1165,10 @@ class Kubelet:
         if c is None:
             return False, ""
         verdict = c.behavior.answer(pw.kind, handler, self.loop.now - c.started_ms, timeout * 1000, self.loop.now)
+        if verdict[0] == "ok":
+            return True, ""
         try:
-            return verdict[0] == "ok", pr.output_for(spec, verdict, w.pod_ip, r.spec)
+            return False, pr.output_for(spec, verdict, w.pod_ip, r.spec)
         except ValueError as e:
             return False, str(e)
 
@@ -1164,6 +1182,8 @@ class Kubelet:
             if ready != r.ready:
                 r.ready = ready
                 self._mark_status(w)
+        elif kind == pr.LIVENESS and result == pr.SUCCESS:
+            return
         elif result == pr.SUCCESS:  # startup
             self._container_started(w, r)
             self._mark_status(w)
@@ -1174,9 +1194,10 @@ class Kubelet:
 
     def _cancel_probe(self, r: ContainerRecord) -> None:
         for pw in r.probes.values():
-            if pw.timer is not None:
-                pw.timer.cancel()
-                pw.timer = None
+            pw.next_at = None
+        if r.probe_timer is not None:
+            r.probe_timer.cancel()
+            r.probe_timer = None
 
     def _kill_container(self, w: PodWorker, r: ContainerRecord, message: str, grace: int,
                         reason: str = "") -> int:

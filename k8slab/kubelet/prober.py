@@ -120,16 +120,17 @@ class ProbeWorker:
     last_result: str = ""
     result_run: int = 0
     on_hold: bool = False
-    timer: object = None
+    next_at: int | None = None  # virtual ms of its next tick
     probes: int = 0
     failures: int = 0
 
     def __post_init__(self) -> None:
         self.result = initial_value(self.kind)
-
-    @property
-    def period_ms(self) -> int:
-        return max(1, int(self.spec.get("periodSeconds") or 10)) * 1000
+        self.handler = handler_of(self.spec)
+        self.timeout_s = int(self.spec.get("timeoutSeconds") or 1)
+        self.failure_threshold = int(self.spec.get("failureThreshold") or 3)
+        self.success_threshold = int(self.spec.get("successThreshold") or 1)
+        self.period_ms = max(1, int(self.spec.get("periodSeconds") or 10)) * 1000
 
     def new_container(self, container_id: str) -> None:
         """A new container ID: reset to the initial value and resume probing."""
@@ -148,8 +149,8 @@ class ProbeWorker:
             self.result_run += 1
         else:
             self.last_result, self.result_run = result, 1
-        if (result == FAILURE and self.result_run < int(self.spec.get("failureThreshold") or 3)) or \
-                (result == SUCCESS and self.result_run < int(self.spec.get("successThreshold") or 1)):
+        if (result == FAILURE and self.result_run < self.failure_threshold) or \
+                (result == SUCCESS and self.result_run < self.success_threshold):
             return False
         self.result = result
         if self.kind in (LIVENESS, STARTUP) and result == FAILURE:
