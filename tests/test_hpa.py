@@ -116,3 +116,16 @@ def test_hpa_without_metrics_server_reports_failed_get_resource_metric():
     cond = {x["type"]: x for x in c.get("hpa", "web")["status"]["conditions"]}["ScalingActive"]
     assert (cond["status"], cond["reason"]) == ("False", "FailedGetResourceMetric")
     assert "(get pods.metrics.k8s.io)" in cond["message"]
+
+
+def test_hpa_plot(scaled):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from k8slab import viz
+
+    c, _ = scaled
+    fig = viz.hpa_plot(c, "web")
+    ax = fig.axes[0]
+    assert ax.get_title() == "HorizontalPodAutoscaler default/web" and ax.get_legend() is not None
+    assert max(ax.lines[0].get_ydata()) == 9

@@ -12,7 +12,9 @@ Colours come from :mod:`k8slab.viz.style` and mean the same thing in every noteb
 
 from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
+from .node import cri_calls, hpa_plot, node_resources, node_view, pod_timeline, sample_node_usage
 from .tables import describe, events_table, journey, step_table
 
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
-           "step_table", "journey", "describe"]
+           "step_table", "journey", "describe", "node_view", "cri_calls", "pod_timeline", "sample_node_usage",
+           "node_resources", "hpa_plot"]
