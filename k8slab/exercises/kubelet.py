@@ -56,7 +56,7 @@ def _pod_calls(c, pod: str) -> list[str]:
 
 def _check_cri_calls(answer, cluster=None):
     c = cluster if cluster is not None else liveness_cluster()
-    pod = "flaky" if cluster is None else next((p for p in ("flaky", "web") if _exists(c, p)), "flaky")
+    pod = "flaky" if cluster is None else next((p for p in ("web", "flaky") if _exists(c, p)), "flaky")
     calls = [x for x in _pod_calls(c, pod) if x in CHANGING_RPCS]
     want = []
     for rpc in calls:
@@ -74,6 +74,9 @@ def _check_cri_calls(answer, cluster=None):
     if got == want:
         return True, f"{' -> '.join(want)}: the sandbox (pause container and network) comes first, then for each " \
                      f"container its image, CreateContainer and StartContainer."
+    extra = [g for g in got if g not in want]
+    if extra:
+        return False, f"{extra[0]} was not called for pod {pod} before its container started (look at the log)"
     missing = [w for w in want if w not in got]
     if missing:
         return False, f"{missing[0]} is missing: look at c.node(...).runtime.cri_calls('{pod}')"
@@ -90,8 +93,8 @@ def _exists(c, pod: str) -> bool:
 
 register(Exercise(
     "06.1", "Which CRI calls start a pod?",
-    "List, in order, the CRI calls that change something on the node, from the pod's first call until its "
-    "container is started (leave out the read-only status calls).",
+    "List, in order, the CRI calls that change something on the node for the notebook's first pod (web), from its "
+    "first call until its container is started (leave out the read-only status calls).",
     _check_cri_calls,
     ["c.node(node).runtime.cri_calls(pod) lists every call with its time.",
      "The read-only ones are PodSandboxStatus, ImageStatus and ContainerStatus: skip them.",
