@@ -30,6 +30,7 @@ from ..cri.images import InvalidImageName, ImagePullError, apply_default_image_t
 from ..cri.runtime import CONTAINER_EXITED, CONTAINER_RUNNING, CRIError, EPOCH_NS
 from . import cm
 from . import prober as pr
+from . import static as static_mod
 from . import status as st
 from . import volumes as volumes_mod
 
@@ -157,6 +158,8 @@ class PodWorker:
     timer: object = None
     status_timer: object = None
     volumes_ready: bool = False
+    static: bool = False  # from a manifest file, not from the API server
+    manifest: str = ""  # its file
     mount_started: int | None = None
     mount_timeout_reported: bool = False
 
@@ -221,6 +224,9 @@ class Kubelet:
         self.lease: dict | None = None
         self.started_at: int | None = None
         self.registered = False
+        self.static_pod_path = static_mod.STATIC_POD_PATH
+        self.manifests: dict[str, object] = {}  # file name in static_pod_path -> its content (YAML text or dict)
+        self._static_timer = None
         self.cpu_seen: dict[str, int] = {}  # container id -> CPU ms (for the node's cumulative CPU counter)
         self.eviction_hard = dict(st.DEFAULT_EVICTION_HARD if eviction_hard is None else eviction_hard)
         self.pressure_seen: dict[str, int] = {}  # node condition -> when its signal last crossed the threshold
@@ -263,8 +269,59 @@ class Kubelet:
                        {"version": self.version, "runtime": f"{self.runtime.name}://{self.runtime.runtime_version}"})
         self.recorder.normal(self.node_ref, "Starting", "Starting kubelet.")
         self.runtime.version()
+        self._sync_static_pods()  # the file source needs no API server
         self._register_node()
         self._call(0, self._start_lease_and_watches, label="start lease and informers")
+
+    # -- static pods (config/file.go) -----------------------------------------------------------------------------
+    def add_manifest(self, filename: str, manifest) -> None:
+        """Write a manifest into the static pod directory; the kubelet's inotify watch reacts at once."""
+        self.manifests[filename] = manifest
+        self._call(0, self._sync_static_pods, label=f"inotify {self.static_pod_path}/{filename}")
+
+    def remove_manifest(self, filename: str) -> None:
+        self.manifests.pop(filename, None)
+        self._call(0, self._sync_static_pods, label=f"inotify {self.static_pod_path}/{filename}")
+
+    def _sync_static_pods(self) -> None:
+        """The file source: every 20 s (and on inotify events) read the directory and hand the kubelet the set of
+        static pods; a changed file is a new pod (new hash), a removed one is a pod to stop."""
+        if self._static_timer is not None:
+            self._static_timer.cancel()
+        self._static_timer = self._call(static_mod.FILE_CHECK_FREQUENCY_MS, self._sync_static_pods,
+                                        label=f"read {self.static_pod_path}", background=True)
+        desired: dict[str, tuple[str, dict]] = {}
+        for fname, content in sorted(self.manifests.items()):
+            path = f"{self.static_pod_path}/{fname}"
+            try:
+                pod = static_mod.static_pod(content, self.node_name, path, rfc3339(self.loop.now))
+            except Exception as e:  # a bad file is skipped, as the file source logs and skips it
+                self.loop.emit(self.component, "static.invalid", "", {"file": path, "error": str(e)})
+                continue
+            desired[pod["metadata"]["uid"]] = (path, pod)
+        for w in list(self.workers.values()):
+            if w.static and w.uid not in desired and not w.terminating:
+                w.terminating = True
+                self._schedule_sync(w, 0)
+        for uid, (path, pod) in desired.items():
+            if uid in self.workers:
+                continue
+            key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            spec = pod["spec"]
+            records = ([ContainerRecord(c, True) for c in spec.get("initContainers") or []] +
+                       [ContainerRecord(c, False) for c in spec.get("containers") or []])
+            for r in records:
+                for kind, fld in pr.PROBE_FIELDS.items():
+                    if r.spec.get(fld) and (not r.init or r.spec.get("restartPolicy") == "Always"):
+                        r.probes[kind] = pr.ProbeWorker(kind, pr.default_probe(r.spec[fld]))
+            w = PodWorker(uid, key, pod, records, added_at=self.loop.now, static=True, manifest=path)
+            self.workers[uid] = w
+            self.by_key[key] = uid
+            self.loop.emit(self.component, "static.add", f"pods/{key}", {"file": path, "hash": uid})
+            self._schedule_sync(w, 0)
+
+    def static_pods(self) -> list[str]:
+        return sorted(w.key for w in self.workers.values() if w.static)
 
     def labels(self) -> dict[str, str]:
         labels = {"beta.kubernetes.io/arch": self.architecture, "beta.kubernetes.io/os": "linux",
@@ -464,6 +521,8 @@ class Kubelet:
     # pod config: informer handlers
     # =============================================================================================================
     def _on_pod_add(self, pod: dict) -> None:
+        if static_mod.is_mirror_pod(pod):
+            return  # a mirror pod is the API's copy of a static pod this kubelet already runs
         uid = pod["metadata"].get("uid", "")
         if uid in self.workers:
             self._on_pod_update(None, pod)
@@ -491,6 +550,10 @@ class Kubelet:
         self._schedule_sync(w, 0)
 
     def _on_pod_update(self, old, pod: dict) -> None:
+        if static_mod.is_mirror_pod(pod):
+            if pod["metadata"].get("deletionTimestamp"):
+                self._on_pod_delete(pod)  # a mirror pod being deleted is replaced, the static pod runs on
+            return
         w = self.workers.get(pod["metadata"].get("uid", ""))
         if w is None:
             self._on_pod_add(pod)
@@ -501,6 +564,12 @@ class Kubelet:
             self._schedule_sync(w, 0)
 
     def _on_pod_delete(self, pod: dict) -> None:
+        if static_mod.is_mirror_pod(pod):
+            uid = self.by_key.get(f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}")
+            w = self.workers.get(uid) if uid else None
+            if w is not None and w.static and not w.finished:
+                self._mark_status(w)  # the static pod keeps running: its mirror pod is created again
+            return
         w = self.workers.get(pod["metadata"].get("uid", ""))
         if w is None:
             return
@@ -1308,14 +1377,15 @@ class Kubelet:
     # =============================================================================================================
     # the status manager
     # =============================================================================================================
-    def _mark_status(self, w: PodWorker, delay: int = 0) -> None:
+    def _mark_status(self, w: PodWorker, delay: int = 0, background: bool = False) -> None:
         if w.deleted or w.finished:
             return
         if w.status_timer is not None:
             if w.status_timer.time <= self.loop.now + delay:
                 return
             w.status_timer.cancel()
-        w.status_timer = self._call(delay, self._sync_status, w.uid, label=f"status update {w.key}")
+        w.status_timer = self._call(delay, self._sync_status, w.uid, label=f"status update {w.key}",
+                                    background=background)
 
     def _container_status(self, w: PodWorker, r: ContainerRecord) -> dict:
         s = {"name": r.name}
@@ -1393,6 +1463,9 @@ class Kubelet:
         if w is None or w.deleted or w.finished:
             return
         w.status_timer = None
+        if w.static:
+            self._sync_mirror_status(w)
+            return
         current = self.pod_informer.get(w.key) if self.pod_informer else None
         if current is None or current["metadata"].get("uid") != w.uid:
             return
@@ -1469,6 +1542,33 @@ class Kubelet:
         except CRIError as e:
             raise errors.new_bad_request(e.message) from None
         return {"stdout": res["stdout"], "stderr": res["stderr"], "exitCode": res["exitCode"]}
+
+    def _sync_mirror_status(self, w: PodWorker) -> None:
+        """A static pod's status goes to its mirror pod, created first if it is missing (or stale)."""
+        current = self.pod_informer.get(w.key) if self.pod_informer else None
+        ann = ((current or {}).get("metadata") or {}).get("annotations") or {}
+        try:
+            if w.terminating and w.killed and w.sandbox_stopped:
+                if current is not None and static_mod.is_mirror_pod(current):
+                    self.client.delete("pods", w.name, w.namespace, grace_period_seconds=0)
+                w.deleted = True
+                self._schedule_sync(w, 0)
+                return
+            if current is None or ann.get(static_mod.CONFIG_MIRROR) != w.uid or \
+                    current["metadata"].get("deletionTimestamp"):
+                if current is not None and static_mod.is_mirror_pod(current):
+                    self.client.delete("pods", w.name, w.namespace, grace_period_seconds=0)
+                current = self.client.create("pods", static_mod.mirror_pod(w.pod, self.node_name, self.node_uid))
+                self.loop.emit(self.component, "mirror.create", w.ref, {"hash": w.uid})
+            new_status = self.generate_pod_status(w)
+            if new_status != current.get("status"):
+                pod = dict(current)
+                pod["metadata"] = dict(current["metadata"])
+                pod["status"] = new_status
+                self.client.update_status("pods", pod)
+        except errors.StatusError:
+            # e.g. the API server is down: the static pod runs on; try again later
+            self._mark_status(w, 10_000, background=True)
 
     # =============================================================================================================
     # for notebooks
