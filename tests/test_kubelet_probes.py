@@ -240,3 +240,28 @@ def test_pre_stop_hook_runs_before_sigterm_within_the_grace_period():
     assert stop.data["timeout"] == 25  # 30 s grace minus the 5 s the hook used
     gone = [e for e in m.loop.trace.since(since) if e.kind == "cri.StopPodSandbox"][0]
     assert gone.time - t_delete >= 5_000
+
+
+def test_failing_readiness_takes_the_pod_out_of_endpointslices():
+    from k8slab import Cluster
+
+    c = Cluster(nodes=2, seed=4)
+    c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "good", "labels": {"app": "web"}},
+             "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                      "readinessProbe": {"httpGet": {"path": "/", "port": 80}}}]}})
+    c.set_behavior("bad", "app", Behavior(fail_ms=20_000))
+    c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad", "labels": {"app": "web"}},
+             "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                      "readinessProbe": {"httpGet": {"path": "/", "port": 80}}}]}})
+    c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+             "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    c.settle()
+
+    def ready():
+        eps = [e for s in c.admin.list("endpointslices", "default")["items"] for e in s.get("endpoints") or []]
+        return {e["targetRef"]["name"]: e["conditions"]["ready"] for e in eps}
+
+    assert ready() == {"good": True, "bad": True}
+    c.run(seconds=60)  # 3 failures in a row after 20 s
+    assert ready() == {"good": True, "bad": False}
+    assert c.get("pod", "bad")["status"]["containerStatuses"][0]["restartCount"] == 0  # readiness never restarts
