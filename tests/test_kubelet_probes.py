@@ -265,3 +265,23 @@ def test_failing_readiness_takes_the_pod_out_of_endpointslices():
     c.run(seconds=60)  # 3 failures in a row after 20 s
     assert ready() == {"good": True, "bad": False}
     assert c.get("pod", "bad")["status"]["containerStatuses"][0]["restartCount"] == 0  # readiness never restarts
+
+
+def test_sidecar_runs_alongside_and_stops_after_the_main_container():
+    m = Mini()
+    m.pod("app", [{"name": "main", "image": "nginx:1.27"}],
+          initContainers=[{"name": "init", "image": "busybox:1.37", "command": ["sh", "-c", "echo ready"]},
+                          {"name": "proxy", "image": "nginx:1.27", "restartPolicy": "Always"}])
+    m.loop.settle()
+    pod = m.get("app")
+    assert pod["status"]["phase"] == "Running"
+    inits = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+    assert inits["init"]["state"]["terminated"]["reason"] == "Completed" and "running" in inits["proxy"]["state"]
+    assert {c["type"]: c["status"] for c in pod["status"]["conditions"]}["Initialized"] == "True"
+    starts = [e.data["name"] for e in m.loop.trace.filter(kind="cri.StartContainer")]
+    assert starts == ["init", "proxy", "main"]  # init containers in order, the sidecar before the main container
+    since = m.loop.trace.last_seq
+    m.admin.delete("pods", "app", "default")
+    m.loop.settle()
+    stops = [(e.time, e.data["name"]) for e in m.loop.trace.since(since) if e.kind == "cri.StopContainer"]
+    assert [n for _, n in stops] == ["main", "proxy"] and stops[1][0] > stops[0][0]

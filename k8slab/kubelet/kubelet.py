@@ -158,6 +158,8 @@ class PodWorker:
     timer: object = None
     status_timer: object = None
     volumes_ready: bool = False
+    kill_deadline: int = 0
+    sidecars_to_kill: list = field(default_factory=list)
     static: bool = False  # from a manifest file, not from the API server
     manifest: str = ""  # its file
     mount_started: int | None = None
@@ -1324,17 +1326,29 @@ class Kubelet:
     def _sync_terminating_pod(self, w: PodWorker) -> None:
         """killPod, then the status manager's final update and delete, then garbage collection."""
         if not w.killed:
+            # killContainersWithSyncResult: the main containers first; sidecars (restartable init containers)
+            # after them, in reverse order, each with what is left of the grace period
             w.killed = True
             grace = self._grace_period(w)
+            w.kill_deadline = self.loop.now + grace * 1000
             longest = 0
             for r in w.containers:
                 self._cancel_probe(r)
-                if r.stage == "running":
+                if r.stage == "running" and not r.init:
                     took = self._kill_container(w, r, f"Stopping container {r.name}", grace)
                     longest = max(longest, took)
+            w.sidecars_to_kill = [r for r in reversed(w.containers) if r.init and r.stage == "running"]
             if longest or w.sandbox_id:
                 self._schedule_sync(w, longest)
                 return
+        if w.sidecars_to_kill:
+            r = w.sidecars_to_kill.pop(0)
+            took = 0
+            if r.stage == "running":
+                left = max(-(-(w.kill_deadline - self.loop.now) // 1000), MINIMUM_GRACE_PERIOD_S)
+                took = self._kill_container(w, r, f"Stopping container {r.name}", left)
+            self._schedule_sync(w, took)
+            return
         if w.sandbox_id and not w.sandbox_stopped:
             self.runtime.stop_pod_sandbox(w.sandbox_id)
             w.sandbox_stopped = True
