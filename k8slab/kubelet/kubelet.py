@@ -18,6 +18,7 @@ sandbox (CNI DEL frees the IP) and deletes the pod object with grace period 0.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, field
@@ -173,7 +174,7 @@ class PodWorker:
     def namespace(self) -> str:
         return self.pod["metadata"].get("namespace", "default")
 
-    @property
+    @functools.cached_property
     def ref(self) -> str:
         return f"pods/{self.namespace}/{self.name}"
 
@@ -1166,14 +1167,19 @@ class Kubelet:
         self._arm_probes(w, r)
 
     def _arm_probes(self, w: PodWorker, r: ContainerRecord) -> None:
-        due = [pw.next_at for pw in r.probes.values() if pw.next_at is not None]
-        if not due:
+        t = None
+        open_ = False  # a probe whose verdict is still open keeps settle() waiting; settled ones tick in background
+        for pw in r.probes.values():
+            na = pw.next_at
+            if na is not None and (t is None or na < t):
+                t = na
+            if not open_ and ((pw.kind == pr.READINESS and pw.result != pr.SUCCESS and
+                               pw.failures < pw.failure_threshold) or
+                              (pw.kind == pr.STARTUP and not r.started and not pw.on_hold)):
+                open_ = True
+        if t is None:
             return
-        t = min(due)
         timer = r.probe_timer
-        # a probe whose verdict is still open keeps settle() waiting; settled ones tick in the background
-        open_ = any((pw.kind == pr.READINESS and pw.result != pr.SUCCESS and pw.failures < pw.failure_threshold) or
-                    (pw.kind == pr.STARTUP and not r.started and not pw.on_hold) for pw in r.probes.values())
         if timer is not None and not timer.cancelled:
             if timer.time == t and timer.background == (not open_):
                 return
@@ -1203,10 +1209,11 @@ class Kubelet:
         """doProbe: probe once (unless the tick is skipped) and act on a verdict that changed."""
         if r.stage != "running" or not r.container_id:
             return
-        pw.new_container(r.container_id)
+        if pw.container_id != r.container_id:
+            pw.new_container(r.container_id)
         if pw.on_hold:
             return
-        if (self.loop.now - (r.started_at or 0)) // 1000 < int(pw.spec.get("initialDelaySeconds") or 0):
+        if pw.initial_delay_s and (self.loop.now - (r.started_at or 0)) // 1000 < pw.initial_delay_s:
             return
         if r.started != (pw.kind != pr.STARTUP):
             return  # startup gates liveness and readiness; a started container needs no startup probe

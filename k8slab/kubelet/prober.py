@@ -131,6 +131,7 @@ class ProbeWorker:
         self.failure_threshold = int(self.spec.get("failureThreshold") or 3)
         self.success_threshold = int(self.spec.get("successThreshold") or 1)
         self.period_ms = max(1, int(self.spec.get("periodSeconds") or 10)) * 1000
+        self.initial_delay_s = int(self.spec.get("initialDelaySeconds") or 0)
 
     def new_container(self, container_id: str) -> None:
         """A new container ID: reset to the initial value and resume probing."""
