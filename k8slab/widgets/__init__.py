@@ -4,6 +4,7 @@
     widgets.Stepper(c)      # Step / Play / Reset through the event loop, with the architecture picture
 """
 
+from .nodeview import NodeView
 from .stepper import Stepper
 
-__all__ = ["Stepper"]
+__all__ = ["NodeView", "Stepper"]
