@@ -79,7 +79,8 @@ class Cluster:
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
                  etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
                  cloud_provider: str | None = None, pod_network: str = "vxlan",
-                 node_cidr_mask_size: int = 24) -> None:
+                 node_cidr_mask_size: int = 24, container_runtime: str = "containerd",
+                 metrics_server: bool = False) -> None:
         if pod_network not in netmodel.BACKENDS:
             raise ValueError(f'unknown pod_network "{pod_network}"; use one of {", ".join(netmodel.BACKENDS)}')
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
@@ -93,6 +94,14 @@ class Cluster:
         if cloud_provider not in (None, "fake"):
             raise ValueError(f'unknown cloud provider {cloud_provider!r}: the lab has "fake" (or None for none)')
         self._log: list[tuple[int, str, tuple, dict]] = []
+        if container_runtime != "containerd":
+            self._args["container_runtime"] = container_runtime
+        if metrics_server:
+            self._args["metrics_server"] = True
+        self.metrics_server = None
+        from .cri.oci import profile as _runtime_profile
+
+        self.container_runtime = _runtime_profile(container_runtime).name
         self.seed = seed
         self.pod_cidr = pod_cidr
         self.service_cidr = service_cidr
@@ -139,6 +148,8 @@ class Cluster:
         for inf in (self.dns.svc_informer, self.dns.slice_informer, self.dns.ns_informer):
             inf.start()
         self.settle()
+        if metrics_server:
+            self.install_metrics_server()
         self.ready_step = self.loop.steps
 
     # -- construction ---------------------------------------------------------------------------------------------
@@ -164,7 +175,8 @@ class Cluster:
     def _add_node(self, name: str, ip: str, control_plane: bool, cpu: str, memory: str, max_pods: int,
                   taint_control_plane: bool) -> None:
         loop, seed = self.loop, self.seed
-        runtime = ContainerRuntime(loop, name, component_rng(seed, f"containerd/{name}"))
+        kind = self.container_runtime
+        runtime = ContainerRuntime(loop, name, component_rng(seed, f"{kind}/{name}"), name=kind)
         cni = BridgePlugin(name, loop)
         runtime.cni = cni
         kubelet_client = Client(self.apiserver, f"kubelet/{name}", Credentials.x509(f"system:node:{name}",
@@ -373,6 +385,84 @@ class Cluster:
 
     def events(self, namespace: str | None = "default"):
         return self.get("events", namespace=namespace, all_namespaces=namespace is None)
+
+    # -- kubectl logs / exec / top (through the API server to the kubelet) ----------------------------------------
+    def _kubelet_for(self, pod: str, namespace: str, container: str | None) -> tuple[Any, dict, str]:
+        obj = self.admin.get("pods", pod, namespace)
+        node = (obj.get("spec") or {}).get("nodeName")
+        if not node:
+            raise errors.new_bad_request(f"pod {pod} does not have a host assigned")
+        names = [c["name"] for c in (obj.get("spec") or {}).get("containers") or []]
+        ann = (obj["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+        name = container or (ann if ann in names else names[0])
+        self.loop.emit("kube-apiserver", "proxy.kubelet", f"pods/{namespace}/{pod}",
+                       {"node": node, "port": 10250, "container": name}, target=f"kubelet/{node}")
+        return self.node(node).kubelet, obj, name
+
+    def logs(self, pod: str, container: str | None = None, namespace: str = "default", previous: bool = False,
+             tail: int | None = None, timestamps: bool = False) -> str:
+        """``kubectl logs``: the API server proxies GET pods/log to the kubelet, which reads the log file."""
+        kubelet, _, name = self._kubelet_for(pod, namespace, container)
+        return kubectl.Text(kubelet.container_logs(namespace, pod, name, previous=previous, tail=tail,
+                                                   timestamps=timestamps))
+
+    def exec(self, pod: str, command, container: str | None = None, namespace: str = "default") -> str:
+        """``kubectl exec``: the API server upgrades pods/exec to a stream from the kubelet (CRI Exec).
+        Returns stdout (and stderr); a non-zero exit shows as ``command terminated with exit code N``."""
+        kubelet, _, name = self._kubelet_for(pod, namespace, container)
+        cmd = command.split() if isinstance(command, str) else list(command)
+        res = kubelet.run_in_container(namespace, pod, name, cmd)
+        out = res["stdout"] + res["stderr"]
+        if res["exitCode"]:
+            out += f"command terminated with exit code {res['exitCode']}\n"
+        return kubectl.Text(out)
+
+    def install_metrics_server(self) -> None:
+        """``kubectl apply -f components.yaml``: the metrics-server Deployment, its RBAC and Service; the
+        scraper then runs every 15 s and the Metrics API answers ``top_nodes()``, ``top_pods()`` and the HPA."""
+        from .apiserver.authn import service_account_user
+        from .metrics.server import MetricsServer, components_yaml
+
+        if self.metrics_server is not None:
+            return
+        for obj in components_yaml():
+            self.admin.create(resources.lookup(obj["kind"]).resource, obj)
+        token = f"metrics-server-{self.seed}"
+        self.apiserver.authenticator.tokens[token] = service_account_user("kube-system", "metrics-server")
+        client = Client(self.apiserver, "metrics-server", Credentials.bearer(token))
+        self.metrics_server = MetricsServer(self.loop, client, lambda n: self._nodes[n].kubelet
+                                            if n in self._nodes else None)
+        self.metrics_server.start()
+        self.controller_manager.metrics_client = lambda ns: self.metrics_server.pod_metrics(ns)
+        self.settle()
+
+    def _metrics(self):
+        if self.metrics_server is None:
+            raise errors.new_service_unavailable("Metrics API not available")
+        return self.metrics_server
+
+    def top_nodes(self, show_capacity: bool = False, sort_by: str = "") -> str:
+        """``kubectl top nodes``: usage from the Metrics API against each node's allocatable."""
+        from .metrics.top import top_nodes
+
+        ms = self._metrics()
+        return kubectl.Text(top_nodes(ms.node_metrics(), self.admin.list("nodes")["items"], show_capacity,
+                                      sort_by))
+
+    def top_pods(self, namespace: str | None = "default", containers: bool = False, sort_by: str = "") -> str:
+        """``kubectl top pods`` (``namespace=None`` for ``-A``)."""
+        from .metrics.top import top_pods
+
+        ms = self._metrics()
+        return kubectl.Text(top_pods(ms.pod_metrics(namespace), all_namespaces=namespace is None,
+                                     containers=containers, sort_by=sort_by))
+
+    def set_behavior(self, pod: str | None, container: str, behavior, namespace: str = "default",
+                     selector: dict | None = None) -> None:
+        """Script what a container does from its next start (on whichever node runs it), for one pod or for
+        every pod whose labels match ``selector``; see :class:`k8slab.cri.Behavior`."""
+        for agents in self._nodes.values():
+            agents.runtime.set_behavior(pod, container, behavior, namespace, selector=selector)
 
     # -- traffic ---------------------------------------------------------------------------------------------------
     def request(self, url: str, from_node: str | None = None, namespace: str = "default",

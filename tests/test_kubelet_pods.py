@@ -18,20 +18,25 @@ NOT_READY = ("container runtime network not ready: NetworkReady=false reason:Net
 class Mini:
     """Loop + etcd + API server + one kubelet with its runtime and CNI, as a cluster would wire them."""
 
-    def __init__(self, seed=0, pod_cidr="10.244.1.0/24", **kubelet_kw):
+    def __init__(self, seed=0, pod_cidr="10.244.1.0/24", runtime="containerd", **kubelet_kw):
         self.loop = Loop()
         self.server = APIServer(self.loop, MVCCStore(), seed)
         self.server.bootstrap()
         self.admin = Client(self.server, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
         client = Client(self.server, "kubelet/node-1", Credentials.x509("system:node:node-1", "system:nodes"))
         self.cni = BridgePlugin("node-1", self.loop, rng=component_rng(seed, "cni/node-1"))
-        self.runtime = ContainerRuntime(self.loop, "node-1", component_rng(seed, "containerd/node-1"), cni=self.cni)
+        self.runtime = ContainerRuntime(self.loop, "node-1", component_rng(seed, "containerd/node-1"), cni=self.cni,
+                                        name=runtime)
         self.kubelet = Kubelet(self.loop, client, "node-1", self.runtime, self.cni,
                                component_rng(seed, "kubelet/node-1"), "172.18.0.3", **kubelet_kw)
         self.kubelet.start()
         self.loop.settle()
         self.admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
                                               "metadata": {"name": "default", "namespace": "default"}})
+        # what the root-ca-cert-publisher controller does in every namespace
+        self.admin.create("configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                         "metadata": {"name": "kube-root-ca.crt", "namespace": "default"},
+                                         "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n"}})
         if pod_cidr:
             self.set_pod_cidr(pod_cidr)
 
@@ -262,7 +267,8 @@ def test_failing_readiness_probe_keeps_pod_unready():
     pod = m.get("web")
     assert pod["status"]["phase"] == "Running"
     assert conds(pod)["Ready"]["message"] == "containers with unready status: [nginx]"
-    assert ("Unhealthy", "Readiness probe failed: ") in m.events("web")
+    assert ("Unhealthy", "Readiness probe failed: dial tcp 10.244.1.2:80: connect: connection refused") \
+        in m.events("web")
 
 
 def test_crashing_container_goes_into_crash_loop_back_off():

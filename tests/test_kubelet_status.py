@@ -82,3 +82,54 @@ def test_conditions_messages():
                                      (1594, "1.594s"), (61_500, "1m1.5s"), (3_600_000, "1h0m0s")])
 def test_go_duration(ms, want):
     assert go_duration(ms) == want
+
+
+def test_memory_pressure_from_container_usage_and_transition_period():
+    from k8slab.cri import Behavior
+    from k8slab.kubelet import stats
+
+    from test_kubelet_pods import Mini
+
+    m = Mini(capacity={"cpu": "2", "memory": "2Gi", "pods": "110", "ephemeral-storage": "61202244Ki"})
+    node = m.admin.get("nodes", "node-1")
+    assert node["status"]["allocatable"]["memory"] == "1948Mi"  # 2Gi - memory.available<100Mi
+    m.runtime.set_behavior("hog", "app", Behavior(memory=[(0, "100Mi"), (20_000, "1600Mi")], run_ms=60_000))
+    m.pod("hog", [{"name": "app", "image": "nginx:1.27"}], restartPolicy="Never")
+    m.loop.run_until(m.loop.now + 15_000)
+    avail, cap = stats.signal_observations(m.kubelet)["memory.available"]
+    assert cap == 2 * 2**30 and avail == cap - 100 * 2**20 - stats.SYSTEM_MEMORY_BYTES
+    assert conds_of(m)["MemoryPressure"]["status"] == "False"
+    m.loop.run_until(m.loop.now + 20_000)  # 2Gi - 1600Mi - 400Mi = 48Mi < 100Mi
+    c = conds_of(m)["MemoryPressure"]
+    assert (c["status"], c["reason"], c["message"]) == ("True", "KubeletHasInsufficientMemory",
+                                                        "kubelet has insufficient memory available")
+    events = [e["reason"] for e in m.admin.list("events", "default")["items"] if e["involvedObject"]["kind"] == "Node"]
+    assert "NodeHasInsufficientMemory" in events
+    m.loop.run_until(m.loop.now + 60_000)  # the pod has exited, but the condition holds for 5 minutes
+    assert conds_of(m)["MemoryPressure"]["status"] == "True"
+    m.loop.run_until(m.loop.now + 300_000)
+    assert conds_of(m)["MemoryPressure"]["status"] == "False"
+
+
+def conds_of(m):
+    return {c["type"]: c for c in m.admin.get("nodes", "node-1")["status"]["conditions"]}
+
+
+def test_resource_metrics_text():
+    from k8slab.cri import Behavior
+    from k8slab.kubelet import stats
+
+    from test_kubelet_pods import Mini
+
+    m = Mini()
+    m.runtime.set_behavior("web", "app", Behavior(cpu="250m", memory="64Mi"))
+    m.pod("web", [{"name": "app", "image": "nginx:1.27"}])
+    m.loop.settle()
+    start = m.loop.trace.filter(kind="cri.StartContainer")[0].time
+    m.loop.run_until(start + 10_000)
+    text = stats.resource_metrics(m.kubelet)
+    assert "# TYPE container_cpu_usage_seconds_total counter" in text
+    line = next(x for x in text.splitlines() if x.startswith("container_cpu_usage_seconds_total{"))
+    assert line.startswith('container_cpu_usage_seconds_total{container="app",namespace="default",pod="web"} 2.5 ')
+    assert f'pod_memory_working_set_bytes{{namespace="default",pod="web"}} {64 * 2**20} ' in text
+    assert text.rstrip().endswith("resource_scrape_error 0")

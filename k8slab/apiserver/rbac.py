@@ -267,6 +267,14 @@ def _controller_roles() -> dict[str, list[dict]]:
         "resourcequota-controller": [
             rule(["list", "watch"], ["*"], ["*"]),
             rule(["update"], [""], ["resourcequotas/status"]),
+        "horizontal-pod-autoscaler": [
+            rule(["get", "list", "watch"], ["autoscaling"], ["horizontalpodautoscalers"]),
+            rule(["update"], ["autoscaling"], ["horizontalpodautoscalers/status"]),
+            rule(["get", "update"], ["*"], ["*/scale"]),
+            rule(["list"], [""], ["pods"]),
+            rule(["list"], ["metrics.k8s.io"], ["pods"]),
+            rule(["get", "list"], ["custom.metrics.k8s.io"], ["*"]),
+            rule(["get", "list"], ["external.metrics.k8s.io"], ["*"]),
             _events_rule(),
         ],
         "namespace-controller": [

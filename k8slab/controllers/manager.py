@@ -20,6 +20,7 @@ from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
 from .nodeipam import NodeIpamController
+from .podautoscaler import HorizontalPodAutoscalerController
 from .replicaset import ReplicaSetController
 from .resourcequota import ResourceQuotaController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
@@ -42,6 +43,7 @@ CONTROLLERS = [
     ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
     ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
     ("resourcequota", ResourceQuotaController, "resourcequota-controller"),
+    ("horizontalpodautoscaling", HorizontalPodAutoscalerController, "horizontal-pod-autoscaler"),
 ]
 
 

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import oci
 from .images import PAUSE_IMAGE, ImagePullError, InvalidImageName, Registry, normalize
 
 EPOCH_NS = 1767225600 * 10**9  # 2026-01-01T00:00:00Z, the simulation's time zero
@@ -40,14 +41,109 @@ class CRIError(Exception):
         self.code = code
 
 
+BEHAVIOR_ANNOTATION = "k8slab.io/behavior"
+
+
+def _steps(value, scale_ms: int, parse) -> tuple[tuple[int, int], ...]:
+    """A usage curve: a single amount, or a list of (time, amount) steps; returns ((ms, amount), ...)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return ((0, parse(value)),)
+    out = []
+    for item in value:
+        t, amount = item
+        out.append((int(float(t) * scale_ms), parse(amount)))
+    return tuple(sorted(out))
+
+
+def _milli_cpu(v) -> int:
+    from ..api.quantity import milli_value
+    return milli_value(str(v))
+
+
+def _bytes(v) -> int:
+    from ..api.quantity import value
+    return value(str(v))
+
+
+def _at(steps: tuple[tuple[int, int], ...], t_ms: int, default: int) -> int:
+    amount = default
+    for start, v in steps:
+        if start > t_ms:
+            break
+        amount = v
+    return amount
+
+
+class SharedLoad:
+    """Load shared by every running container that uses it (like requests spread over a Service's pods): the
+    total CPU, one amount or steps ``[(ms since the simulation started, amount), ...]``, divided by the number of
+    containers running it. Use it as ``Behavior(cpu=SharedLoad(...))`` to drive a HorizontalPodAutoscaler."""
+
+    def __init__(self, total) -> None:
+        self.total_steps = _steps(total, 1, _milli_cpu)
+        self.members: set[str] = set()
+        self.history: list[tuple[int, int]] = [(0, 0)]  # (ms, running members from then on)
+
+    def set_total(self, now_ms: int, amount) -> None:
+        """Change the total load from ``now_ms`` on."""
+        self.total_steps = tuple(s for s in self.total_steps if s[0] < now_ms) + ((now_ms, _milli_cpu(amount)),)
+
+    def join(self, cid: str, now_ms: int) -> None:
+        self.members.add(cid)
+        self.history.append((now_ms, len(self.members)))
+
+    def leave(self, cid: str, now_ms: int) -> None:
+        if cid in self.members:
+            self.members.discard(cid)
+            self.history.append((now_ms, len(self.members)))
+
+    def _n(self, t: int) -> int:
+        n = 0
+        for at, k in self.history:
+            if at > t:
+                break
+            n = k
+        return n
+
+    def per_pod(self, now_ms: int) -> int:
+        n = self._n(now_ms)
+        return _at(self.total_steps, now_ms, 0) // n if n else 0
+
+    def cpu_ms(self, start: int, end: int) -> int:
+        """CPU-ms one member used between ``start`` and ``end`` (absolute ms)."""
+        points = sorted({start, end} | {t for t, _ in self.total_steps if start < t < end} |
+                        {t for t, _ in self.history if start < t < end})
+        total = 0.0
+        for a, b in zip(points, points[1:]):
+            n = self._n(a)
+            if n:
+                total += (b - a) * _at(self.total_steps, a, 0) / n
+        return int(total // 1000)
+
+
 @dataclass
 class Behavior:
-    """What a container's process does (a hook for notebooks and exercises).
+    """What a container's process does (the hook notebooks and exercises use to make a pod misbehave).
 
-    ``run_ms``: exit by itself after this long (None: run until stopped). ``exit_code``: its exit code then.
-    ``handles_sigterm``: whether it exits on SIGTERM (after ``stop_ms``, with ``stop_exit_code``); a shell
-    running as PID 1 ignores SIGTERM and is killed (exit 137) when the grace period ends.
-    ``probe``: ``probe(kind, now_ms) -> bool`` answers readiness/liveness/startup probes (default: success).
+    Times are milliseconds since the container started:
+
+    - ``run_ms``: exit by itself after this long (None: run until stopped), with ``exit_code``.
+    - ``startup_ms``: the process listens on its ports from then on (before, a probe gets "connection refused").
+    - ``ready_ms``: its readiness endpoint answers 200 from then on (default: ``startup_ms``).
+    - ``fail_ms``: its health endpoint fails from then on (HTTP 500, gRPC NOT_SERVING, exec exit 1); a
+      ``tcpSocket`` probe still succeeds, because the port stays open.
+    - ``response_ms``: how long the health endpoint takes to answer (a probe times out past ``timeoutSeconds``).
+    - ``cpu`` / ``memory``: usage, one amount (``"250m"``, ``"64Mi"``) or steps ``[(ms, amount), ...]``. A
+      container whose memory goes over its limit is OOM-killed (reason OOMKilled, exit code 137).
+    - ``handles_sigterm``: whether it exits on SIGTERM (after ``stop_ms``, with ``stop_exit_code``); a shell
+      running as PID 1 ignores SIGTERM and is killed (exit 137) when the grace period ends.
+    - ``probe``: ``probe(kind, now_ms) -> bool`` overrides every probe answer (kind: readiness/liveness/startup).
+    - ``logs``: ``[(ms, line), ...]`` the process writes to stdout.
+
+    The same fields in YAML (seconds, camelCase) go in the pod annotation ``k8slab.io/behavior``, keyed by
+    container name; see :func:`behavior_from_yaml`.
     """
 
     run_ms: int | None = None
@@ -56,9 +152,128 @@ class Behavior:
     stop_ms: int = 40
     stop_exit_code: int = 0
     probe: Callable[[str, int], bool] | None = None
+    startup_ms: int = 0
+    ready_ms: int | None = None
+    fail_ms: int | None = None
+    response_ms: int = 2
+    cpu: object = None
+    memory: object = None
+    logs: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cpu_steps = () if isinstance(self.cpu, SharedLoad) else _steps(self.cpu, 1, _milli_cpu)
+        self.memory_steps = _steps(self.memory, 1, _bytes)
 
     def probe_result(self, kind: str, now_ms: int) -> bool:
         return True if self.probe is None else bool(self.probe(kind, now_ms))
+
+    def usage(self, t_ms: int) -> tuple[int, int]:
+        """(milli-CPU, memory bytes) the process uses ``t_ms`` after it started."""
+        return _at(self.cpu_steps, t_ms, 1), _at(self.memory_steps, t_ms, 4 * 1024 * 1024)
+
+    def cpu_ms(self, t_ms: int) -> int:
+        """CPU time (milli-CPU x ms / 1000 = CPU milliseconds) used in the first ``t_ms`` after the start."""
+        total, prev_t, prev_v = 0, 0, 1
+        for start, v in self.cpu_steps:
+            if start >= t_ms:
+                break
+            total += (start - prev_t) * prev_v
+            prev_t, prev_v = start, v
+        total += (t_ms - prev_t) * prev_v
+        return total // 1000
+
+    def oom_at(self, limit_bytes: int) -> int | None:
+        """When the memory use first goes over ``limit_bytes`` (ms after start), or None."""
+        if not limit_bytes:
+            return None
+        for start, v in self.memory_steps:
+            if v > limit_bytes:
+                return start
+        return None
+
+    def answer(self, kind: str, handler: str, t_ms: int, timeout_ms: int, now_ms: int) -> tuple[str, object]:
+        """How the process answers a probe of ``kind`` by ``handler`` (httpGet, tcpSocket, grpc, exec) at
+        ``t_ms`` after its start: ("ok", None) or a failure ("refused", None), ("timeout", None),
+        ("http", status code), ("grpc", "NOT_SERVING"), ("exit", code)."""
+        if self.probe is not None:
+            if self.probe_result(kind, now_ms):
+                return "ok", None
+            return {"httpGet": ("http", 503 if kind == "readiness" else 500), "tcpSocket": ("refused", None),
+                    "grpc": ("grpc", "NOT_SERVING")}.get(handler, ("exit", 1))
+        if t_ms < self.startup_ms:
+            return ("exit", 1) if handler == "exec" else ("refused", None)
+        if handler == "tcpSocket":
+            return "ok", None
+        if self.response_ms > timeout_ms:
+            return "timeout", None
+        failing = self.fail_ms is not None and t_ms >= self.fail_ms
+        unready = kind == "readiness" and t_ms < (self.ready_ms if self.ready_ms is not None else self.startup_ms)
+        if not failing and not unready:
+            return "ok", None
+        if handler == "httpGet":
+            return "http", 500 if failing else 503
+        if handler == "grpc":
+            return "grpc", "NOT_SERVING"
+        return "exit", 1
+
+
+_YAML_FIELDS = {"exitAfterSeconds": "run_ms", "startupSeconds": "startup_ms", "readyAfterSeconds": "ready_ms",
+                "failAfterSeconds": "fail_ms", "stopSeconds": "stop_ms", "responseMilliseconds": "response_ms"}
+_YAML_PLAIN = {"exitCode": "exit_code", "handlesSigterm": "handles_sigterm", "stopExitCode": "stop_exit_code"}
+
+
+def behavior_from_yaml(text: str) -> dict[str, Behavior]:
+    """Parse the ``k8slab.io/behavior`` annotation: container name -> behaviour, e.g.
+
+    .. code-block:: yaml
+
+        app:
+          startupSeconds: 5        # ports open 5 s after start
+          readyAfterSeconds: 10    # readiness endpoint OK from 10 s
+          failAfterSeconds: 60     # health endpoint fails from 60 s (liveness probe fails)
+          exitAfterSeconds: 300    # the process exits after 300 s...
+          exitCode: 1              # ...with this code
+          cpu: [[0, 50m], [120, 900m]]
+          memory: [[0, 40Mi], [90, 300Mi]]
+          logs: [[0, "listening on :8080"]]
+
+    Raises ValueError with the reason for anything it cannot read.
+    """
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"invalid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("must be a map of container name to behavior")
+    out = {}
+    for name, spec in doc.items():
+        if not isinstance(spec, dict):
+            raise ValueError(f"{name}: must be a map")
+        kw: dict = {}
+        for key, v in spec.items():
+            try:
+                if key in _YAML_FIELDS:
+                    kw[_YAML_FIELDS[key]] = int(round(float(v) * 1000))
+                elif key in _YAML_PLAIN:
+                    kw[_YAML_PLAIN[key]] = bool(v) if key == "handlesSigterm" else int(v)
+                elif key in ("cpu", "memory"):
+                    kw[key] = v if isinstance(v, (str, int, float)) else [(float(t) * 1000, a) for t, a in v]
+                elif key == "logs":
+                    kw["logs"] = [(int(float(t) * 1000), str(line)) for t, line in v]
+                else:
+                    raise ValueError(f"{name}.{key}: unknown field (known: "
+                                     f"{', '.join(sorted([*_YAML_FIELDS, *_YAML_PLAIN, 'cpu', 'memory', 'logs']))})")
+            except (TypeError, ValueError) as e:
+                if "unknown field" in str(e):
+                    raise
+                raise ValueError(f"{name}.{key}: {e}") from None
+        try:
+            out[str(name)] = Behavior(**kw)
+        except Exception as e:  # a bad quantity
+            raise ValueError(f"{name}: {e}") from None
+    return out
 
 
 _SLEEP_RE = re.compile(r"\bsleep\s+(\d+)")
@@ -84,6 +299,60 @@ def default_behavior(command: list[str], args: list[str], daemon_image: bool) ->
     if daemon_image:
         return Behavior()
     return Behavior(run_ms=100, exit_code=code, handles_sigterm=not shell)
+
+
+def run_command(c: "Container", cmd: list[str], t_ms: int, timeout_ms: int, now_ms: int, hostname: str = "") -> dict:
+    """What a command run in the container prints and returns (a small model of a few common commands; the
+    health checks people write as exec probes follow the container's behaviour)."""
+    b = c.behavior
+    if timeout_ms and b.response_ms > timeout_ms:
+        raise CRIError(f'command "{" ".join(cmd)}" timed out', "DeadlineExceeded")
+    verdict, code = b.answer("exec", "exec", t_ms, timeout_ms or 10**9, now_ms)
+    prog = cmd[0].rsplit("/", 1)[-1] if cmd else ""
+    if prog == "cat" and len(cmd) > 1:
+        if cmd[1] == "/etc/hostname":
+            return {"exitCode": 0, "stdout": hostname + "\n", "stderr": ""}
+        if verdict == "ok" and cmd[1].startswith("/tmp/"):
+            # a health marker file (the classic exec liveness check): present while the process is healthy
+            return {"exitCode": 0, "stdout": "", "stderr": ""}
+        return {"exitCode": 1, "stdout": "",
+                "stderr": f"cat: can't open '{cmd[1]}': No such file or directory\n"}
+    if prog == "echo":
+        return {"exitCode": 0, "stdout": " ".join(cmd[1:]) + "\n", "stderr": ""}
+    if prog == "hostname":
+        return {"exitCode": 0, "stdout": hostname + "\n", "stderr": ""}
+    if prog in ("env", "printenv"):
+        envs = [f"{e['key']}={e['value']}" for e in c.config.get("envs") or []]
+        return {"exitCode": 0, "stdout": "".join(line + "\n" for line in envs), "stderr": ""}
+    if prog in ("true",):
+        return {"exitCode": 0, "stdout": "", "stderr": ""}
+    if prog in ("false",):
+        return {"exitCode": 1, "stdout": "", "stderr": ""}
+    if verdict == "ok":
+        return {"exitCode": 0, "stdout": "", "stderr": ""}
+    return {"exitCode": int(code or 1), "stdout": "", "stderr": ""}
+
+
+NGINX_LOGS = [(5, "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform "
+                  "configuration"),
+              (6, "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/"),
+              (9, "/docker-entrypoint.sh: Configuration complete; ready for start up"),
+              (12, "2026/01/01 00:00:00 [notice] 1#1: using the \"epoll\" event method"),
+              (13, "2026/01/01 00:00:00 [notice] 1#1: start worker processes")]
+
+
+def default_logs(repo_tag: str) -> list[tuple[int, str]]:
+    """What a well-known image prints when it starts (others print nothing unless scripted)."""
+    if "/library/nginx:" in repo_tag:
+        return NGINX_LOGS
+    return []
+
+
+def _rfc3339_nano(ms: int) -> str:
+    """Virtual time (ms since the simulation's epoch) as RFC 3339 with nanoseconds, as CRI log lines carry."""
+    from ..api.objects import rfc3339
+
+    return rfc3339(ms)[:-1] + f".{ms % 1000:03d}000000Z"
 
 
 @dataclass
@@ -116,6 +385,8 @@ class PodSandbox:
     ip: str = ""
     cni_result: dict | None = None
     host_network: bool = False
+    pause_pid: int = 0
+    spec: dict = field(default_factory=dict, repr=False)  # the pause container's config.json
 
     @property
     def name(self) -> str:
@@ -146,6 +417,9 @@ class Container:
     reason: str = ""
     message: str = ""
     exit_timer: object = field(default=None, repr=False)
+    started_ms: int = 0
+    spec: dict = field(default_factory=dict, repr=False)  # the OCI config.json handed to runc
+    pid: int = 0
 
     @property
     def name(self) -> str:
@@ -156,13 +430,17 @@ class ContainerRuntime:
     """containerd's CRI service on one node (RuntimeService and ImageService)."""
 
     def __init__(self, loop, node_name: str, rng: random.Random, name: str = "containerd",
-                 version: str = "1.7.24", cni=None, registry: Registry | None = None,
+                 version: str | None = None, cni=None, registry: Registry | None = None,
                  sandbox_image: str = PAUSE_IMAGE) -> None:
         self.loop = loop
         self.node_name = node_name
         self.rng = rng
-        self.name = name
-        self.runtime_version = version
+        self.profile = oci.profile(name)
+        self.name = self.profile.name
+        self.runtime_version = version or self.profile.version
+        self.socket = self.profile.socket
+        self.runc = oci.Runc()
+        self.call_log: list[tuple[int, str, str, dict]] = []  # (ms, RPC, pod, request) for every CRI call
         self.cni = cni
         self.registry = registry if registry is not None else Registry()
         self.sandbox_image = normalize(sandbox_image)
@@ -170,6 +448,7 @@ class ContainerRuntime:
         self.containers: dict[str, Container] = {}
         self.images: dict[str, Image] = {}  # id -> image
         self.behaviors: dict[tuple[str, str, str], Behavior] = {}
+        self.label_behaviors: list[tuple[str, dict, str, Behavior]] = []
         self.listeners: list[Callable[[str, str], None]] = []  # (event type, container id): the event stream
         self.calls = 0
         self._add_image(self.registry.resolve(self.sandbox_image), available_at=0)  # pre-pulled (kubeadm)
@@ -191,6 +470,7 @@ class ContainerRuntime:
 
     def _trace(self, rpc: str, ref: str = "", data=None) -> None:
         self.calls += 1
+        self.call_log.append((self.loop.now, rpc, ref, data or {}))
         self.loop.emit(self.caller, f"cri.{rpc}", ref, data, target=self.component)
 
     @staticmethod
@@ -284,6 +564,9 @@ class ContainerRuntime:
                                f'name="{self.cni.network}" failed (add): {e.msg}') from None
             sb.cni_result = result
             sb.ip = result["ips"][0]["address"].split("/")[0]
+        sb.spec = oci.sandbox_spec(self.profile, sid, config, netns, self.sandbox_image)
+        sb.pause_pid = self.runc.create(sid, self.profile.bundle(sid), sb.spec)
+        self.runc.start(sid)
         self.sandboxes[sid] = sb
         return sid
 
@@ -298,6 +581,8 @@ class ContainerRuntime:
                 self._exit(c, SIGKILL_EXIT_CODE, "Error", notify=False)
         if sb.state == SANDBOX_READY and not sb.host_network and self.cni is not None:
             self.cni.delete(sandbox_id, sb.netns, "eth0", self._ref_of(sb.config))
+        if sb.state == SANDBOX_READY:
+            self.runc.kill(sandbox_id, "SIGKILL")
         sb.state = SANDBOX_NOTREADY
 
     def remove_pod_sandbox(self, sandbox_id: str) -> None:
@@ -310,6 +595,8 @@ class ContainerRuntime:
             raise CRIError(f'sandbox container "{sandbox_id}" is not fully stopped', "FailedPrecondition")
         for cid in [c.id for c in self.containers.values() if c.sandbox_id == sandbox_id]:
             self.containers.pop(cid)
+            self.runc.delete(cid)
+        self.runc.delete(sandbox_id)
         del self.sandboxes[sandbox_id]
 
     def pod_sandbox_status(self, sandbox_id: str) -> dict:
@@ -340,15 +627,32 @@ class ContainerRuntime:
         return out
 
     # -- RuntimeService: containers -----------------------------------------------------------------------------
-    def set_behavior(self, pod: str, container: str, behavior: Behavior, namespace: str = "default") -> None:
-        """Script what container ``container`` of pod ``namespace/pod`` does from its next start on."""
-        self.behaviors[(namespace, pod, container)] = behavior
+    def set_behavior(self, pod: str | None, container: str, behavior: Behavior, namespace: str = "default",
+                     selector: dict[str, str] | None = None) -> None:
+        """Script what container ``container`` of pod ``namespace/pod`` (or of every pod whose labels match
+        ``selector``, e.g. a Deployment's) does from its next start on."""
+        if selector is not None:
+            self.label_behaviors.append((namespace, dict(selector), container, behavior))
+        else:
+            self.behaviors[(namespace, pod, container)] = behavior
 
     def _behavior_for(self, sb: PodSandbox, config: dict, image: Image) -> Behavior:
         name = config.get("metadata", {}).get("name", "")
         scripted = self.behaviors.get((sb.namespace, sb.name, name))
         if scripted is not None:
             return scripted
+        labels = sb.config.get("labels") or {}
+        for ns, sel, cname, b in reversed(self.label_behaviors):
+            if ns == sb.namespace and cname == name and all(labels.get(k) == v for k, v in sel.items()):
+                return b
+        text = (sb.config.get("annotations") or {}).get(BEHAVIOR_ANNOTATION)
+        if text:
+            try:
+                found = behavior_from_yaml(text).get(name)
+            except ValueError as e:
+                raise CRIError(f"invalid {BEHAVIOR_ANNOTATION} annotation: {e}", "InvalidArgument") from None
+            if found is not None:
+                return found
         return default_behavior(config.get("command") or [], config.get("args") or [], image.daemon)
 
     def create_container(self, sandbox_id: str, config: dict, sandbox_config: dict | None = None) -> str:
@@ -364,8 +668,11 @@ class ContainerRuntime:
         img = self._find_image(image)
         if img is None:
             raise CRIError(f'failed to get image "{image}": not found', "NotFound")
-        self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(),
-                                         self._behavior_for(sb, config, img))
+        behavior = self._behavior_for(sb, config, img)
+        c = self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(), behavior)
+        c.spec = oci.container_spec(self.profile, cid, config, sandbox_id, sb.config, sb.netns, sb.pause_pid,
+                                    {"config": oci.image_config(img.repo_tags[0] if img.repo_tags else "")})
+        c.pid = self.runc.create(cid, self.profile.bundle(cid), c.spec)
         return cid
 
     def start_container(self, container_id: str) -> None:
@@ -378,23 +685,72 @@ class ContainerRuntime:
             raise CRIError(f'container "{container_id}" is not in created state', "FailedPrecondition")
         c.state = CONTAINER_RUNNING
         c.started_at = self._now_ns()
-        if c.behavior.run_ms is not None:
+        c.started_ms = self.loop.now
+        self.runc.start(container_id)
+        if isinstance(c.behavior.cpu, SharedLoad):
+            c.behavior.cpu.join(c.id, self.loop.now)
+        limit = int((((c.config.get("linux") or {}).get("resources") or {}).get("memory_limit_in_bytes")) or 0)
+        oom = c.behavior.oom_at(limit)
+        run = c.behavior.run_ms
+        if oom is not None and (run is None or oom <= run):
+            # the kernel's OOM killer: the cgroup went over memory.max; containerd reports OOMKilled
+            c.exit_timer = self.loop.call_later(oom, self._on_process_exit, container_id, SIGKILL_EXIT_CODE,
+                                                "OOMKilled", component=self.component,
+                                                label=f"{c.name} OOM-killed")
+        elif run is not None:
             code = c.behavior.exit_code
             c.exit_timer = self.loop.call_later(
-                c.behavior.run_ms, self._on_process_exit, container_id, code,
+                run, self._on_process_exit, container_id, code,
                 component=self.component, label=f"{c.name} exits ({code})")
 
-    def _on_process_exit(self, container_id: str, code: int) -> None:
+    def _on_process_exit(self, container_id: str, code: int, reason: str = "") -> None:
         c = self.containers.get(container_id)
         if c is None or c.state != CONTAINER_RUNNING:
             return
-        self._exit(c, code, "Completed" if code == 0 else "Error")
+        self._exit(c, code, reason or ("Completed" if code == 0 else "Error"))
         self.loop.emit(self.component, "container.exit", self._ref_of(self.sandboxes[c.sandbox_id].config)
                        if c.sandbox_id in self.sandboxes else "",
-                       {"containerID": container_id, "name": c.name, "exitCode": code})
+                       {"containerID": container_id, "name": c.name, "exitCode": code,
+                        **({"reason": reason} if reason else {})})
+
+    def exec_sync(self, container_id: str, cmd: list[str], timeout: int = 0) -> dict:
+        """ExecSync: run a command in a running container; returns exitCode, stdout, stderr. A command that
+        outlasts ``timeout`` seconds fails with DeadlineExceeded, as the CRI's ExecSync does."""
+        c = self._container(container_id)
+        sb = self.sandboxes.get(c.sandbox_id)
+        self._trace("ExecSync", self._ref_of(sb.config) if sb else "",
+                    {"containerID": container_id, "cmd": list(cmd), "timeout": timeout})
+        if c.state != CONTAINER_RUNNING:
+            raise CRIError(f'container is not created or running: container "{container_id}" in state '
+                           f'"{c.state}"', "FailedPrecondition")
+        return run_command(c, list(cmd), self.loop.now - c.started_ms, timeout * 1000, self.loop.now,
+                           (sb.config.get("hostname") or "") if sb else "")
+
+    def container_cpu_ms(self, container_id: str) -> int:
+        """Cumulative CPU time (ms) of a container (cpuacct.usage / cpu.stat usage_usec)."""
+        c = self._container(container_id)
+        if not c.started_ms and c.state == CONTAINER_CREATED:
+            return 0
+        end = self.loop.now if c.state == CONTAINER_RUNNING else (c.finished_at - EPOCH_NS) // 1_000_000
+        if isinstance(c.behavior.cpu, SharedLoad):
+            return c.behavior.cpu.cpu_ms(c.started_ms, end)
+        return c.behavior.cpu_ms(max(0, end - c.started_ms))
+
+    def container_usage(self, container_id: str) -> tuple[int, int]:
+        """(milli-CPU, working-set bytes) a running container uses now (what cAdvisor measures)."""
+        c = self._container(container_id)
+        if c.state != CONTAINER_RUNNING:
+            return 0, 0
+        milli, mem = c.behavior.usage(self.loop.now - c.started_ms)
+        if isinstance(c.behavior.cpu, SharedLoad):
+            milli = c.behavior.cpu.per_pod(self.loop.now)
+        return milli, mem
 
     def _exit(self, c: Container, code: int, reason: str, notify: bool = True, at_ns: int | None = None) -> None:
+        if isinstance(c.behavior.cpu, SharedLoad):
+            c.behavior.cpu.leave(c.id, self.loop.now)
         c.state = CONTAINER_EXITED
+        self.runc.stopped(c.id)
         c.exit_code = code
         c.reason = reason
         c.finished_at = self._now_ns() if at_ns is None else at_ns
@@ -413,6 +769,7 @@ class ContainerRuntime:
         if c.state != CONTAINER_RUNNING:
             return 0
         b = c.behavior
+        self.runc.kill(container_id, "SIGTERM")
         if b.handles_sigterm and b.stop_ms <= timeout * 1000:
             took = b.stop_ms
             self._exit(c, b.stop_exit_code, "Completed" if b.stop_exit_code == 0 else "Error", notify=False,
@@ -431,6 +788,7 @@ class ContainerRuntime:
         if c.state == CONTAINER_RUNNING:
             raise CRIError(f'container "{container_id}" is running, stop it first', "FailedPrecondition")
         del self.containers[container_id]
+        self.runc.delete(container_id)
 
     def _container_entry(self, c: Container) -> dict:
         return {"id": c.id, "podSandboxId": c.sandbox_id, "metadata": dict(c.config.get("metadata") or {}),
@@ -515,6 +873,59 @@ class ContainerRuntime:
         img = self._find_image(image, include_pulling=True)
         if img is not None:
             del self.images[img.id]
+
+    # -- container logs (what the shim / conmon writes to the kubelet's log path) ----------------------------------
+    def log_lines(self, container_id: str) -> list[str]:
+        """The container's log file in the CRI logging format: ``<RFC3339Nano> stdout F <line>``."""
+        c = self._container(container_id)
+        if not c.started_ms and c.state == CONTAINER_CREATED:
+            return []
+        end = self.loop.now if c.state == CONTAINER_RUNNING else (c.finished_at - EPOCH_NS) // 1_000_000
+        lines = c.behavior.logs or default_logs(c.image.repo_tags[0] if c.image.repo_tags else "")
+        out = []
+        for t, line in lines:
+            at = c.started_ms + t
+            if at > end:
+                break
+            out.append(f"{_rfc3339_nano(at)} stdout F {line}")
+        return out
+
+    def exec(self, container_id: str, cmd: list[str], tty: bool = False, stdin: bool = False) -> dict:
+        """Exec: the runtime prepares a streaming session and returns its URL; the kubelet proxies the stream.
+        Here the command runs at once; returns the ExecResponse url plus the command's output and exit code."""
+        c = self._container(container_id)
+        sb = self.sandboxes.get(c.sandbox_id)
+        self._trace("Exec", self._ref_of(sb.config) if sb else "",
+                    {"containerID": container_id, "cmd": list(cmd), "tty": tty, "stdin": stdin})
+        if c.state != CONTAINER_RUNNING:
+            raise CRIError(f'container {container_id} is not running (state={c.state})', "FailedPrecondition")
+        token = f"{self.rng.getrandbits(32):08x}"
+        res = run_command(c, list(cmd), self.loop.now - c.started_ms, 0, self.loop.now,
+                          (sb.config.get("hostname") or "") if sb else "")
+        return {"url": f"http://127.0.0.1:{'35000' if self.name == 'containerd' else '38121'}/exec/{token}", **res}
+
+    # -- the OCI layer (no trace: for notebooks) -------------------------------------------------------------------
+    def oci_spec(self, container_id: str) -> dict:
+        """The config.json the runtime wrote for a container (or a sandbox's pause container)."""
+        if container_id in self.sandboxes:
+            return self.sandboxes[container_id].spec
+        return self._container(container_id).spec
+
+    def config_json(self, container_id: str) -> str:
+        import json
+
+        return json.dumps(self.oci_spec(container_id), indent=2)
+
+    def cri_calls(self, pod: str | None = None, since_ms: int = 0) -> list[tuple[int, str, str, dict]]:
+        """The CRI call log: (ms, RPC, pod, request), optionally for one pod ("ns/name" or "name")."""
+        out = []
+        for t, rpc, ref, data in self.call_log:
+            if t < since_ms:
+                continue
+            if pod is not None and ref not in (f"pods/{pod}", f"pods/default/{pod}"):
+                continue
+            out.append((t, rpc, ref, data))
+        return out
 
     # -- crictl-like views (no trace: for notebooks) ----------------------------------------------------------------
     def crictl_pods(self) -> str:

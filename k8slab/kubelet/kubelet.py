@@ -18,7 +18,9 @@ sandbox (CNI DEL frees the IP) and deletes the pod object with grace period 0.
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 from dataclasses import dataclass, field
 
 from ..api import errors
@@ -27,7 +29,11 @@ from ..client import SharedInformerFactory
 from ..client.record import EventRecorder
 from ..cri.images import InvalidImageName, ImagePullError, apply_default_image_tag
 from ..cri.runtime import CONTAINER_EXITED, CONTAINER_RUNNING, CRIError, EPOCH_NS
+from . import cm
+from . import prober as pr
+from . import static as static_mod
 from . import status as st
+from . import volumes as volumes_mod
 
 KUBELET_VERSION = "v1.34.1"
 KUBELET_PORT = 10250
@@ -42,6 +48,11 @@ BACKOFF_PERIOD_MS = 10_000  # container restart and image pull back-off start he
 MAX_CONTAINER_BACKOFF_MS = 300_000  # ...and double up to this
 WORKER_BACKOFF_MS = 10_000  # a failed sync is retried after this, with jitter factor 0.5
 MINIMUM_GRACE_PERIOD_S = 2
+# volume plugin names as they appear in the pod's volume directories (kubernetes.io/configmap -> ~configmap)
+PLUGIN_NAMES = {"emptyDir": "kubernetes.io~empty-dir", "configMap": "kubernetes.io~configmap",
+                "secret": "kubernetes.io~secret", "projected": "kubernetes.io~projected",
+                "downwardAPI": "kubernetes.io~downward-api", "persistentVolumeClaim": "kubernetes.io~csi"}
+_SLEEP_RE = re.compile(r"\bsleep\s+(\d+)")
 DEFAULT_CAPACITY = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
                     "memory": "8Gi", "pods": "110"}
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
@@ -106,8 +117,15 @@ class ContainerRecord:
     pull_done: int = 0
     pull_size: int = 0
     pull_error: ImagePullError | None = None
-    probe_timer: object = None
-    probe_failures: int = 0
+    probes: dict = field(default_factory=dict)  # probe type -> prober.ProbeWorker
+    probe_timer: object = None  # the next tick of its probe workers
+    started: bool = False  # the startup probe succeeded (or there is none) and the container runs
+    kill_message: str = ""  # set when a liveness or startup probe failed: kill (and restart) it
+    kill_reason: str = ""
+    force_restart: bool = False
+    last_finished_ms: int | None = None  # when the previous attempt finished
+    backoff_since: int | None = None  # the exit the crash-loop back-off is measured from
+    previous_log: list = field(default_factory=list)  # the log of the previous attempt (kubectl logs -p)
 
     @property
     def name(self) -> str:
@@ -141,6 +159,13 @@ class PodWorker:
     finished: bool = False
     timer: object = None
     status_timer: object = None
+    volumes_ready: bool = False
+    kill_deadline: int = 0
+    sidecars_to_kill: list = field(default_factory=list)
+    static: bool = False  # from a manifest file, not from the API server
+    manifest: str = ""  # its file
+    mount_started: int | None = None
+    mount_timeout_reported: bool = False
 
     @property
     def name(self) -> str:
@@ -150,7 +175,7 @@ class PodWorker:
     def namespace(self) -> str:
         return self.pod["metadata"].get("namespace", "default")
 
-    @property
+    @functools.cached_property
     def ref(self) -> str:
         return f"pods/{self.namespace}/{self.name}"
 
@@ -203,6 +228,15 @@ class Kubelet:
         self.lease: dict | None = None
         self.started_at: int | None = None
         self.registered = False
+        self.static_pod_path = static_mod.STATIC_POD_PATH
+        self.manifests: dict[str, object] = {}  # file name in static_pod_path -> its content (YAML text or dict)
+        self._static_timer = None
+        self.cpu_seen: dict[str, int] = {}  # container id -> CPU ms (for the node's cumulative CPU counter)
+        self.eviction_hard = dict(st.DEFAULT_EVICTION_HARD if eviction_hard is None else eviction_hard)
+        self.pressure_seen: dict[str, int] = {}  # node condition -> when its signal last crossed the threshold
+        from .volumes import VolumeManager
+
+        self.volumes = VolumeManager(self)
         self.image_backoff = Backoff()
         self.container_backoff = Backoff()
         self._puller_free_at = 0
@@ -271,8 +305,59 @@ class Kubelet:
                        {"version": self.version, "runtime": f"{self.runtime.name}://{self.runtime.runtime_version}"})
         self.recorder.normal(self.node_ref, "Starting", "Starting kubelet.")
         self.runtime.version()
+        self._sync_static_pods()  # the file source needs no API server
         self._register_node()
         self._call(0, self._start_lease_and_watches, label="start lease and informers")
+
+    # -- static pods (config/file.go) -----------------------------------------------------------------------------
+    def add_manifest(self, filename: str, manifest) -> None:
+        """Write a manifest into the static pod directory; the kubelet's inotify watch reacts at once."""
+        self.manifests[filename] = manifest
+        self._call(0, self._sync_static_pods, label=f"inotify {self.static_pod_path}/{filename}")
+
+    def remove_manifest(self, filename: str) -> None:
+        self.manifests.pop(filename, None)
+        self._call(0, self._sync_static_pods, label=f"inotify {self.static_pod_path}/{filename}")
+
+    def _sync_static_pods(self) -> None:
+        """The file source: every 20 s (and on inotify events) read the directory and hand the kubelet the set of
+        static pods; a changed file is a new pod (new hash), a removed one is a pod to stop."""
+        if self._static_timer is not None:
+            self._static_timer.cancel()
+        self._static_timer = self._call(static_mod.FILE_CHECK_FREQUENCY_MS, self._sync_static_pods,
+                                        label=f"read {self.static_pod_path}", background=True)
+        desired: dict[str, tuple[str, dict]] = {}
+        for fname, content in sorted(self.manifests.items()):
+            path = f"{self.static_pod_path}/{fname}"
+            try:
+                pod = static_mod.static_pod(content, self.node_name, path, rfc3339(self.loop.now))
+            except Exception as e:  # a bad file is skipped, as the file source logs and skips it
+                self.loop.emit(self.component, "static.invalid", "", {"file": path, "error": str(e)})
+                continue
+            desired[pod["metadata"]["uid"]] = (path, pod)
+        for w in list(self.workers.values()):
+            if w.static and w.uid not in desired and not w.terminating:
+                w.terminating = True
+                self._schedule_sync(w, 0)
+        for uid, (path, pod) in desired.items():
+            if uid in self.workers:
+                continue
+            key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            spec = pod["spec"]
+            records = ([ContainerRecord(c, True) for c in spec.get("initContainers") or []] +
+                       [ContainerRecord(c, False) for c in spec.get("containers") or []])
+            for r in records:
+                for kind, fld in pr.PROBE_FIELDS.items():
+                    if r.spec.get(fld) and (not r.init or r.spec.get("restartPolicy") == "Always"):
+                        r.probes[kind] = pr.ProbeWorker(kind, pr.default_probe(r.spec[fld]))
+            w = PodWorker(uid, key, pod, records, added_at=self.loop.now, static=True, manifest=path)
+            self.workers[uid] = w
+            self.by_key[key] = uid
+            self.loop.emit(self.component, "static.add", f"pods/{key}", {"file": path, "hash": uid})
+            self._schedule_sync(w, 0)
+
+    def static_pods(self) -> list[str]:
+        return sorted(w.key for w in self.workers.values() if w.static)
 
     def labels(self) -> dict[str, str]:
         labels = {"beta.kubernetes.io/arch": self.architecture, "beta.kubernetes.io/os": "linux",
@@ -369,11 +454,16 @@ class Kubelet:
         old_status = (old or {}).get("status") or {}
         old_conds = {c["type"]: c for c in old_status.get("conditions") or []}
         conds = []
-        for type_, reason, message, _ in st.PRESSURE_CONDITIONS:
+        under = self.pressure_conditions()
+        for (type_, reason, message, _), (_, t_reason, t_message, _) in zip(st.PRESSURE_CONDITIONS,
+                                                                         st.PRESSURE_CONDITIONS_TRUE):
+            status = "True" if type_ in under else "False"
+            if status == "True":
+                reason, message = t_reason, t_message
             prev = old_conds.get(type_)
             conds.append({"lastHeartbeatTime": now,
-                          "lastTransitionTime": prev["lastTransitionTime"] if prev and prev["status"] == "False"
-                          else now, "message": message, "reason": reason, "status": "False", "type": type_})
+                          "lastTransitionTime": prev["lastTransitionTime"] if prev and prev["status"] == status
+                          else now, "message": message, "reason": reason, "status": status, "type": type_})
         status, reason, message = st.ready_condition(self.network_errors())
         prev = old_conds.get("Ready")
         conds.append({"lastHeartbeatTime": now,
@@ -398,7 +488,25 @@ class Kubelet:
                          "osImage": self.os_image, "systemUUID": _uuid(self._ids["systemUUID"])},
         }
 
+    def observe_pressure(self) -> list[str]:
+        """The eviction manager's synchronize: observe the signals, note which thresholds are met."""
+        from . import stats
+
+        met = stats.thresholds_met(stats.signal_observations(self), self.eviction_hard)
+        for signal, cond in stats.SIGNALS:
+            if signal in met:
+                self.pressure_seen[cond] = self.loop.now
+        return met
+
+    def pressure_conditions(self) -> set[str]:
+        """Node conditions under pressure: a threshold met within the last 5 minutes (the transition period)."""
+        from .stats import EVICTION_PRESSURE_TRANSITION_PERIOD_MS
+
+        return {c for c, t in self.pressure_seen.items() if self.loop.now - t < EVICTION_PRESSURE_TRANSITION_PERIOD_MS}
+
     def _node_status_tick(self) -> None:
+        if self.registered:
+            self.observe_pressure()
         self.sync_node_status()
         self._node_status_timer = self._call(NODE_STATUS_UPDATE_FREQUENCY_MS, self._node_status_tick,
                                              label="node status update", background=True)
@@ -414,11 +522,17 @@ class Kubelet:
         if not (force or changed or self.loop.now - self._last_node_report >= NODE_STATUS_REPORT_FREQUENCY_MS):
             return False
         was_ready = st.get_condition_status(current, "Ready")
+        was = {t: st.get_condition_status(current, t) for t, *_ in st.PRESSURE_CONDITIONS}
         try:
             self.node = self.client.patch("nodes", self.node_name, {"status": new}, subresource="status")
         except errors.StatusError:
             return False
         self._last_node_report = self.loop.now
+        for (t, _, _, ok_event), (_, _, _, bad_event) in zip(st.PRESSURE_CONDITIONS, st.PRESSURE_CONDITIONS_TRUE):
+            now_s = st.get_condition_status(self.node, t)
+            if was[t] and now_s != was[t]:
+                event = bad_event if now_s == "True" else ok_event
+                self.recorder.normal(self.node_ref, event, f"Node {self.node_name} status is now: {event}")
         now_ready = st.get_condition_status(self.node, "Ready")
         if now_ready != was_ready:
             event = "NodeReady" if now_ready == "True" else "NodeNotReady"
@@ -443,6 +557,8 @@ class Kubelet:
     # pod config: informer handlers
     # =============================================================================================================
     def _on_pod_add(self, pod: dict) -> None:
+        if static_mod.is_mirror_pod(pod):
+            return  # a mirror pod is the API's copy of a static pod this kubelet already runs
         uid = pod["metadata"].get("uid", "")
         if uid in self.workers:
             self._on_pod_update(None, pod)
@@ -453,6 +569,12 @@ class Kubelet:
         spec = pod.get("spec") or {}
         records = ([ContainerRecord(c, True) for c in spec.get("initContainers") or []] +
                    [ContainerRecord(c, False) for c in spec.get("containers") or []])
+        for r in records:
+            if r.init and r.spec.get("restartPolicy") != "Always":
+                continue  # probes are not allowed on (non-sidecar) init containers
+            for kind, fld in pr.PROBE_FIELDS.items():
+                if r.spec.get(fld):
+                    r.probes[kind] = pr.ProbeWorker(kind, pr.default_probe(r.spec[fld]))
         if spec.get("initContainers"):
             for r in records:
                 r.waiting_reason = "PodInitializing"
@@ -464,6 +586,10 @@ class Kubelet:
         self._schedule_sync(w, 0)
 
     def _on_pod_update(self, old, pod: dict) -> None:
+        if static_mod.is_mirror_pod(pod):
+            if pod["metadata"].get("deletionTimestamp"):
+                self._on_pod_delete(pod)  # a mirror pod being deleted is replaced, the static pod runs on
+            return
         w = self.workers.get(pod["metadata"].get("uid", ""))
         if w is None:
             self._on_pod_add(pod)
@@ -474,6 +600,12 @@ class Kubelet:
             self._schedule_sync(w, 0)
 
     def _on_pod_delete(self, pod: dict) -> None:
+        if static_mod.is_mirror_pod(pod):
+            uid = self.by_key.get(f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}")
+            w = self.workers.get(uid) if uid else None
+            if w is not None and w.static and not w.finished:
+                self._mark_status(w)  # the static pod keeps running: its mirror pod is created again
+            return
         w = self.workers.get(pod["metadata"].get("uid", ""))
         if w is None:
             return
@@ -484,14 +616,14 @@ class Kubelet:
             w.status_timer = None
         self._schedule_sync(w, 0)
 
-    def _schedule_sync(self, w: PodWorker, delay: int) -> None:
+    def _schedule_sync(self, w: PodWorker, delay: int, background: bool = False) -> None:
         if w.finished:
             return
         if w.timer is not None:
             if w.timer.time <= self.loop.now + delay:
                 return
             w.timer.cancel()
-        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}")
+        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}", background=background)
 
     def _next_relist(self) -> int:
         """Delay to the next PLEG relist (the generic PLEG lists containers every second)."""
@@ -526,8 +658,9 @@ class Kubelet:
         r.exit_code = s["exitCode"]
         r.term_reason = s["reason"] or ("Completed" if s["exitCode"] == 0 else "Error")
         r.finished_at = (s["finishedAt"] - EPOCH_NS) // 1_000_000
+        r.last_finished_ms = r.backoff_since = r.finished_at
         r.ready = False
-        self._cancel_probe(r)
+        r.started = False
         self._schedule_sync(w, 0)
         self._mark_status(w)
 
@@ -547,6 +680,9 @@ class Kubelet:
         if not w.admitted:
             self._admit(w)
             return
+        if not w.volumes_ready:
+            self._wait_for_attach_and_mount(w)
+            return
         if not w.sandbox_id:
             self._create_sandbox(w)
             return
@@ -555,7 +691,16 @@ class Kubelet:
             if not r.init:
                 continue
             if r.spec.get("restartPolicy") == "Always" and r.stage == "running":
+                if r.kill_message:
+                    self._kill_for_probe(w, r)
+                    return
                 continue  # a sidecar keeps running
+            if r.spec.get("restartPolicy") == "Always" and r.stage == "exited":
+                if r.finished_at is not None and r.finished_at > self.loop.now:
+                    self._schedule_sync(w, r.finished_at - self.loop.now)
+                    return
+                self._restart_or_back_off(w, r)
+                return
             if r.stage == "exited":
                 if r.exit_code == 0:
                     continue
@@ -572,8 +717,14 @@ class Kubelet:
             if r.init:
                 continue
             if r.stage == "running":
+                if r.kill_message:
+                    self._kill_for_probe(w, r)
+                    return
                 continue
             if r.stage == "exited":
+                if r.finished_at is not None and r.finished_at > self.loop.now:
+                    self._schedule_sync(w, r.finished_at - self.loop.now)  # still stopping
+                    return
                 if self._should_restart(w, r):
                     self._restart_or_back_off(w, r)
                     return
@@ -607,6 +758,29 @@ class Kubelet:
         self._mark_status(w)
         self._schedule_sync(w, 0)
 
+    # -- volumes ------------------------------------------------------------------------------------------------
+    def _wait_for_attach_and_mount(self, w: PodWorker) -> None:
+        """WaitForAttachAndMount: the sandbox is created only once every volume is mounted."""
+        if w.mount_started is None:
+            w.mount_started = self.loop.now
+        errs, wait = self.volumes.mount_pod(w.pod)
+        for e in errs:
+            self.recorder.warning(w.pod, "FailedMount", e)
+        if not errs and not wait:
+            w.volumes_ready = True
+            self._schedule_sync(w, 0)
+            return
+        if self.loop.now - w.mount_started >= volumes_mod.POD_ATTACH_AND_MOUNT_TIMEOUT_MS and \
+                not w.mount_timeout_reported:
+            w.mount_timeout_reported = True
+            done = self.volumes.mounted.get(w.uid, {})
+            unmounted = sorted(v["name"] for v in (w.pod.get("spec") or {}).get("volumes") or []
+                               if v["name"] not in done)
+            self.recorder.warning(w.pod, "FailedMount", f"Unable to attach or mount volumes: unmounted volumes="
+                                                        f"[{' '.join(unmounted)}], unattached volumes=[], failed to "
+                                                        f"process volumes=[]: context deadline exceeded")
+        self._schedule_sync(w, max(1, wait), background=True)
+
     # -- sandbox ------------------------------------------------------------------------------------------------
     def sandbox_config(self, pod: dict, attempt: int = 0) -> dict:
         """generatePodSandboxConfig: what the kubelet asks the runtime for in RunPodSandbox."""
@@ -636,8 +810,8 @@ class Kubelet:
                 "hostname": spec.get("hostname") or (self.node_name if host_network else md["name"]),
                 "logDirectory": f"/var/log/pods/{ns}_{md['name']}_{md.get('uid', '')}",
                 "dnsConfig": dns, "portMappings": ports, "labels": labels, "annotations": annotations,
-                "linux": {"cgroupParent": f"{parent}/kubepods-{qos.lower()}-pod{uid_}.slice"
-                          if qos != "Guaranteed" else f"kubepods.slice/kubepods-pod{uid_}.slice",
+                "linux": {"cgroupParent": f"/kubepods.slice/{parent}/kubepods-{qos.lower()}-pod{uid_}.slice"
+                          if qos != "Guaranteed" else f"/kubepods.slice/kubepods-pod{uid_}.slice",
                           "securityContext": {"namespaceOptions": {
                               "network": "NODE" if host_network else "POD", "pid": "CONTAINER", "ipc": "POD"}}}}
 
@@ -756,10 +930,31 @@ class Kubelet:
         """generateContainerConfig: the CRI ContainerConfig for one container."""
         md, c = w.pod["metadata"], r.spec
         ns = md.get("namespace", "default")
-        env = [{"key": e["name"], "value": str(e.get("value", ""))} for e in c.get("env") or [] if "name" in e]
+        env = [{"key": k, "value": v} for k, v in self.make_environment_variables(w.pod, c)]
         mounts = [{"containerPath": m["mountPath"],
-                   "hostPath": f"/var/lib/kubelet/pods/{md.get('uid', '')}/volumes/{m['name']}",
+                   "hostPath": self.volume_host_path(w.pod, m["name"]),
                    "readonly": bool(m.get("readOnly"))} for m in c.get("volumeMounts") or []]
+        pod_dir = f"/var/lib/kubelet/pods/{md.get('uid', '')}"
+        if not (w.pod.get("spec") or {}).get("hostNetwork"):
+            mounts.append({"containerPath": "/etc/hosts", "hostPath": f"{pod_dir}/etc-hosts", "readonly": False})
+        mounts.append({"containerPath": c.get("terminationMessagePath", "/dev/termination-log"),
+                       "hostPath": f"{pod_dir}/containers/{c['name']}/{self._hex(8)}", "readonly": False})
+        psc = (w.pod.get("spec") or {}).get("securityContext") or {}
+        csc = c.get("securityContext") or {}
+        sc = {}
+        for api, cri in (("runAsUser", "runAsUser"), ("runAsGroup", "runAsGroup")):
+            v = csc.get(api, psc.get(api))
+            if v is not None:
+                sc[cri] = {"value": int(v)}
+        if csc.get("privileged"):
+            sc["privileged"] = True
+        if csc.get("capabilities"):
+            sc["capabilities"] = {"add": list(csc["capabilities"].get("add") or []),
+                                  "drop": list(csc["capabilities"].get("drop") or [])}
+        if csc.get("readOnlyRootFilesystem"):
+            sc["readonlyRootfs"] = True
+        if csc.get("allowPrivilegeEscalation") is False:
+            sc["noNewPrivs"] = True
         return {"metadata": {"name": c["name"], "attempt": r.restart_count},
                 "image": {"image": r.image_ref, "userSpecifiedImage": c.get("image", "")},
                 "command": list(c.get("command") or []), "args": list(c.get("args") or []),
@@ -773,13 +968,91 @@ class Kubelet:
                                     c.get("terminationMessagePolicy", "File"),
                                 "io.kubernetes.pod.terminationGracePeriod":
                                     str((w.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))},
-                "logPath": f"{c['name']}/{r.restart_count}.log"}
+                "logPath": f"{c['name']}/{r.restart_count}.log",
+                "linux": {"resources": cm.linux_container_resources(w.pod, c, self._memory_capacity()),
+                          "securityContext": sc}}
+
+    def volume_host_path(self, pod: dict, volume: str) -> str:
+        """Where the kubelet mounts a pod volume on the host:
+        /var/lib/kubelet/pods/<uid>/volumes/<plugin, / escaped as ~>/<volume name>."""
+        uid = pod["metadata"].get("uid", "")
+        mounted = self.volumes.mounted.get(uid, {}).get(volume)
+        if mounted:
+            return mounted
+        spec = next((v for v in (pod.get("spec") or {}).get("volumes") or [] if v.get("name") == volume), {})
+        plugin = next((PLUGIN_NAMES[k] for k in PLUGIN_NAMES if k in spec), "kubernetes.io~empty-dir")
+        if "hostPath" in spec:
+            return spec["hostPath"].get("path", "")
+        return f"/var/lib/kubelet/pods/{uid}/volumes/{plugin}/{volume}"
+
+    def _memory_capacity(self) -> int:
+        from ..api.quantity import value
+
+        return value(self.capacity.get("memory", "0"))
+
+    def make_environment_variables(self, pod: dict, c: dict) -> list[tuple[str, str]]:
+        """makeEnvironmentVariables: envFrom first, then env (later wins), resolving ConfigMap and Secret keys
+        through the API server and fieldRefs from the pod. Raises CRIError-like ValueError with the message the
+        kubelet reports as CreateContainerConfigError."""
+        ns = pod["metadata"].get("namespace", "default")
+        out: dict[str, str] = {}
+
+        def fetch(kind: str, name: str, optional: bool) -> dict | None:
+            try:
+                obj = self.client.get(kind, name, ns)
+            except errors.StatusError as e:
+                if errors.is_not_found(e) and optional:
+                    return None
+                raise ValueError(f'{kind[:-1]} "{name}" not found') from None
+            data = dict(obj.get("data") or {})
+            if kind == "secrets":
+                import base64
+
+                data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
+            return data
+
+        for src in c.get("envFrom") or []:
+            prefix = src.get("prefix", "")
+            if "configMapRef" in src:
+                data = fetch("configmaps", src["configMapRef"].get("name", ""), src["configMapRef"].get("optional"))
+            else:
+                data = fetch("secrets", src.get("secretRef", {}).get("name", ""),
+                             src.get("secretRef", {}).get("optional"))
+            for k, v in (data or {}).items():
+                out[prefix + k] = v
+        for e in c.get("env") or []:
+            if "name" not in e:
+                continue
+            vf = e.get("valueFrom")
+            if not vf:
+                out[e["name"]] = str(e.get("value", ""))
+                continue
+            if "fieldRef" in vf:
+                out[e["name"]] = volumes_mod.field_value(pod, vf["fieldRef"].get("fieldPath", ""))
+            for ref_key, kind, label in (("configMapKeyRef", "configmaps", "ConfigMap"),
+                                         ("secretKeyRef", "secrets", "Secret")):
+                if ref_key in vf:
+                    ref = vf[ref_key]
+                    data = fetch(kind, ref.get("name", ""), ref.get("optional"))
+                    if data is None:
+                        continue
+                    if ref.get("key") not in data:
+                        if ref.get("optional"):
+                            continue
+                        raise ValueError(f"couldn't find key {ref.get('key')} in {label} {ns}/{ref.get('name')}")
+                    out[e["name"]] = data[ref["key"]]
+        return list(out.items())
 
     def _create(self, w: PodWorker, r: ContainerRecord) -> None:
         """startContainer step 2: CreateContainer (the start is the next step)."""
         try:
-            r.container_id = self.runtime.create_container(w.sandbox_id, self.container_config(w, r),
-                                                           self.sandbox_config(w.pod))
+            config = self.container_config(w, r)
+        except ValueError as e:
+            self.recorder.warning(w.pod, "Failed", f"Error: {e}", r.field_path)
+            self._wait(w, r, "CreateContainerConfigError", str(e), retry=True)
+            return
+        try:
+            r.container_id = self.runtime.create_container(w.sandbox_id, config, self.sandbox_config(w.pod))
         except CRIError as e:
             self.recorder.warning(w.pod, "Failed", f"Error: {e.message}", r.field_path)
             self._wait(w, r, "CreateContainerError", e.message, retry=True)
@@ -806,16 +1079,16 @@ class Kubelet:
         r.waiting_reason = ""
         r.waiting_message = ""
         r.ready = False
-        probe = r.spec.get("readinessProbe") if not r.init or r.spec.get("restartPolicy") == "Always" else None
-        if r.init and r.spec.get("restartPolicy") != "Always":
-            r.ready = False
-        elif probe is None:
-            r.ready = True
-        else:
-            self._schedule_probe(w, r)
+        r.started = False
+        r.kill_message = r.kill_reason = ""
         took = self._jitter(60, 150)
+        seen = took + self._next_relist_after(took)
+        if r.init and r.spec.get("restartPolicy") != "Always":
+            r.started = True
+        else:
+            self._start_probes(w, r, seen)
         self._schedule_sync(w, took)
-        self._mark_status(w, took + self._next_relist_after(took))
+        self._mark_status(w, seen)
 
     def _next_relist_after(self, delay: int) -> int:
         phase = (self.started_at or 0) % PLEG_RELIST_PERIOD_MS
@@ -832,9 +1105,30 @@ class Kubelet:
             self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2))
 
     # -- restarts -----------------------------------------------------------------------------------------------
+    def _kill_for_probe(self, w: PodWorker, r: ContainerRecord) -> None:
+        """computePodActions: a container that failed its liveness (or startup) probe is killed, and restarted
+        unless restartPolicy is Never ("Container app failed liveness probe, will be restarted")."""
+        restart = (w.pod.get("spec") or {}).get("restartPolicy", "Always") != "Never" or \
+            r.spec.get("restartPolicy") == "Always"
+        message = r.kill_message + (", will be restarted" if restart else "")
+        fld = "livenessProbe" if r.kill_reason == "LivenessProbe" else "startupProbe"
+        grace = (r.spec.get(fld) or {}).get("terminationGracePeriodSeconds")
+        if grace is None:
+            grace = (w.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        r.kill_message = ""
+        r.force_restart = restart
+        since = r.last_finished_ms
+        took = self._kill_container(w, r, message, max(int(grace), MINIMUM_GRACE_PERIOD_S), r.kill_reason)
+        r.backoff_since = since  # SyncPod starts it again at once, checking back-off against the previous exit
+        r.last_finished_ms = r.finished_at
+        self._mark_status(w, took)
+        self._schedule_sync(w, took)
+
     def _should_restart(self, w: PodWorker, r: ContainerRecord) -> bool:
         policy = (w.pod.get("spec") or {}).get("restartPolicy", "Always")
         if r.init and r.spec.get("restartPolicy") == "Always":
+            return True
+        if r.force_restart:
             return True
         return policy == "Always" or (policy == "OnFailure" and r.exit_code != 0)
 
@@ -842,8 +1136,8 @@ class Kubelet:
         """computePodActions + doBackOff: restart an exited container, or wait in CrashLoopBackOff."""
         md = w.pod["metadata"]
         key = f"{md['name']}_{md.get('namespace', 'default')}_{w.uid}_{r.name}"
-        finished = r.finished_at if r.finished_at is not None else self.loop.now
-        if self.container_backoff.is_in_back_off_since(key, finished, self.loop.now):
+        finished = r.backoff_since
+        if finished is not None and self.container_backoff.is_in_back_off_since(key, finished, self.loop.now):
             back = self.container_backoff.get(key)
             pod_desc = f"{md['name']}_{md.get('namespace', 'default')}({w.uid})"
             self.recorder.warning(w.pod, "BackOff", f"Back-off restarting failed container {r.name} in pod "
@@ -861,55 +1155,201 @@ class Kubelet:
             r.last_state = {"terminated": self._terminated_state(r)}
         if r.container_id:
             try:
+                r.previous_log = self.runtime.log_lines(r.container_id)
+            except CRIError:
+                r.previous_log = []
+            try:
                 self.runtime.remove_container(r.container_id)
             except CRIError:
                 pass
         r.restart_count += 1
+        r.force_restart = False
         r.container_id = ""
         r.stage = "pending"
         self._ensure_image(w, r)
 
-    # -- probes (prober/worker.go) ------------------------------------------------------------------------------
-    def _schedule_probe(self, w: PodWorker, r: ContainerRecord) -> None:
-        """The readiness probe worker ticks every periodSeconds from when the pod was added; a tick within
-        initialDelaySeconds of the container's start is skipped."""
-        probe = r.spec.get("readinessProbe") or {}
-        period = max(1, int(probe.get("periodSeconds", 10))) * 1000
-        initial = int(probe.get("initialDelaySeconds", 0)) * 1000
-        started = r.started_at if r.started_at is not None else self.loop.now
-        t = w.added_at + ((self.loop.now - w.added_at) // period + 1) * period  # the next tick after now
-        while (t - started) // 1000 * 1000 < initial:
-            t += period
-        background = r.ready or r.probe_failures >= int(probe.get("failureThreshold", 3))
-        r.probe_timer = self._call(t - self.loop.now, self._probe, w.uid, r.name,
-                                   label=f"readiness probe {w.key}/{r.name}", background=background)
+    # -- probes (prober/worker.go, prober_manager.go) ---------------------------------------------------------
+    def _start_probes(self, w: PodWorker, r: ContainerRecord, delay: int) -> None:
+        """A container started: its probe workers follow the new container ID. Ticks stay on the pod's grid
+        (every periodSeconds from when the pod was added); a readiness probe also runs at once when the status
+        manager first sees the container (UpdatePodStatus triggers it manually)."""
+        for pw in r.probes.values():
+            pw.new_container(r.container_id)
+            self._schedule_probe(w, r, pw)
+        if not r.probes.get(pr.STARTUP):
+            self._container_started(w, r, delay)
 
-    def _probe(self, uid: str, name: str) -> None:
-        w = self.workers.get(uid)
-        if w is None or w.finished or w.terminating:
-            return
-        r = w.record(name)
-        if r is None or r.stage != "running":
-            return
-        r.probe_timer = None
-        c = self.runtime.containers.get(r.container_id)
-        ok = c.behavior.probe_result("readiness", self.loop.now) if c is not None else False
-        self.loop.emit(self.component, "probe", w.ref, {"container": name, "probe": "readiness",
-                                                         "result": "success" if ok else "failure"})
-        if ok:
-            r.probe_failures = 0
+    def _container_started(self, w: PodWorker, r: ContainerRecord, delay: int = 0) -> None:
+        r.started = True
+        rp = r.probes.get(pr.READINESS)
+        if rp is None:
+            r.ready = not r.init or r.spec.get("restartPolicy") == "Always"
         else:
-            r.probe_failures += 1
-            self.recorder.warning(w.pod, "Unhealthy", "Readiness probe failed: ", r.field_path)
-        if ok != r.ready:
-            r.ready = ok
+            self._schedule_probe(w, r, rp, manual=delay)
+
+    def _schedule_probe(self, w: PodWorker, r: ContainerRecord, pw, manual: int | None = None) -> None:
+        """Set the worker's next tick (the next one on its grid, or ``manual`` ms from now if that is sooner)
+        and (re)arm the container's probe timer: workers due at the same instant run in one step."""
+        now = self.loop.now
+        if manual is not None:
+            t = now + manual
+            if pw.next_at is not None and pw.next_at <= t:
+                return
+        else:
+            period = pw.period_ms
+            t = w.added_at + ((now - w.added_at) // period + 1) * period  # the next tick after now
+        pw.next_at = t
+        self._arm_probes(w, r)
+
+    def _arm_probes(self, w: PodWorker, r: ContainerRecord) -> None:
+        t = None
+        open_ = False  # a probe whose verdict is still open keeps settle() waiting; settled ones tick in background
+        for pw in r.probes.values():
+            na = pw.next_at
+            if na is not None and (t is None or na < t):
+                t = na
+            if not open_ and ((pw.kind == pr.READINESS and pw.result != pr.SUCCESS and
+                               pw.failures < pw.failure_threshold) or
+                              (pw.kind == pr.STARTUP and not r.started and not pw.on_hold)):
+                open_ = True
+        if t is None:
+            return
+        timer = r.probe_timer
+        if timer is not None and not timer.cancelled:
+            if timer.time == t and timer.background == (not open_):
+                return
+            timer.cancel()
+        r.probe_timer = self._call(t - self.loop.now, self._probe, w, r, label=f"probes {w.key}/{r.name}",
+                                   background=not open_)
+
+    def _probe(self, w: PodWorker, r: ContainerRecord) -> None:
+        r.probe_timer = None
+        if w.finished or w.terminal or w.killed:
+            return  # the pod is terminated: its workers exit
+        now = self.loop.now
+        for pw in r.probes.values():
+            if pw.next_at != now:
+                continue
+            pw.next_at = None
+            if w.terminating and pw.kind in (pr.LIVENESS, pr.STARTUP):
+                pw.result = pr.SUCCESS  # graceful shutdown: a last Success, then stop probing
+                continue
+            self._do_probe(w, r, pw)
+            if pw.next_at is None:
+                period = pw.period_ms
+                pw.next_at = w.added_at + ((now - w.added_at) // period + 1) * period
+        self._arm_probes(w, r)
+
+    def _do_probe(self, w: PodWorker, r: ContainerRecord, pw) -> None:
+        """doProbe: probe once (unless the tick is skipped) and act on a verdict that changed."""
+        if r.stage != "running" or not r.container_id:
+            return
+        if pw.container_id != r.container_id:
+            pw.new_container(r.container_id)
+        if pw.on_hold:
+            return
+        if pw.initial_delay_s and (self.loop.now - (r.started_at or 0)) // 1000 < pw.initial_delay_s:
+            return
+        if r.started != (pw.kind != pr.STARTUP):
+            return  # startup gates liveness and readiness; a started container needs no startup probe
+        ok, output = self.run_probe(w, r, pw)
+        result = pr.SUCCESS if ok else pr.FAILURE
+        self.loop.emit(self.component, "probe", w.ref, {"container": r.name, "probe": pw.kind, "result": "success"}
+                       if ok else {"container": r.name, "probe": pw.kind, "result": "failure", "output": output})
+        if not ok:
+            self.recorder.warning(w.pod, "Unhealthy", f"{pw.kind.capitalize()} probe failed: {output}",
+                                  r.field_path)
+        prev = pw.result
+        if pw.record(result) and pw.result != prev:  # the results manager only notifies changes
+            self._on_probe_result(w, r, pw.kind, result)
+
+    def run_probe(self, w: PodWorker, r: ContainerRecord, pw) -> tuple[bool, str]:
+        """runProbe: exec through the runtime (ExecSync); httpGet, tcpSocket and grpc straight to the pod IP."""
+        spec = pw.spec
+        handler = pw.handler
+        timeout = pw.timeout_s
+        if handler == "exec":
+            try:
+                res = self.runtime.exec_sync(r.container_id, list(spec["exec"].get("command") or []), timeout)
+            except CRIError as e:
+                return False, e.message
+            return res["exitCode"] == 0, res["stdout"] + res["stderr"]
+        c = self.runtime.containers.get(r.container_id)
+        if c is None:
+            return False, ""
+        verdict = c.behavior.answer(pw.kind, handler, self.loop.now - c.started_ms, timeout * 1000, self.loop.now)
+        if verdict[0] == "ok":
+            return True, ""
+        try:
+            return False, pr.output_for(spec, verdict, w.pod_ip, r.spec)
+        except ValueError as e:
+            return False, str(e)
+
+    def _on_probe_result(self, w: PodWorker, r: ContainerRecord, kind: str, result: str) -> None:
+        """The results managers' updates: readiness sets ready; startup success starts the other probes;
+        a liveness or startup failure makes the next sync kill (and restart) the container."""
+        self.loop.emit(self.component, "probe.result", w.ref, {"container": r.name, "probe": kind,
+                                                                "result": result})
+        if kind == pr.READINESS:
+            ready = result == pr.SUCCESS and r.started
+            if ready != r.ready:
+                r.ready = ready
+                self._mark_status(w)
+        elif kind == pr.LIVENESS and result == pr.SUCCESS:
+            return
+        elif result == pr.SUCCESS:  # startup
+            self._container_started(w, r)
             self._mark_status(w)
-        self._schedule_probe(w, r)
+        else:
+            r.kill_reason = "LivenessProbe" if kind == pr.LIVENESS else "StartupProbe"
+            r.kill_message = f"Container {r.name} failed {kind} probe"
+            self._schedule_sync(w, 0)
 
     def _cancel_probe(self, r: ContainerRecord) -> None:
+        for pw in r.probes.values():
+            pw.next_at = None
         if r.probe_timer is not None:
             r.probe_timer.cancel()
             r.probe_timer = None
+
+    def _kill_container(self, w: PodWorker, r: ContainerRecord, message: str, grace: int,
+                        reason: str = "") -> int:
+        """killContainer: run the preStop hook, then StopContainer with what is left of the grace period.
+        Returns how long (ms) the container takes to stop."""
+        self.recorder.normal(w.pod, "Killing", message, r.field_path)
+        hook_ms = self._pre_stop(w, r, grace)
+        grace_left = max(grace - hook_ms // 1000, MINIMUM_GRACE_PERIOD_S)
+        took = hook_ms + self.runtime.stop_container(r.container_id, grace_left)
+        s = self.runtime.containers[r.container_id]
+        r.stage = "exited"
+        r.exit_code = s.exit_code
+        r.term_reason = s.reason
+        r.finished_at = self.loop.now + took
+        r.ready = False
+        r.started = False
+        return took
+
+    def _pre_stop(self, w: PodWorker, r: ContainerRecord, grace: int) -> int:
+        """executePreStopHook: how long (ms) the preStop hook runs, at most the grace period."""
+        hook = ((r.spec.get("lifecycle") or {}).get("preStop")) or {}
+        if not hook:
+            return 0
+        ms = 0
+        if hook.get("sleep") is not None:
+            ms = int(hook["sleep"].get("seconds", 0)) * 1000
+        elif hook.get("exec") is not None:
+            cmd = list(hook["exec"].get("command") or [])
+            m = _SLEEP_RE.search(" ".join(cmd))
+            ms = int(m.group(1)) * 1000 if m else 10
+            try:
+                self.runtime.exec_sync(r.container_id, cmd, grace)
+            except CRIError:
+                pass
+        elif hook.get("httpGet") is not None:
+            ms = 10
+        ms = min(ms, grace * 1000)
+        self.loop.emit(self.component, "hook.preStop", w.ref, {"container": r.name, "ms": ms})
+        return ms
 
     # -- termination ----------------------------------------------------------------------------------------------
     def _finish_pod(self, w: PodWorker) -> None:
@@ -928,24 +1368,29 @@ class Kubelet:
     def _sync_terminating_pod(self, w: PodWorker) -> None:
         """killPod, then the status manager's final update and delete, then garbage collection."""
         if not w.killed:
+            # killContainersWithSyncResult: the main containers first; sidecars (restartable init containers)
+            # after them, in reverse order, each with what is left of the grace period
             w.killed = True
             grace = self._grace_period(w)
+            w.kill_deadline = self.loop.now + grace * 1000
             longest = 0
             for r in w.containers:
                 self._cancel_probe(r)
-                if r.stage == "running":
-                    self.recorder.normal(w.pod, "Killing", f"Stopping container {r.name}", r.field_path)
-                    took = self.runtime.stop_container(r.container_id, grace)
-                    s = self.runtime.containers[r.container_id]
-                    r.stage = "exited"
-                    r.exit_code = s.exit_code
-                    r.term_reason = s.reason
-                    r.finished_at = self.loop.now + took
-                    r.ready = False
+                if r.stage == "running" and not r.init:
+                    took = self._kill_container(w, r, f"Stopping container {r.name}", grace)
                     longest = max(longest, took)
+            w.sidecars_to_kill = [r for r in reversed(w.containers) if r.init and r.stage == "running"]
             if longest or w.sandbox_id:
                 self._schedule_sync(w, longest)
                 return
+        if w.sidecars_to_kill:
+            r = w.sidecars_to_kill.pop(0)
+            took = 0
+            if r.stage == "running":
+                left = max(-(-(w.kill_deadline - self.loop.now) // 1000), MINIMUM_GRACE_PERIOD_S)
+                took = self._kill_container(w, r, f"Stopping container {r.name}", left)
+            self._schedule_sync(w, took)
+            return
         if w.sandbox_id and not w.sandbox_stopped:
             self.runtime.stop_pod_sandbox(w.sandbox_id)
             w.sandbox_stopped = True
@@ -976,6 +1421,7 @@ class Kubelet:
                 self.runtime.stop_pod_sandbox(w.sandbox_id)
             self.runtime.remove_pod_sandbox(w.sandbox_id)
         w.finished = True
+        self.volumes.tear_down(w.pod)
         if w.timer is not None:
             w.timer.cancel()
         if w.status_timer is not None:
@@ -987,14 +1433,15 @@ class Kubelet:
     # =============================================================================================================
     # the status manager
     # =============================================================================================================
-    def _mark_status(self, w: PodWorker, delay: int = 0) -> None:
+    def _mark_status(self, w: PodWorker, delay: int = 0, background: bool = False) -> None:
         if w.deleted or w.finished:
             return
         if w.status_timer is not None:
             if w.status_timer.time <= self.loop.now + delay:
                 return
             w.status_timer.cancel()
-        w.status_timer = self._call(delay, self._sync_status, w.uid, label=f"status update {w.key}")
+        w.status_timer = self._call(delay, self._sync_status, w.uid, label=f"status update {w.key}",
+                                    background=background)
 
     def _container_status(self, w: PodWorker, r: ContainerRecord) -> dict:
         s = {"name": r.name}
@@ -1015,7 +1462,7 @@ class Kubelet:
         s["ready"] = r.ready if not r.init or r.spec.get("restartPolicy") == "Always" else \
             (r.stage == "exited" and r.exit_code == 0)
         s["restartCount"] = r.restart_count
-        s["started"] = r.stage == "running"
+        s["started"] = r.stage == "running" and r.started
         s["state"] = state
         res = r.spec.get("resources") or {}
         if res.get("requests") or res.get("limits"):
@@ -1072,6 +1519,9 @@ class Kubelet:
         if w is None or w.deleted or w.finished:
             return
         w.status_timer = None
+        if w.static:
+            self._sync_mirror_status(w)
+            return
         current = self.pod_informer.get(w.key) if self.pod_informer else None
         if current is None or current["metadata"].get("uid") != w.uid:
             return
@@ -1097,6 +1547,84 @@ class Kubelet:
                     return
             w.deleted = True
             self._schedule_sync(w, 0)
+
+    # =============================================================================================================
+    # the kubelet's HTTPS server (:10250): what the API server proxies pods/log and pods/exec to
+    # =============================================================================================================
+    def _served_record(self, namespace: str, name: str, container: str) -> tuple[PodWorker, ContainerRecord]:
+        uid = self.by_key.get(f"{namespace}/{name}")
+        w = self.workers.get(uid) if uid else None
+        if w is None:
+            raise errors.new_not_found("pods", name)
+        r = w.record(container)
+        if r is None:
+            raise errors.new_bad_request(f"container {container} is not valid for pod {name}")
+        return w, r
+
+    def container_logs(self, namespace: str, name: str, container: str, previous: bool = False,
+                       tail: int | None = None, timestamps: bool = False) -> str:
+        """GET /containerLogs/<ns>/<pod>/<container>: read the container's log file (CRI format) and strip
+        the prefix unless timestamps are asked for."""
+        w, r = self._served_record(namespace, name, container)
+        self.loop.emit(self.component, "kubelet.containerLogs", w.ref, {"container": container,
+                                                                          "previous": previous})
+        if previous:
+            if not r.previous_log:
+                raise errors.new_bad_request(f'previous terminated container "{container}" in pod "{name}" not '
+                                             f'found')
+            lines = r.previous_log
+        else:
+            if not r.container_id or r.container_id not in self.runtime.containers:
+                reason = r.waiting_reason or "ContainerCreating"
+                raise errors.new_bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
+                                             f'{reason}')
+            lines = self.runtime.log_lines(r.container_id)
+        if tail is not None:
+            lines = lines[-tail:] if tail else []
+        out = []
+        for line in lines:
+            ts, _stream, _tag, text = line.split(" ", 3)
+            out.append(f"{ts} {text}" if timestamps else text)
+        return "".join(x + "\n" for x in out)
+
+    def run_in_container(self, namespace: str, name: str, container: str, command: list[str]) -> dict:
+        """POST /exec/<ns>/<pod>/<container>: CRI Exec, then the stream (stdout, stderr, exit code)."""
+        w, r = self._served_record(namespace, name, container)
+        if r.stage != "running":
+            raise errors.new_bad_request(f"unable to upgrade connection: container not found (\"{container}\")")
+        self.loop.emit(self.component, "kubelet.exec", w.ref, {"container": container, "command": list(command)})
+        try:
+            res = self.runtime.exec(r.container_id, list(command))
+        except CRIError as e:
+            raise errors.new_bad_request(e.message) from None
+        return {"stdout": res["stdout"], "stderr": res["stderr"], "exitCode": res["exitCode"]}
+
+    def _sync_mirror_status(self, w: PodWorker) -> None:
+        """A static pod's status goes to its mirror pod, created first if it is missing (or stale)."""
+        current = self.pod_informer.get(w.key) if self.pod_informer else None
+        ann = ((current or {}).get("metadata") or {}).get("annotations") or {}
+        try:
+            if w.terminating and w.killed and w.sandbox_stopped:
+                if current is not None and static_mod.is_mirror_pod(current):
+                    self.client.delete("pods", w.name, w.namespace, grace_period_seconds=0)
+                w.deleted = True
+                self._schedule_sync(w, 0)
+                return
+            if current is None or ann.get(static_mod.CONFIG_MIRROR) != w.uid or \
+                    current["metadata"].get("deletionTimestamp"):
+                if current is not None and static_mod.is_mirror_pod(current):
+                    self.client.delete("pods", w.name, w.namespace, grace_period_seconds=0)
+                current = self.client.create("pods", static_mod.mirror_pod(w.pod, self.node_name, self.node_uid))
+                self.loop.emit(self.component, "mirror.create", w.ref, {"hash": w.uid})
+            new_status = self.generate_pod_status(w)
+            if new_status != current.get("status"):
+                pod = dict(current)
+                pod["metadata"] = dict(current["metadata"])
+                pod["status"] = new_status
+                self.client.update_status("pods", pod)
+        except errors.StatusError:
+            # e.g. the API server is down: the static pod runs on; try again later
+            self._mark_status(w, 10_000, background=True)
 
     # =============================================================================================================
     # for notebooks

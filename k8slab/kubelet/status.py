@@ -84,6 +84,15 @@ PRESSURE_CONDITIONS = (
 )
 
 
+# the same conditions when the signal is over its threshold (nodestatus setters), with the node event
+PRESSURE_CONDITIONS_TRUE = (
+    ("MemoryPressure", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available",
+     "NodeHasInsufficientMemory"),
+    ("DiskPressure", "KubeletHasDiskPressure", "kubelet has disk pressure", "NodeHasDiskPressure"),
+    ("PIDPressure", "KubeletHasInsufficientPID", "kubelet has insufficient PID available", "NodeHasInsufficientPID"),
+)
+
+
 def ready_condition(errors: list[str]) -> tuple[str, str, str]:
     """ReadyCondition: (status, reason, message) from the runtime and network errors."""
     if errors:

@@ -15,10 +15,12 @@ Colours come from :mod:`k8slab.viz.style` and mean the same thing in every noteb
 from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
 from .network import path_table, pod_network, route_table
+from .node import cri_calls, hpa_plot, node_resources, node_view, pod_timeline, sample_node_usage
 from .pipeline import pipeline, pipeline_stages, pipeline_table, stop_reason
 from .raft import raft_graph, raft_table, raft_timeline
 from .tables import describe, events_table, journey, step_table
 
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
            "step_table", "journey", "describe", "pipeline", "pipeline_stages", "pipeline_table", "stop_reason",
-           "pod_network", "path_table", "route_table", "raft_graph", "raft_table", "raft_timeline"]
+           "pod_network", "path_table", "route_table", "raft_graph", "raft_table", "raft_timeline",
+           "node_view", "cri_calls", "pod_timeline", "sample_node_usage", "node_resources", "hpa_plot"]

@@ -7,7 +7,8 @@
 """
 
 from .netlab import NetLab
+from .nodeview import NodeView
 from .raftlab import RaftLab
 from .stepper import Stepper
 
-__all__ = ["NetLab", "RaftLab", "Stepper"]
+__all__ = ["NetLab", "NodeView", "RaftLab", "Stepper"]

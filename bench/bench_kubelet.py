@@ -1,0 +1,45 @@
+"""Kubelets at scale: ``NODES`` nodes running ``PODS`` pods, each with a readiness and a liveness probe (httpGet,
+period 10 s), for one virtual hour. Prints the wall time of the set-up (build, schedule, start every pod) and of
+the virtual hour, and the probe, CRI and trace counts. Target: the virtual hour in under 60 s of wall time.
+
+Probes are background timers, so ``settle()`` still terminates; the hour is run with ``run(seconds=3600)``.
+
+    python bench/bench_kubelet.py [nodes] [pods] [virtual seconds]
+"""
+
+import sys
+import time
+
+from k8slab import Cluster
+
+
+def main(nodes: int = 100, pods: int = 3000, seconds: int = 3600) -> None:
+    t = time.perf_counter()
+    c = Cluster(nodes=nodes, seed=1, node_cpu="32", node_memory="128Gi", events=False, trace_stages=False,
+                coredns_replicas=2)
+    built = time.perf_counter() - t
+    probe = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10}
+    c.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+             "spec": {"replicas": pods, "selector": {"matchLabels": {"app": "web"}},
+                      "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
+                          "name": "app", "image": "nginx:1.27", "ports": [{"containerPort": 8080}],
+                          "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                          "readinessProbe": dict(probe), "livenessProbe": dict(probe)}]}}}})
+    t = time.perf_counter()
+    c.settle(timeout=1800)
+    started = time.perf_counter() - t
+    running = sum(1 for p in c.admin.list("pods", "default")["items"] if p["status"].get("phase") == "Running")
+    steps0, seq0 = c.loop.steps, c.trace.last_seq
+    t, cpu = time.perf_counter(), time.process_time()
+    c.run(seconds=seconds)
+    hour, hour_cpu = time.perf_counter() - t, time.process_time() - cpu
+    probes = sum(1 for _ in c.trace.filter(kind="probe")) if hasattr(c.trace, "filter") else 0
+    print(f"kubelet: {nodes} nodes, {pods} pods with readiness+liveness probes")
+    print(f"kubelet: build {built:.1f} s, schedule and start every pod {started:.1f} s ({running} Running)")
+    print(f"kubelet: {seconds} virtual s in {hour:.1f} s wall, {hour_cpu:.1f} s CPU (target < 60 s); "
+          f"{c.loop.steps - steps0} steps, {c.trace.last_seq - seq0} trace events, {probes} probes")
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:]]
+    main(*args)
