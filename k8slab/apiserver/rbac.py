@@ -267,6 +267,8 @@ def _controller_roles() -> dict[str, list[dict]]:
         "resourcequota-controller": [
             rule(["list", "watch"], ["*"], ["*"]),
             rule(["update"], [""], ["resourcequotas/status"]),
+            _events_rule(),
+        ],
         "horizontal-pod-autoscaler": [
             rule(["get", "list", "watch"], ["autoscaling"], ["horizontalpodautoscalers"]),
             rule(["update"], ["autoscaling"], ["horizontalpodautoscalers/status"]),
