@@ -31,6 +31,7 @@ from .cri import ContainerRuntime
 from .dns import CoreDNS
 from .etcd import MVCCStore
 from .kubelet import Kubelet
+from .kubelet.kubelet import DEFAULT_CAPACITY
 from .pki import cluster_ca_pem
 from .proxy.iptables import SharedRuleCache
 from .proxy.kubeproxy import KubeProxy
@@ -189,9 +190,11 @@ class Cluster:
                 taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
         if self.cloud is not None:
             self.cloud.add_instance(name, ip, "lab.standard-2" if control_plane else "lab.standard-4")
-        kubelet = (ExternalCloudKubelet if self.cloud is not None else Kubelet)(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
-                          capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods)}, labels=labels,
-                          taints=taints, control_plane=control_plane)
+        kubelet_cls = ExternalCloudKubelet if self.cloud is not None else Kubelet
+        kubelet = kubelet_cls(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
+                              capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods),
+                                        "ephemeral-storage": DEFAULT_CAPACITY["ephemeral-storage"]},
+                              labels=labels, taints=taints, control_plane=control_plane)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
                           component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache,

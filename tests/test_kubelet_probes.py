@@ -258,7 +258,8 @@ def test_failing_readiness_takes_the_pod_out_of_endpointslices():
     c.settle()
 
     def ready():
-        eps = [e for s in c.admin.list("endpointslices", "default")["items"] for e in s.get("endpoints") or []]
+        eps = [e for s in c.admin.list("endpointslices", "default", label_selector="kubernetes.io/service-name=web")
+               ["items"] for e in s.get("endpoints") or []]
         return {e["targetRef"]["name"]: e["conditions"]["ready"] for e in eps}
 
     assert ready() == {"good": True, "bad": True}
