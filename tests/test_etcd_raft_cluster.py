@@ -94,7 +94,9 @@ def test_losing_quorum_fails_writes_and_keeps_pods_running():
     assert ec.has_quorum()
     c.scale("deployment", "web", 4)
     c.settle()
-    assert len(running(c)) == 4
+    # the controllers' writes commit again: the Deployment, its ReplicaSet and the new pods are stored
+    pods = [p for p in c.get("pods") if p["metadata"].get("namespace") == "default"]
+    assert len(pods) == 4 and c.get("deployment", "web")["status"]["replicas"] == 4
     status = ec.status()
     assert len({row["commit"] for row in status}) <= 2 and all(row["state"] != "Crashed" for row in status)
 
