@@ -117,3 +117,15 @@ def test_raftlab_isolate_leader_and_lose_quorum():
     assert max(r.raft_log.committed for r in lab.net.members.values() if r is not None) == before
     lab.lose_quorum()  # already lost: nobody more is crashed
     assert "crashed nobody" in lab.last and lab.error.value == ""
+
+
+def test_stepper_on_a_raft_backed_cluster():
+    from k8slab.examples import NGINX
+
+    c = Cluster(nodes=1, seed=0, etcd_members=3)
+    c.apply(NGINX)
+    s = widgets.Stepper(c)
+    kinds = set()
+    for _ in range(40):
+        kinds.update(e.kind for e in s.step_once())
+    assert s.error.value == "" and "raft.commit" in kinds
