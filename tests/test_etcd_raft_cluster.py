@@ -94,7 +94,9 @@ def test_losing_quorum_fails_writes_and_keeps_pods_running():
     assert ec.has_quorum()
     c.scale("deployment", "web", 4)
     c.settle()
-    assert len(running(c)) == 4
+    # the controllers' writes commit again: the Deployment, its ReplicaSet and the new pods are stored
+    pods = [p for p in c.get("pods") if p["metadata"].get("namespace") == "default"]
+    assert len(pods) == 4 and c.get("deployment", "web")["status"]["replicas"] == 4
     status = ec.status()
     assert len({row["commit"] for row in status}) <= 2 and all(row["state"] != "Crashed" for row in status)
 
@@ -228,3 +230,24 @@ def test_idle_cluster_keeps_its_leader_and_clock():
     assert ec.net.now == c.now and ec.leader() == lead and ec.term == term
     c.apply(cm("after-an-hour"))
     assert c.get("configmap", "after-an-hour")
+
+
+def test_serializable_read_at_a_cut_off_member_is_stale():
+    c = Cluster(nodes=1, seed=4, etcd_members=3)
+    ec = c.etcd_cluster
+    key = "/registry/configmaps/default/stale"
+    c.apply(cm("stale", "old"))
+    c.run(1)
+    cut = next(m for m in ec.members if m != ec.leader() and ec.net.members[ec.net.id_of(m)].raft_log.applied
+               == ec.net.members[ec.net.id_of(ec.leader())].raft_log.applied)
+    ec.isolate(cut)
+    c.apply(cm("stale", "new"))
+    lead = ec.leader()
+    assert '"new"' in ec.range(key, serializable=True, member=lead).kvs[0].value
+    assert '"old"' in ec.range(key, serializable=True, member=cut).kvs[0].value  # what it has applied
+    with pytest.raises(ErrTimeout):
+        ec.range(key, member=cut)  # linearizable: it cannot reach the leader for a read index
+    ec.heal()
+    c.run(3)
+    assert '"new"' in ec.range(key, serializable=True, member=cut).kvs[0].value
+    assert '"new"' in ec.range(key, member=cut).kvs[0].value

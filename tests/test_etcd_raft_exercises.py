@@ -9,9 +9,9 @@ from k8slab.exercises import check, exercises
 from k8slab.exercises.etcd import DEMO_KEY, etcd_cluster, max_failures, partition_outcome
 
 
-def test_four_exercises_with_hints():
+def test_five_exercises_with_hints():
     ex = exercises("02.")
-    assert [e.id for e in ex] == ["02.1", "02.2", "02.3", "02.4"] and all(e.hints for e in ex)
+    assert [e.id for e in ex] == ["02.1", "02.2", "02.3", "02.4", "02.5"] and all(e.hints for e in ex)
 
 
 def test_registry_keys():
@@ -71,3 +71,14 @@ def test_partitioned_leader():
     assert not r and "quorum" in r.message
     r = check("02.4", dict(right, term=want["term"] + 1))
     assert not r and "term" in r.message
+
+
+def test_linearizable_or_not():
+    assert check("02.5", {"A": False, "B": True, "C": True})
+    r = check("02.5", {"A": True, "B": True, "C": True})
+    assert not r and "stale read" in r.message
+    r = check("02.5", {"A": False, "B": True, "C": False})
+    assert not r and "without an answer" in r.message
+    r = check("02.5", {"A": False, "B": False, "C": True})
+    assert not r and "history B is linearizable" in r.message
+    assert "answer with a dict" in check("02.5", [False, True, True]).message

@@ -55,6 +55,7 @@ class EtcdCluster:
         self._results: dict[int, Any] = {}
         self._entry_of: dict[int, tuple[int, int]] = {}
         self._reads: dict[int, int] = {}  # request id -> read index
+        self._rev_at: dict[int, int] = {0: self.store.revision}  # Raft index -> store revision once applied
         self.endpoint = 1  # the member the client talks to; it fails over to the next live member
         self.failed_requests = 0
         self.on_fault = None  # called with (method name, args) before each fault, so a cluster can replay them
@@ -176,6 +177,9 @@ class EtcdCluster:
             r.raft_log.create_snapshot(applied)
             if applied > self.snapshot_catch_up_entries:
                 r.raft_log.compact(applied - self.snapshot_catch_up_entries)
+        low = min((r.raft_log.applied for r in self.net.members.values() if r is not None), default=0)
+        if len(self._rev_at) > 2 * self.snapshot_catch_up_entries and low > 0:
+            self._rev_at = {i: v for i, v in self._rev_at.items() if i >= low}
 
     def background(self) -> None:
         """The periodic run the cluster's loop schedules, so members catch up even when nobody writes."""
@@ -189,12 +193,14 @@ class EtcdCluster:
         r = self.net.members[member]
         self.store.raft_term = r.term if r is not None else self.store.raft_term
         if entry.data is None:
+            self._rev_at[entry.index] = self.store.revision
             return
         req_id, op, args = entry.data
         try:
             result = getattr(self.store, op)(*args)
         except EtcdError as e:
             result = e
+        self._rev_at[entry.index] = self.store.revision
         self._results[req_id] = result
         self._entry_of[req_id] = (entry.index, entry.term)
 
@@ -284,14 +290,29 @@ class EtcdCluster:
         return self._propose("compact", revision)
 
     def range(self, key: str, range_end: str | None = None, revision: int = 0, limit: int = 0,
-              keys_only: bool = False, count_only: bool = False, serializable: bool = False):
-        """Range. Linearizable by default: the member asks the leader for a read index (ReadIndex) and answers
-        once the state has applied up to it; ``serializable=True`` answers from the applied state at once."""
+              keys_only: bool = False, count_only: bool = False, serializable: bool = False, member=None):
+        """Range, served by ``member`` (default: the client's endpoint). Linearizable by default: the member asks
+        the leader for a read index (ReadIndex) and answers once it has applied up to it. ``serializable=True``
+        (``etcdctl get --consistency=s``) answers at once from what that member has applied, which may be old:
+        the revision the store had when the member's last applied entry was applied."""
         if not serializable:
-            self.read_index()
+            self.read_index(member)
+            return self.store.range(key, range_end, revision, limit, keys_only, count_only)
+        self.sync()
+        m = self._endpoint() if member is None else self.net.id_of(member)
+        r = self.net.members[m]
+        if r is None:
+            raise ConnectionError(f"{self.net.name(m)} is down")
+        at = self._rev_at.get(r.raft_log.applied)
+        if at is None or at >= self.store.revision:
+            at = 0
+        elif at < self.store.compact_revision:
+            at = self.store.compact_revision  # older history is gone from the one stored copy
+        if revision == 0 or (at and revision > at):
+            revision = at
         return self.store.range(key, range_end, revision, limit, keys_only, count_only)
 
-    def read_index(self) -> int:
+    def read_index(self, member=None) -> int:
         """Confirm, through a heartbeat round with a quorum, that the leader still leads; return the commit index
         a linearizable read must wait for (etcd's linearizableReadLoop)."""
         self.sync()
@@ -299,7 +320,7 @@ class EtcdCluster:
         ctx = ("read", self._next_id)
         net = self.net
         deadline = net.now + REQUEST_TIMEOUT_MS
-        member = self._endpoint()
+        member = self._endpoint() if member is None else net.id_of(member)
         waiting = not self._try(net.read_index, member, ctx)
         while ctx not in self._reads or self.applied_index < self._reads[ctx]:
             t = net.next_time()

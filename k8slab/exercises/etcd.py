@@ -201,3 +201,51 @@ register(Exercise(
     ["net = RaftNetwork(3, seed=2); old = net.run_until_leader(); net.isolate(old); net.run(3000)",
      "net.leader(), net.members[i].term and net.members[i].state tell you.",
      "The isolated leader runs check-quorum every election timeout; its pre-votes reach nobody."]))
+
+
+# -- 02.5: linearizable or not? -----------------------------------------------------------------------------------
+
+def histories():
+    """Three recorded histories of one key (times in ms; a return time of inf, printed ?, means the client never
+    got an answer)."""
+    from ..etcd.linearizability import INF, Operation as O
+
+    return {
+        "A": [O(1, "put", "x", 1, 0, 10), O(2, "get", "x", 1, 4, 6), O(3, "get", "x", None, 12, 14)],
+        "B": [O(1, "put", "x", 1, 0, 10), O(2, "get", "x", None, 2, 4), O(3, "get", "x", 1, 5, 8),
+              O(2, "put", "x", 2, 9, 15), O(3, "get", "x", 1, 11, 13)],
+        "C": [O(1, "put", "x", 1, 0, INF), O(2, "get", "x", None, 3, 5), O(3, "get", "x", 1, 20, 22),
+              O(2, "get", "x", 1, 30, 31)],
+    }
+
+
+_WHY = {
+    "A": "the put returned at 10 and client 3's get started at 12: it must see 1, yet it saw nothing (a stale read)",
+    "B": "every read fits: None before the put takes effect, 1 after it, and the get at 11-13 may come before the "
+         "second put takes effect",
+    "C": "a put without an answer may take effect at any time after its call (or never): here after 5 and before 20",
+}
+
+
+def _check_histories(answer, cluster):
+    from ..etcd.linearizability import check_history
+
+    hs = histories()
+    want = {k: bool(check_history(v)) for k, v in hs.items()}
+    if not isinstance(answer, dict) or set(answer) != set(hs):
+        return False, 'answer with a dict {"A": True/False, "B": ..., "C": ...}: is each history linearizable?'
+    for k in sorted(hs):
+        if bool(answer[k]) != want[k]:
+            verdict = "linearizable" if want[k] else "not linearizable"
+            return False, f"history {k} is {verdict}: {_WHY[k]}"
+    return True, "; ".join(f"{k}: {'linearizable' if want[k] else 'not linearizable'}" for k in sorted(hs))
+
+
+register(Exercise(
+    "02.5", "Linearizable or not?",
+    "For each of the histories A, B and C (histories() in k8slab.exercises.etcd), is it linearizable?",
+    _check_histories,
+    ["Give each operation one instant between its call and its return; the reads must then agree with the writes "
+     "in that order.",
+     "An operation that returned before another one was called must come first.",
+     "check_history from k8slab.etcd.linearizability answers it, but try by hand first."]))

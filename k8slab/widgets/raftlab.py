@@ -5,7 +5,8 @@ propose entries, and break things.
 members of a cluster: ``RaftLab(c)`` with ``c = Cluster(etcd_members=3)``. Buttons: **Step** (one event: a tick or
 a delivery), **Next message** (run until a message is delivered), **Tick** (run 100 ms, one heartbeat interval),
 **Run 1 s**, **Propose** (an entry at the leader), and the faults: **Crash**, **Restart**, **Isolate** the member
-chosen in the drop-down, **Crash leader**, **Heal**. The picture shows roles, terms, logs and the messages in flight;
+chosen in the drop-down, **Crash leader**, **Isolate leader**, **Lose quorum** (crash followers until fewer than a
+quorum are up), **Heal**. The picture shows roles, terms, logs and the messages in flight;
 **Timeline** draws terms and leaders over time. Errors are shown in the widget, never raised.
 """
 
@@ -49,7 +50,8 @@ class RaftLab:
         buttons = [("Step", self.step), ("Next message", self.next_message), ("Tick", self.tick),
                    ("Run 1 s", self.run_second), ("Propose", self.propose)]
         faults = [("Crash", self.crash), ("Restart", self.restart), ("Isolate", self.isolate),
-                  ("Crash leader", self.crash_leader), ("Heal", self.heal), ("Timeline", self.show_timeline)]
+                  ("Crash leader", self.crash_leader), ("Isolate leader", self.isolate_leader),
+                  ("Lose quorum", self.lose_quorum), ("Heal", self.heal), ("Timeline", self.show_timeline)]
         self.buttons = {}
         rows = []
         for group in (buttons, faults):
@@ -136,6 +138,31 @@ class RaftLab:
             raise RuntimeError("there is no leader to crash")
         self.net.crash(lead)
         self.last = f"crashed the leader {self.net.name(lead)}"
+        self.render()
+
+    @_guarded
+    def isolate_leader(self):
+        lead = self.net.leader()
+        if lead is None:
+            raise RuntimeError("there is no leader to isolate")
+        self.net.isolate(lead)
+        self.last = f"isolated the leader {self.net.name(lead)}"
+        self.render()
+
+    @_guarded
+    def lose_quorum(self):
+        """Crash followers until fewer than a quorum of members are up."""
+        n = len(self.net.ids)
+        lead = self.net.leader()
+        up = [i for i in self.net.ids if self.net.members[i] is not None]
+        victims = [i for i in up if i != lead] + ([lead] if lead in up else [])
+        crashed = []
+        while len(up) >= n // 2 + 1:
+            v = victims.pop(0)
+            self.net.crash(v)
+            up.remove(v)
+            crashed.append(self.net.name(v))
+        self.last = f"crashed {', '.join(crashed) or 'nobody'}: {len(up)} of {n} up, a quorum is {n // 2 + 1}"
         self.render()
 
     @_guarded
