@@ -27,6 +27,7 @@ from ..api import errors
 from ..api.objects import deepcopy
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
+from ..sim import component_rng
 from .base import Controller, RequeueError, get_controller_of
 
 __all__ = ["CustomController", "ControllerManager", "RequeueError"]
@@ -41,7 +42,7 @@ class ControllerManager:
         self.events = events
         self.paused = False
         self.name = name
-        token = f"token-{name}-{server.rng.getrandbits(64):016x}"
+        token = f"token-{name}-{component_rng(getattr(server, 'seed', 0), name).getrandbits(64):016x}"
         server.authenticator.tokens[token] = service_account_user("kube-system", name)
         self.creds = Credentials.bearer(token)
         self.client = Client(server, name, self.creds)

@@ -13,7 +13,7 @@ server deletes the namespace for good.
 from __future__ import annotations
 
 from ..api import errors, resources
-from ..api.objects import deepcopy, parse_rfc3339 as parse_time
+from ..api.objects import deepcopy, parse_rfc3339 as parse_time, rfc3339
 from .base import Controller
 
 FINALIZER_KUBERNETES = "kubernetes"
@@ -159,9 +159,8 @@ class NamespaceController(Controller):
             if e.code == 404:
                 return
             raise
-        if ns is not None and not ns["spec"].get("finalizers") and not ns["metadata"].get("finalizers") \
-                and self.client.server.storage_get("namespaces", None, name) is not None:
-            self.delete_namespace(ns)
+        if ns is not None and not ns["spec"].get("finalizers") and not ns["metadata"].get("finalizers"):
+            self.delete_namespace(ns)  # usually gone already: the finalize update deleted it (404 is fine)
 
     def update_namespace_status_func(self, ns: dict) -> dict:
         if ns.get("status", {}).get("phase") == "Terminating":
@@ -194,7 +193,7 @@ class NamespaceController(Controller):
         name = ns["metadata"]["name"]
         deleted_at = parse_time(ns["metadata"]["deletionTimestamp"])
         estimate = 0
-        updater = NamespaceConditionUpdater(self.client.server.now_rfc3339())
+        updater = NamespaceConditionUpdater(rfc3339(self.loop.now))
         gvr_remaining: dict = {}
         fin_remaining: dict = {}
         for info in self.discover_resources():
