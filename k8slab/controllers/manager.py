@@ -18,6 +18,7 @@ from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
+from .podgc import PodGCController
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
@@ -38,6 +39,7 @@ CONTROLLERS = [
     ("namespace", NamespaceController, "namespace-controller"),
     ("nodelifecycle", NodeLifecycleController, "node-controller"),
     ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
+    ("podgc", PodGCController, "pod-garbage-collector"),
 ]
 
 
