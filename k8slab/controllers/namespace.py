@@ -121,6 +121,8 @@ class NamespaceController(Controller):
         super().__init__(manager, client)
         self.ns_informer = manager.factory.informer("namespaces")
         self.ns_informer.add_event_handler(self._enqueue_if_deleting, lambda o, n: self._enqueue_if_deleting(n))
+        # discovery: the built-in types, plus the custom ones of every Established CRD
+        self.crd_informer = manager.factory.informer("customresourcedefinitions")
         self.finalizer_token = FINALIZER_KUBERNETES
 
     def _enqueue_if_deleting(self, ns: dict) -> None:
@@ -184,9 +186,19 @@ class NamespaceController(Controller):
         return self.client.update("namespaces", new, subresource="finalize")
 
     def discover_resources(self) -> list:
-        """ServerPreferredNamespacedResources filtered to those that support delete."""
-        return sorted((i for i in resources.all_resources() if i.namespaced),
-                      key=lambda i: (i.group, i.resource))
+        """ServerPreferredNamespacedResources filtered to those that support delete: the built-in namespaced
+        types and the namespaced types of the Established CRDs."""
+        found = [i for i in resources.BUILTIN if i.namespaced]
+        for crd in self.crd_informer.list():
+            spec = crd.get("spec") or {}
+            established = any(c.get("type") == "Established" and c.get("status") == "True"
+                              for c in (crd.get("status") or {}).get("conditions") or ())
+            if established and spec.get("scope") == "Namespaced":
+                try:
+                    found.append(resources.for_group_resource(spec["group"], spec["names"]["plural"]))
+                except errors.StatusError:
+                    continue
+        return sorted(found, key=lambda i: (i.group, i.resource))
 
     def delete_all_content(self, ns: dict) -> int:
         """deleteAllContent: delete every object of every namespaced type; returns the estimate in seconds."""
@@ -238,8 +250,13 @@ class NamespaceController(Controller):
             # the namespace has been terminating for longer than the estimate: do not wait any more
             if self.loop.now - deleted_at >= estimate * 1000:
                 estimate = 0
-        self.delete_each_item(info, namespace)
-        items = self.client.list(info.resource, namespace=namespace)["items"]
+        try:
+            self.delete_each_item(info, namespace)
+            items = self.client.list(info.resource, namespace=namespace)["items"]
+        except errors.StatusError as e:
+            if e.code in (404, 405):  # not served (any more): nothing of this type to delete
+                return estimate, 0, {}
+            raise
         if not items:
             return estimate, 0, {}
         fins: dict = {}
