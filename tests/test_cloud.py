@@ -162,3 +162,14 @@ def test_pods_of_a_deleted_node_are_garbage_collected():
     assert all(e.data["why"] == "PodGC: node no longer exists" for e in gc)
     pods = c.get("pods")
     assert len(pods) == 2 and all(p["spec"]["nodeName"] == other for p in pods)
+
+
+def test_stopped_instance_gets_shutdown_taint_and_keeps_its_node():
+    c = Cluster(nodes=2, seed=7, cloud_provider="fake")
+    c.cloud.stop_instance("node-2")
+    c.run(seconds=120)
+    node = c.get("node", "node-2")
+    keys = {(t["key"], t["effect"]) for t in node["spec"]["taints"]}
+    assert ("node.cloudprovider.kubernetes.io/shutdown", "NoSchedule") in keys
+    assert ("node.kubernetes.io/unreachable", "NoExecute") in keys
+    assert not any(e.kind == "node.deleted" for e in c.trace)
