@@ -4,6 +4,8 @@
    become ready one at a time: every update is a new EndpointSlice version delivered to all 100 proxiers, and the
    proxiers sync after every 50 updates. Timed with and without a SharedRuleCache; the rules must be identical.
 2. One Proxier with 10,000 Services x 10 endpoints: full sync, then the first iptables_save().
+3. Packet walks (trace_packet, a new connection each) at 10,000 Services, IPVS mode (hash lookup) and iptables mode
+   (rule by rule); and the rule-set sizes of both modes as Services grow from 10 to 10,000.
 """
 
 import sys
@@ -12,6 +14,7 @@ import time
 sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 from k8slab.proxy.iptables import Proxier, SharedRuleCache  # noqa: E402
+from k8slab.proxy.ipvs import IpvsProxier  # noqa: E402
 
 CLUSTER_CIDR = "10.244.0.0/16"
 
@@ -84,6 +87,47 @@ def bench_cluster() -> None:
           + ", ".join(f"{k} {v['hits']}/{v['misses']}" for k, v in s.items()))
 
 
+def cluster_ip(i: int) -> str:
+    return f"10.{96 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}"
+
+
+def fill(p, services: int, endpoints: int):
+    for i in range(services):
+        svc = service(i, 2 * i + 1)
+        svc["spec"]["clusterIP"] = cluster_ip(i)
+        p.on_service_update(None, svc)
+        eps = endpoint_slice(i, endpoints, endpoints, endpoints, 2 * i + 2)
+        for j, ep in enumerate(eps["endpoints"]):
+            ep["addresses"] = [f"10.{200 + j}.{i // 250}.{i % 250 + 1}"]
+        p.on_endpoint_slice_update(None, eps)
+    return p
+
+
+def bench_packet_walks(services: int = 10_000, endpoints: int = 10, packets: int = 200) -> None:
+    for label, cls in (("ipvs", IpvsProxier), ("iptables", Proxier)):
+        p = fill(cls("node-0", "192.168.0.1", CLUSTER_CIDR), services, endpoints)
+        p.sync_proxy_rules(0)
+        p.trace_packet("10.244.0.5", cluster_ip(0), 80)            # warm the parsed-rule caches
+        targets = [cluster_ip((k * 7919) % services) for k in range(packets)]
+        t0 = time.perf_counter()
+        rules = 0
+        for ip in targets:
+            rules += p.trace_packet("10.244.0.5", ip, 80).rules_evaluated
+        per = (time.perf_counter() - t0) / packets
+        print(f"packet walk at {services} services, {label} mode: {per * 1000:.3f} ms per new connection, "
+              f"{rules / packets:.0f} rules evaluated on average")
+
+
+def bench_rule_set_sizes(endpoints: int = 10) -> None:
+    print("services  iptables: nat rules  filter rules | ipvs: iptables rules  virtual servers  real servers  "
+          "ipset entries")
+    for n in (10, 100, 1000, 10_000):
+        a = fill(Proxier("node-0", "192.168.0.1", CLUSTER_CIDR), n, endpoints).sync_proxy_rules(0)
+        b = fill(IpvsProxier("node-0", "192.168.0.1", CLUSTER_CIDR), n, endpoints).sync_proxy_rules(0)
+        print(f"{n:>8}  {a['nat_rules']:>19}  {a['filter_rules']:>12} | {b['rules_written']:>20}  "
+              f"{b['virtual_servers']:>15}  {b['real_servers']:>12}  {b['ipset_entries']:>13}")
+
+
 def bench_large_service_count(services: int = 10_000, endpoints: int = 10) -> None:
     p = Proxier("node-0", "192.168.0.1", CLUSTER_CIDR)
     for i in range(services):
@@ -108,3 +152,5 @@ def bench_large_service_count(services: int = 10_000, endpoints: int = 10) -> No
 if __name__ == "__main__":
     bench_cluster()
     bench_large_service_count()
+    bench_packet_walks()
+    bench_rule_set_sizes()

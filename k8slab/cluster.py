@@ -38,7 +38,13 @@ from .sim import Loop, Trace, component_rng
 CONTROL_PLANE = "control-plane"
 KUBE_DNS_IP_OFFSET = 10  # kubeadm gives kube-dns the 10th address of the service range
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.11.3"
+NODE_IP_BASE = 10  # the control-plane node is 192.168.0.10, node-1 192.168.0.11, ...
 COMPACTION_INTERVAL_MS = 5 * 60 * 1000  # the API server compacts etcd every 5 minutes
+
+
+def node_ip(index: int) -> str:
+    """The address of node ``index`` (0 is the control-plane node, where kube-apiserver advertises itself)."""
+    return f"192.168.0.{NODE_IP_BASE + index}"
 
 
 @dataclass
@@ -69,11 +75,14 @@ class Cluster:
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
+                 etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
                  cloud_provider: str | None = None) -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
+                          etcd_members=etcd_members, proxy_mode=proxy_mode, ipvs_scheduler=ipvs_scheduler,
                           cloud_provider=cloud_provider)
+        self.proxy_mode, self.ipvs_scheduler = proxy_mode, ipvs_scheduler
         if cloud_provider not in (None, "fake"):
             raise ValueError(f'unknown cloud provider {cloud_provider!r}: the lab has "fake" (or None for none)')
         self._log: list[tuple[int, str, tuple, dict]] = []
@@ -83,8 +92,11 @@ class Cluster:
         self.loop = Loop(trace or Trace())
         self.trace = self.loop.trace
         self.etcd = MVCCStore()
-        self.apiserver = APIServer(self.loop, self.etcd, seed, service_cidr, trace_stages=trace_stages)
+        self.etcd_cluster = self._start_etcd_cluster(etcd_members)
+        self.apiserver = APIServer(self.loop, self.etcd_cluster or self.etcd, seed, service_cidr,
+                                   trace_stages=trace_stages)
         self.apiserver.bootstrap()
+        self.apiserver.reconcile_kubernetes_endpoints(node_ip(0))
         self.admin = Client(self.apiserver, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
         rng = component_rng(seed, "kube-controller-manager")
         self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, 24, ca_pem=cluster_ca_pem(seed),
@@ -99,7 +111,7 @@ class Cluster:
         self.proxy_cache = SharedRuleCache()
         names = [CONTROL_PLANE] + [f"node-{i}" for i in range(1, nodes + 1)]
         for i, name in enumerate(names):
-            self._add_node(name, f"192.168.0.{10 + i}", control_plane=(i == 0),
+            self._add_node(name, node_ip(i), control_plane=(i == 0),
                            cpu=node_cpu, memory=node_memory, max_pods=max_pods,
                            taint_control_plane=not schedule_on_control_plane)
         self.controller_manager.start()
@@ -124,6 +136,24 @@ class Cluster:
         self.ready_step = self.loop.steps
 
     # -- construction ---------------------------------------------------------------------------------------------
+    def _start_etcd_cluster(self, members: int):
+        """With more than one etcd member, the API server's writes go through Raft (k8slab.etcd.server); ``c.etcd``
+        stays the applied key-value state."""
+        if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+            raise ValueError(f"etcd_members must be a positive integer, not {members!r}")
+        if members == 1:
+            return None
+        from .etcd.server import RAFT_LOOP_MS, EtcdCluster
+        etcd = EtcdCluster(members, self.seed, self.etcd, loop=self.loop)
+
+        def raft_loop():
+            etcd.background()
+            self.apiserver.deliver_etcd_events()
+            self.loop.call_later(RAFT_LOOP_MS, raft_loop, component="etcd", label="raft", background=True)
+
+        self.loop.call_later(RAFT_LOOP_MS, raft_loop, component="etcd", label="raft", background=True)
+        return etcd
+
     def _add_node(self, name: str, ip: str, control_plane: bool, cpu: str, memory: str, max_pods: int,
                   taint_control_plane: bool) -> None:
         loop, seed = self.loop, self.seed
@@ -145,7 +175,8 @@ class Cluster:
                           taints=taints, control_plane=control_plane)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
-                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache)
+                          component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache,
+                          mode=self.proxy_mode, ipvs_scheduler=self.ipvs_scheduler)
         self._nodes[name] = NodeAgents(name, ip, "control-plane" if control_plane else "worker", kubelet, runtime,
                                        cni, proxy)
 
@@ -194,11 +225,21 @@ class Cluster:
 
     def _compact(self) -> None:
         rev = self.etcd.revision
-        if rev > max(1, self.etcd.compact_revision):
-            self.etcd.compact(rev)
+        if rev > max(1, self.etcd.compact_revision) and self._compact_through_raft(rev):
             self.loop.emit("kube-apiserver", "etcd.compact", "", {"revision": rev}, target="etcd")
         self.loop.call_later(COMPACTION_INTERVAL_MS, self._compact, component="kube-apiserver",
                              label="etcd compaction", background=True)
+
+    def _compact_through_raft(self, rev: int) -> bool:
+        if self.etcd_cluster is None:
+            self.etcd.compact(rev)
+            return True
+        from .etcd import EtcdError
+        try:
+            self.etcd_cluster.compact(rev)
+        except EtcdError:
+            return False  # no quorum: try again next time
+        return True
 
     # -- time -----------------------------------------------------------------------------------------------------
     @property
@@ -366,7 +407,46 @@ class Cluster:
                 return p
         return None
 
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: int | None = None,
+                     node: str | None = None):
+        """Follow one packet through kube-proxy's rules on ``node`` (default: the node of the pod or node that
+        owns ``src``, else the first worker). Same 5-tuple again: conntrack keeps the backend."""
+        if node is None:
+            pod = self._pod_by_ip(src)
+            node = (pod or {}).get("spec", {}).get("nodeName") or next(
+                (n.name for n in self._nodes.values() if n.ip == src),
+                next((n for n in self._nodes if n != CONTROL_PLANE), CONTROL_PLANE))
+        return self.node(node).kube_proxy.trace_packet(src, dst, port, proto, src_port)
+
     # -- rebuilding ------------------------------------------------------------------------------------------------
+    @property
+    def pki(self):
+        """The cluster's certificates and keys as kubeadm lays them out in /etc/kubernetes/pki
+        (:func:`k8slab.pki.cluster_pki`)."""
+        if getattr(self, "_pki", None) is None:
+            from .pki import cluster_pki
+
+            self._pki = cluster_pki(self)
+        return self._pki
+
+    def can_i(self, user, verb: str, resource: str = "", namespace: str = "default", *, groups=(),
+              subresource: str = "", name: str = "", path: str = "", list: bool = False):
+        """``kubectl auth can-i VERB RESOURCE -n NS --as USER``: "yes" or "no - reason"; ``list=True`` gives the
+        ``--list`` table of the user's rules in ``namespace``."""
+        from .apiserver import authz
+
+        if list:
+            return authz.rules_table(authz.rules_for(self.apiserver, user, namespace, groups=groups))
+        return authz.can_i(self.apiserver, user, verb, resource, namespace, groups=groups,
+                           subresource=subresource, name=name, path=path)
+
+    def authorization_mode(self, modes: str = "Node,RBAC", abac_policy: str = "") -> None:
+        """Restart the API server's authorizers as ``--authorization-mode=modes`` (ABAC reads ``abac_policy``,
+        one JSON Policy per line)."""
+        from .apiserver import authz
+
+        authz.set_authorization_modes(self.apiserver, modes, abac_policy)
+
     def replay(self, until_step: int | None = None) -> "Cluster":
         """A new cluster built with the same arguments, with the same verbs replayed at the same steps, stopped at
         step ``until_step`` (default: the step this cluster is at). Deterministic: the traces match."""

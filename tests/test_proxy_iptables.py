@@ -101,8 +101,9 @@ def test_compute_probability(n, expected):
 
 # --- TestOverallIPTablesRules ------------------------------------------------------------------------------------
 
-def overall_proxier():
-    p = new_proxier()
+def overall_proxier(p=None):
+    """The services and slices of upstream TestOverallIPTablesRules, fed to ``p`` (default: a fake proxier)."""
+    p = new_proxier() if p is None else p
     services = [
         make_service("ns1", "svc1", clusterIP="172.30.0.41", ports=P80),
         make_service("ns2", "svc2", type="LoadBalancer", externalTrafficPolicy="Local", clusterIP="172.30.0.42",

@@ -402,6 +402,22 @@ def _rbac_subjects(obj: dict) -> None:
                 s["apiGroup"] = ""
 
 
+def set_defaults_limit_range(lr: dict) -> None:
+    """SetDefaults_LimitRangeItem: for Container items, default limits come from max, default requests from the
+    default limits, then from min."""
+    for item in (lr.get("spec") or {}).get("limits") or []:
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        default = item.setdefault("default", {})
+        default_request = item.setdefault("defaultRequest", {})
+        for key, value in (item.get("max") or {}).items():
+            default.setdefault(key, value)
+        for key, value in default.items():
+            default_request.setdefault(key, value)
+        for key, value in (item.get("min") or {}).items():
+            default_request.setdefault(key, value)
+
+
 def set_defaults_hpa(hpa: dict) -> None:
     spec = hpa.setdefault("spec", {})
     if spec.get("minReplicas") is None:
@@ -425,6 +441,7 @@ def set_defaults_hpa(hpa: dict) -> None:
 
 
 DEFAULTERS: dict[str, Callable[[dict], None]] = {
+    "LimitRange": set_defaults_limit_range,
     "Pod": set_defaults_pod,
     "PodTemplate": lambda o: _template_spec(o, "template", "spec"),
     "Deployment": set_defaults_deployment,

@@ -105,6 +105,12 @@ BUILTIN = [
     _r("networking.k8s.io", "v1", "Ingress", "ingresses", True, ["ing"], ["status"]),
     _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"], ["status"]),
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ["hpa"], ["status"]),
+    _r("", "v1", "LimitRange", "limitranges", True, ["limits"]),
+    _r("", "v1", "ResourceQuota", "resourcequotas", True, ["quota"], ["status"]),
+    _r("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
+       False),
+    _r("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
+       False),
     # CRD objects themselves are stored with their group in the key
     ResourceInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
                  False, ("crd", "crds"), "apiextensions.k8s.io/customresourcedefinitions", ("status",)),

@@ -1571,6 +1571,50 @@ def validate_priority_class(pc: dict) -> Errs:
     return errs
 
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _role_binding(namespaced: bool) -> Callable[[dict], Errs]:
+    """pkg/apis/rbac/validation: ValidateRoleBinding / ValidateClusterRoleBinding. The role a binding names need
+    not exist (it grants nothing until it does), but the reference itself must be well formed."""
+    kinds = ["Role", "ClusterRole"] if namespaced else ["ClusterRole"]
+
+    def validate_binding(obj: dict) -> Errs:
+        errs = validate_object_meta(obj.get("metadata"), namespaced, validate_path_segment_name)
+        ref = obj.get("roleRef") or {}
+        if ref.get("apiGroup", "") != RBAC_GROUP:
+            errs.append(fe.not_supported("roleRef.apiGroup", ref.get("apiGroup", ""), [RBAC_GROUP]))
+        if ref.get("kind", "") not in kinds:
+            errs.append(fe.not_supported("roleRef.kind", ref.get("kind", ""), kinds))
+        if not ref.get("name"):
+            errs.append(fe.required("roleRef.name", ""))
+        else:
+            errs += [fe.invalid("roleRef.name", ref["name"], m) for m in validate_path_segment_name(ref["name"])]
+        for i, sub in enumerate(obj.get("subjects") or []):
+            path = f"subjects[{i}]"
+            if not sub.get("name"):
+                errs.append(fe.required(f"{path}.name", ""))
+            kind = sub.get("kind", "")
+            if kind == "ServiceAccount":
+                if sub.get("apiGroup", ""):
+                    errs.append(fe.not_supported(f"{path}.apiGroup", sub.get("apiGroup"), [""]))
+                if not namespaced and not sub.get("namespace"):
+                    errs.append(fe.required(f"{path}.namespace", ""))
+            elif kind in ("User", "Group"):
+                if sub.get("apiGroup", "") != RBAC_GROUP:
+                    errs.append(fe.not_supported(f"{path}.apiGroup", sub.get("apiGroup", ""), [RBAC_GROUP]))
+            else:
+                errs.append(fe.not_supported(f"{path}.kind", kind, ["ServiceAccount", "User", "Group"]))
+        return errs
+
+    return validate_binding
+
+
+def _go_role_ref(ref: dict) -> Printed:
+    return Printed(f'rbac.RoleRef{{APIGroup:{go_quote(ref.get("apiGroup", ""))}, Kind:{go_quote(ref.get("kind", ""))}, '
+                   f'Name:{go_quote(ref.get("name", ""))}}}')
+
+
 def _meta_only(namespaced: bool, name_fn: NameFn) -> Callable[[dict], Errs]:
     return lambda obj: validate_object_meta(obj.get("metadata"), namespaced, name_fn)
 
@@ -1614,11 +1658,15 @@ VALIDATORS: dict[str, Callable[[dict], Errs]] = {
     "NetworkPolicy": _meta_only(True, name_is_dns_subdomain),
     "Ingress": _meta_only(True, name_is_dns_subdomain),
     "Role": _meta_only(True, validate_path_segment_name),
-    "RoleBinding": _meta_only(True, validate_path_segment_name),
+    "RoleBinding": _role_binding(True),
     "ClusterRole": _meta_only(False, validate_path_segment_name),
-    "ClusterRoleBinding": _meta_only(False, validate_path_segment_name),
+    "ClusterRoleBinding": _role_binding(False),
     "CustomResourceDefinition": _meta_only(False, name_is_dns_subdomain),
     "ControllerRevision": _meta_only(True, name_is_dns_subdomain),
+    "LimitRange": _meta_only(True, name_is_dns_subdomain),
+    "ResourceQuota": _meta_only(True, name_is_dns_subdomain),
+    "MutatingWebhookConfiguration": _meta_only(False, name_is_dns_subdomain),
+    "ValidatingWebhookConfiguration": _meta_only(False, name_is_dns_subdomain),
 }
 
 STATEFUL_SET_UPDATABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
@@ -1654,6 +1702,9 @@ def _update_rules(new: dict, old: dict) -> Errs:
             errs.append(fe.invalid("type", new.get("type"), FIELD_IMMUTABLE_ERROR_MSG))
     elif kind == "EndpointSlice":
         errs += validate_immutable_field(new.get("addressType"), old.get("addressType"), "addressType")
+    elif kind in ("RoleBinding", "ClusterRoleBinding"):
+        if (new.get("roleRef") or {}) != (old.get("roleRef") or {}):
+            errs.append(fe.invalid("roleRef", _go_role_ref(new.get("roleRef") or {}), "cannot change roleRef"))
     return errs
 
 

@@ -24,6 +24,7 @@ class AdmissionContext:
     def __init__(self, server, verb, info, namespace, name, subresource, user, old) -> None:
         self.server, self.verb, self.info, self.namespace = server, verb, info, namespace
         self.name, self.subresource, self.user, self.old = name, subresource, user, old
+        self.req, self.ref = None, ""  # the request's trace event and reference, for plugins that trace
 
     @property
     def resource(self) -> str:
@@ -37,12 +38,12 @@ class NamespaceLifecycle:
     """Refuses new objects in a namespace that does not exist or is being terminated."""
 
     NAME = "NamespaceLifecycle"
-    mutating = False
+    mutating = True  # it runs first, in the mutating phase (Admit), so a missing namespace is a 404 before anything
 
     def handles(self, ctx: AdmissionContext) -> bool:
         return ctx.verb == "create" and ctx.info.namespaced and ctx.subresource == ""
 
-    def validate(self, ctx: AdmissionContext, obj: dict) -> None:
+    def admit(self, ctx: AdmissionContext, obj: dict) -> None:
         ns = ctx.lookup("namespaces", None, ctx.namespace)
         if ns is None:
             raise errors.new_not_found("namespaces", ctx.namespace)
@@ -176,7 +177,14 @@ def _group_resource(info) -> str:
 
 
 def default_plugins() -> list:
-    """Plugins in the order the API server runs them (mutating ones act in the mutating phase)."""
-    return [NamespaceLifecycle(), ServiceAccountAdmission(), NodeRestriction(), DefaultTolerationSeconds(),
-            Priority()]
+    """Plugins in the order the API server runs them (pkg/kubeapiserver/options/plugins.go AllOrderedPlugins):
+    each acts in the mutating phase if it has ``admit``, in the validating phase if it has ``validate``. The
+    webhooks and ResourceQuota come last, so that quota counts the object every other plugin has finished with."""
+    from .admission_podsecurity import PodSecurity
+    from .admission_resources import LimitRanger, ResourceQuotaAdmission
+    from .webhook import MutatingAdmissionWebhook, ValidatingAdmissionWebhook
+
+    return [NamespaceLifecycle(), LimitRanger(), ServiceAccountAdmission(), NodeRestriction(), PodSecurity(),
+            Priority(), DefaultTolerationSeconds(), MutatingAdmissionWebhook(), ValidatingAdmissionWebhook(),
+            ResourceQuotaAdmission()]
 

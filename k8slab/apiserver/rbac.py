@@ -265,6 +265,15 @@ def _controller_roles() -> dict[str, list[dict]]:
             rule(["create", "update"], [""], ["configmaps"]),
             _events_rule(),
         ],
+        "clusterrole-aggregation-controller": [
+            rule(["escalate", "get", "list", "watch", "update", "patch"], ["rbac.authorization.k8s.io"],
+                 ["clusterroles"]),
+        ],
+        "resourcequota-controller": [
+            rule(["list", "watch"], ["*"], ["*"]),
+            rule(["update"], [""], ["resourcequotas/status"]),
+            _events_rule(),
+        ],
         "namespace-controller": [
             rule(["get", "list", "watch", "delete"], [""], ["namespaces"]),
             rule(["update"], [""], ["namespaces/finalize", "namespaces/status"]),
@@ -280,21 +289,31 @@ def bootstrap_policy() -> tuple[list[dict], list[dict]]:
         "cluster-admin": [rule(["*"], ["*"], ["*"]), rule(["*"], urls=["*"])],
         "system:discovery": [rule(["get"], urls=["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez",
                                                   "/openapi", "/openapi/*", "/readyz", "/version", "/version/"])],
+        "system:public-info-viewer": [rule(["get"], urls=["/healthz", "/livez", "/readyz", "/version",
+                                                            "/version/"])],
         "system:basic-user": [rule(["create"], ["authorization.k8s.io"],
                                    ["selfsubjectaccessreviews", "selfsubjectrulesreviews"])],
-        "view": [rule(READ, [""], ["pods", "services", "endpoints", "configmaps", "persistentvolumeclaims",
-                                   "serviceaccounts", "events", "pods/log", "pods/status", "namespaces"]),
-                 rule(READ, ["apps"], ["deployments", "replicasets", "statefulsets", "daemonsets",
-                                       "deployments/scale", "replicasets/scale"]),
-                 rule(READ, ["batch"], ["jobs", "cronjobs"]),
-                 rule(READ, ["discovery.k8s.io"], ["endpointslices"])],
-        "edit": [rule(READ_WRITE, [""], ["pods", "services", "endpoints", "configmaps", "secrets",
-                                         "persistentvolumeclaims", "serviceaccounts"]),
-                 rule(READ_WRITE, ["apps"], ["deployments", "replicasets", "statefulsets", "daemonsets",
-                                             "deployments/scale", "replicasets/scale"]),
-                 rule(READ_WRITE, ["batch"], ["jobs", "cronjobs"]),
-                 rule(READ, [""], ["events", "pods/log", "pods/status", "namespaces"]),
-                 rule(READ, ["discovery.k8s.io"], ["endpointslices"])],
+        # admin, edit and view are aggregated: their rules are filled in by the clusterrole-aggregation
+        # controller from every ClusterRole labelled rbac.authorization.k8s.io/aggregate-to-<role>: "true".
+        "admin": [],
+        "edit": [],
+        "view": [],
+        "system:aggregate-to-admin": [
+            rule(["create"], ["authorization.k8s.io"], ["localsubjectaccessreviews"]),
+            rule(READ_WRITE, ["rbac.authorization.k8s.io"], ["roles", "rolebindings"])],
+        "system:aggregate-to-edit": [
+            rule(READ_WRITE, [""], ["pods", "services", "endpoints", "configmaps", "secrets",
+                                    "persistentvolumeclaims", "serviceaccounts"]),
+            rule(READ_WRITE, ["apps"], ["deployments", "replicasets", "statefulsets", "daemonsets",
+                                        "deployments/scale", "replicasets/scale"]),
+            rule(READ_WRITE, ["batch"], ["jobs", "cronjobs"])],
+        "system:aggregate-to-view": [
+            rule(READ, [""], ["pods", "services", "endpoints", "configmaps", "persistentvolumeclaims",
+                              "serviceaccounts", "events", "pods/log", "pods/status", "namespaces"]),
+            rule(READ, ["apps"], ["deployments", "replicasets", "statefulsets", "daemonsets",
+                                  "deployments/scale", "replicasets/scale"]),
+            rule(READ, ["batch"], ["jobs", "cronjobs"]),
+            rule(READ, ["discovery.k8s.io"], ["endpointslices"])],
         "system:kube-scheduler": [
             _events_rule(),
             rule(["create"], ["coordination.k8s.io"], ["leases"]),
@@ -358,6 +377,8 @@ def bootstrap_policy() -> tuple[list[dict], list[dict]]:
         crb("cluster-admin", "cluster-admin", [group(SYSTEM_PRIVILEGED_GROUP)]),
         crb("system:discovery", "system:discovery", [group(ALL_AUTHENTICATED)]),
         crb("system:basic-user", "system:basic-user", [group(ALL_AUTHENTICATED)]),
+        crb("system:public-info-viewer", "system:public-info-viewer",
+            [group(ALL_AUTHENTICATED), group("system:unauthenticated")]),
         crb("system:kube-scheduler", "system:kube-scheduler", [user(KUBE_SCHEDULER)]),
         crb("system:kube-controller-manager", "system:kube-controller-manager", [user(KUBE_CONTROLLER_MANAGER)]),
         crb("system:node-proxier", "system:node-proxier", [user(KUBE_PROXY)]),
@@ -370,4 +391,16 @@ def bootstrap_policy() -> tuple[list[dict], list[dict]]:
         bindings.append(crb(f"system:controller:{name}", f"system:controller:{name}", [sa(name)]))
     cluster_roles = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                       "metadata": {"name": n, "labels": dict(labels)}, "rules": r} for n, r in roles.items()]
+    by_name = {r["metadata"]["name"]: r for r in cluster_roles}
+    for name, aggregate_into in AGGREGATED_ROLES.items():
+        by_name[name]["aggregationRule"] = {"clusterRoleSelectors": [
+            {"matchLabels": {f"rbac.authorization.k8s.io/aggregate-to-{name}": "true"}}]}
+        if aggregate_into:
+            by_name[name]["metadata"]["labels"][f"rbac.authorization.k8s.io/aggregate-to-{aggregate_into}"] = "true"
+        by_name[f"system:aggregate-to-{name}"]["metadata"]["labels"][
+            f"rbac.authorization.k8s.io/aggregate-to-{name}"] = "true"
     return cluster_roles, bindings
+
+
+# policy.go: admin aggregates edit, edit aggregates view (role -> the role it is itself aggregated into)
+AGGREGATED_ROLES = {"admin": "", "edit": "admin", "view": "edit"}

@@ -21,7 +21,7 @@ from ..api import errors, resources
 from ..api.defaults import apply_defaults
 from ..api.objects import deepcopy, parse_selector, rfc3339, to_json
 from ..api.validation import decode_error, validate, validate_status_update
-from ..etcd import MVCCStore
+from ..etcd import EtcdError, MVCCStore
 from ..etcd.mvcc import Compare, Op
 from ..sim import Loop, component_rng
 from .admission import AdmissionContext, default_plugins
@@ -106,7 +106,7 @@ class APIServer:
         self.rng = component_rng(seed, NAME)
         self.registry = Registry(self.rng, service_cidr, node_port_range)
         self.service_cidr = service_cidr
-        self.authenticator = Authenticator()
+        self.authenticator = Authenticator(seed=seed, now_ms=lambda: loop.now)
         self.authorizer = UnionAuthorizer(NodeAuthorizer(), RBACAuthorizer(self._list_cached))
         self.admission = default_plugins()
         self.trace_stages = trace_stages
@@ -158,6 +158,25 @@ class APIServer:
                                                      "targetPort": 6443}],
                      "sessionAffinity": "None", "type": "ClusterIP"}}, user=system, component=NAME)
 
+    def reconcile_kubernetes_endpoints(self, advertise_address: str, port: int = 6443) -> None:
+        """The endpoint reconciler (pkg/controlplane/reconcilers, through EndpointsAdapter.Sync): the ``kubernetes``
+        Service has no selector, so the API server itself writes its Endpoints and EndpointSlice, pointing at its
+        own advertise address and secure port."""
+        system = UserInfo("system:apiserver", ("system:masters",))
+        ports = [{"name": "https", "port": port, "protocol": "TCP"}]
+        self.request("create", "endpoints", namespace="default", body={
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": advertise_address}], "ports": ports}]}, user=system, component=NAME)
+        self.request("create", "endpointslices", namespace="default", body={
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [advertise_address], "conditions": {"ready": True}}],
+            "ports": ports}, user=system, component=NAME)
+
     # -- helpers used by admission and RBAC -------------------------------------------------------------------------
     RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
 
@@ -168,6 +187,12 @@ class APIServer:
         if got is None:
             got = self._authz_cache[attrs] = self.authorizer.authorize(attrs)
         return got
+
+    def can_i(self, user, verb: str, resource: str = "", namespace: str = "", **kw):
+        """``kubectl auth can-i``: see :func:`k8slab.apiserver.authz.can_i`."""
+        from .authz import can_i
+
+        return can_i(self, user, verb, resource, namespace, **kw)
 
     def _list_cached(self, resource: str):
         return self.cache.get(resource, {}).values()
@@ -211,9 +236,9 @@ class APIServer:
             if user is None:
                 try:
                     user, method = self.authenticator.authenticate(creds)
-                except AuthenticationError:
+                except AuthenticationError as e:
                     if stages:
-                        loop.emit(NAME, "authn", ref, {"result": "Unauthorized"}, cause=req)
+                        loop.emit(NAME, "authn", ref, {"result": "Unauthorized", "reason": str(e)}, cause=req)
                     raise errors.new_unauthorized("Unauthorized")
             else:
                 method = "x509"
@@ -279,14 +304,27 @@ class APIServer:
     # -- writes -----------------------------------------------------------------------------------------------------
     def _admit(self, verb, info, namespace, name, subresource, user, obj, old, req, ref) -> dict:
         ctx = AdmissionContext(self, verb, info, namespace, name, subresource, user, old)
+        ctx.req, ctx.ref = req, ref
+        self._run_admission(ctx, obj, "admit", "admission.mutating")
+        return ctx
+
+    def _run_admission(self, ctx, obj, phase: str, kind: str) -> None:
+        """One admission phase: every plugin with ``phase`` (admit or validate) that handles the request, in
+        order; a refusal is traced with the plugin that refused."""
         applied = []
         for p in self.admission:
-            if p.mutating and p.handles(ctx):
-                p.admit(ctx, obj)
+            fn = getattr(p, phase, None)
+            if fn is not None and p.handles(ctx):
+                try:
+                    fn(ctx, obj)
+                except errors.StatusError as e:
+                    if self.trace_stages:
+                        self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied, "denied_by": p.NAME,
+                                                             "code": e.code, "message": e.message}, cause=ctx.req)
+                    raise
                 applied.append(p.NAME)
         if self.trace_stages:
-            self.loop.emit(NAME, "admission.mutating", ref, {"plugins": applied}, cause=req)
-        return ctx
+            self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied}, cause=ctx.req)
 
     def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
         try:
@@ -301,13 +339,7 @@ class APIServer:
             self.loop.emit(NAME, "validation", ref, {"errors": [e.error() for e in errs]}, cause=req)
         if errs:
             raise errors.new_invalid(resources.group_kind(info), obj.get("metadata", {}).get("name", ""), errs)
-        applied = []
-        for p in self.admission:
-            if not p.mutating and p.handles(ctx):
-                p.validate(ctx, obj)
-                applied.append(p.NAME)
-        if self.trace_stages:
-            self.loop.emit(NAME, "admission.validating", ref, {"plugins": applied}, cause=req)
+        self._run_admission(ctx, obj, "validate", "admission.validating")
 
     def _check_kind(self, info, body, skip: tuple = ()) -> dict:
         """The request body as an object the server owns (a copy), checked to be of the resource's kind.
@@ -369,13 +401,38 @@ class APIServer:
             raise
         key = resources.etcd_key(info, namespace, name, self.prefix)
         value = to_json(obj)
-        res = self.etcd.txn([Compare(key, "CREATE", "=", 0)], [Op.put(key, value)], [])
+        try:
+            res = self._etcd_txn([Compare(key, "CREATE", "=", 0)], [Op.put(key, value)], [])
+        except errors.StatusError:
+            if info.resource == "services":
+                self.registry.release_service(obj)
+            raise
         if not res.succeeded:
             if info.resource == "services":
                 self.registry.release_service(obj)
             self._pending.clear()
             raise errors.new_already_exists(resources.group_resource(info), name)
         return self._committed(key, obj, res.revision, "put", req, ref)
+
+    def _etcd_txn(self, compares, success, failure):
+        """The storage call: one etcd transaction. An etcd error (a Raft proposal not committed in time because
+        etcd has no quorum) is not a Status: the handlers turn it into a 500 with etcd's message and no reason
+        (responsewriters.ErrorToAPIStatus), which kubectl prints as "Error from server: etcdserver: request timed
+        out". Watch events of other entries applied meanwhile are delivered, never dropped."""
+        try:
+            res = self.etcd.txn(compares, success, failure)
+        except EtcdError as e:
+            self.deliver_etcd_events()
+            raise errors.StatusError({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                      "message": e.grpc_message, "reason": "", "code": 500}) from None
+        if not res.succeeded:
+            self.deliver_etcd_events()
+        return res
+
+    def deliver_etcd_events(self) -> None:
+        """Send watch events etcd produced outside a request of this API server (entries committed late)."""
+        if self._pending:
+            self._dispatch(None)
 
     def _committed(self, key, obj, revision, op, req, ref):
         obj["metadata"]["resourceVersion"] = str(revision)
@@ -430,7 +487,7 @@ class APIServer:
         if obj == old:
             return old  # no-op update: nothing is written
         value = to_json(obj)
-        res = self.etcd.txn([Compare(key, "MOD", "=", int(old["metadata"]["resourceVersion"]))],
+        res = self._etcd_txn([Compare(key, "MOD", "=", int(old["metadata"]["resourceVersion"]))],
                             [Op.put(key, value)], [])
         if not res.succeeded:
             self._pending.clear()
@@ -457,8 +514,9 @@ class APIServer:
         if old is None:
             raise errors.new_not_found(resources.group_resource(info), name)
         ctx = AdmissionContext(self, "delete", info, namespace, name, "", user, old)
+        ctx.req, ctx.ref = req, ref
         for p in self.admission:
-            if not p.mutating and p.handles(ctx):
+            if hasattr(p, "validate") and p.handles(ctx):
                 p.validate(ctx, None)
         key = resources.etcd_key(info, namespace, name, self.prefix)
         rv = int(old["metadata"]["resourceVersion"])
@@ -508,7 +566,7 @@ class APIServer:
         return self._remove(info, key, old, rv, req, ref)
 
     def _put_if(self, info, key, obj, rv, name, req, ref):
-        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.put(key, to_json(obj))],
+        res = self._etcd_txn([Compare(key, "MOD", "=", rv)], [Op.put(key, to_json(obj))],
                             [])
         if not res.succeeded:
             self._pending.clear()
@@ -516,7 +574,7 @@ class APIServer:
         return self._committed(key, obj, res.revision, "put", req, ref)
 
     def _remove(self, info, key, obj, rv, req, ref):
-        res = self.etcd.txn([Compare(key, "MOD", "=", rv)], [Op.delete(key)], [])
+        res = self._etcd_txn([Compare(key, "MOD", "=", rv)], [Op.delete(key)], [])
         if not res.succeeded:
             self._pending.clear()
             raise errors.new_conflict(resources.group_resource(info), obj["metadata"]["name"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
+from .clusterroleaggregation import ClusterRoleAggregationController
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
@@ -21,6 +22,7 @@ from .nodelifecycle import NodeLifecycleController
 from .podgc import PodGCController
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
+from .resourcequota import ResourceQuotaController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
 from .tainteviction import TaintEvictionController
 
@@ -40,6 +42,8 @@ CONTROLLERS = [
     ("nodelifecycle", NodeLifecycleController, "node-controller"),
     ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
     ("podgc", PodGCController, "pod-garbage-collector"),
+    ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
+    ("resourcequota", ResourceQuotaController, "resourcequota-controller"),
 ]
 
 

@@ -13,6 +13,7 @@ from .errors import (
     ErrLeaseExist,
     ErrLeaseNotFound,
     ErrLeaseTTLTooLarge,
+    ErrTimeout,
     ErrTooManyOps,
     EtcdError,
 )
@@ -33,7 +34,7 @@ from .mvcc import (
 
 __all__ = [
     "CommandOutput", "Compare", "DeleteResult", "ErrCompacted", "ErrDuplicateKey", "ErrEmptyKey",
-    "ErrFutureRev", "ErrLeaseExist", "ErrLeaseNotFound", "ErrLeaseTTLTooLarge", "ErrTooManyOps",
+    "ErrFutureRev", "ErrLeaseExist", "ErrLeaseNotFound", "ErrLeaseTTLTooLarge", "ErrTimeout", "ErrTooManyOps",
     "EtcdError", "Event", "KeyValue", "LeaseTimeToLive", "MAX_LEASE_TTL", "MVCCStore", "Op",
     "PutResult", "RangeResult", "TxnResult", "min_lease_ttl", "prefix_end",
 ]

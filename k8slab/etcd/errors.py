@@ -72,3 +72,11 @@ class ErrLeaseExist(EtcdError):
 class ErrLeaseTTLTooLarge(EtcdError):
     message = "etcdserver: too large lease TTL"
     code = "OutOfRange"
+
+
+class ErrTimeout(EtcdError):
+    """A proposal that was not committed and applied within the request timeout (etcdserver ErrTimeout): what a
+    client gets when the cluster has lost quorum. Whether the write happened is unknown: it may still commit."""
+
+    message = "etcdserver: request timed out"
+    code = "Unavailable"

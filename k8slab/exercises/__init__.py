@@ -13,4 +13,5 @@ from .core import Exercise, Result, check, exercises, hint, register
 __all__ = ["Exercise", "Result", "check", "exercises", "hint", "register"]
 
 from . import tour  # noqa: E402,F401  (registers the tour exercises)
+from . import apiserver  # noqa: E402,F401  (registers the API server exercises)
 from . import cloud, lifecycle  # noqa: E402,F401  (registers the notebook 04 lifecycle and 05 exercises)

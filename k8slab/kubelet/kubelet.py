@@ -253,7 +253,7 @@ class Kubelet:
         renews its Lease, posts node status, watches or syncs pods, so the API server hears nothing from it."""
         if self.stopped:
             return
-        for t in list(self.loop._heap):
+        for t in self.loop.timers():
             if t.component == self.component:
                 t.cancel()
         self.factory.stop()

@@ -51,6 +51,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple, Optional
 
+from .conntrack import Conntrack
+from .trace import PacketTrace
+
 __all__ = [
     "ServicePortName", "ServicePortInfo", "EndpointInfo", "Rule", "Step", "Walk", "Proxier",
     "port_proto_hash", "service_port_policy_cluster_chain", "service_port_policy_local_chain_name",
@@ -403,7 +406,8 @@ class Rule:
     comment: Optional[str] = None
     probability: Optional[str] = None
     recent: Optional[dict] = None          # {"name", "mode": "set"|"rcheck", "seconds", "reap"}
-    src_type: Optional[str] = None         # -m addrtype --src-type
+    src_type: Optional[str] = None         # -m addrtype [!] --src-type
+    src_type_negated: bool = False
     dst_type: Optional[str] = None         # -m addrtype --dst-type
     mark: Optional[str] = None             # -m mark [!] --mark value/mask
     mark_negated: bool = False
@@ -413,6 +417,10 @@ class Rule:
     target: Optional[str] = None           # -j TARGET (a chain or ACCEPT/DROP/REJECT/DNAT/MARK/...)
     dnat_to: Optional[str] = None
     target_args: tuple = ()
+    match_set: Optional[tuple] = None      # -m set [!] --match-set NAME FLAGS: (name, "dst,dst"), IPVS mode
+    match_set_negated: bool = False
+    physdev_is_in_negated: Optional[bool] = None   # -m physdev [!] --physdev-is-in
+    ipvs_vaddr: Optional[tuple] = None     # -m ipvs --vaddr IP --vproto P --vport N: (ip, proto, port)
 
     @property
     def jump(self) -> Optional[str]:
@@ -476,7 +484,7 @@ def parse_rule(table: str, line: str) -> Rule:
         elif t == "--seconds":
             recent["seconds"] = int(nxt)
         elif t == "--src-type":
-            kw["src_type"] = nxt
+            kw["src_type"], kw["src_type_negated"] = nxt, neg
         elif t == "--dst-type":
             kw["dst_type"] = nxt
         elif t == "--mark":
@@ -485,6 +493,15 @@ def parse_rule(table: str, line: str) -> Rule:
             kw["ctstate"], kw["ctstate_negated"] = nxt, neg
         elif t == "--nfacct-name":
             kw["nfacct"] = nxt
+        elif t == "--match-set":
+            kw["match_set"], kw["match_set_negated"] = (nxt, tok[i + 2]), neg
+            step = 3
+        elif t == "--physdev-is-in":
+            kw["physdev_is_in_negated"] = neg
+            step = 1
+        elif t == "--vaddr":
+            kw["ipvs_vaddr"] = (nxt, tok[i + 3].upper(), int(tok[i + 5]))
+            step = 6
         elif t == "-j":
             kw["target"] = nxt
         else:
@@ -545,12 +562,15 @@ class Walk:
 
 
 class _Packet:
-    __slots__ = ("src", "dst", "proto", "dport", "mark", "ctstate")
+    __slots__ = ("src", "dst", "proto", "dport", "mark", "ctstate", "sport", "bridged", "ipvs")
 
-    def __init__(self, src, dst, proto, dport):
+    def __init__(self, src, dst, proto, dport, sport=0):
         self.src, self.dst, self.proto, self.dport = src, dst, proto, dport
+        self.sport = sport
         self.mark = 0
         self.ctstate = {"NEW"}
+        self.bridged = False      # arrived over a bridge port (-m physdev --physdev-is-in)
+        self.ipvs = None          # (vaddr, proto, vport) once IPVS has handled the packet
 
 
 def _in_net(ip: str, cidr: str) -> bool:
@@ -882,6 +902,7 @@ class Proxier:
         self._save_cache: dict = {}        # table (or None for all) -> iptables-save text, until the next sync
         self._parsed: dict = {}            # (table, line) -> Rule
         self._recent: dict = {}            # -m recent tables: name -> {src ip: last seen ms}
+        self.conntrack = Conntrack()       # the node's connection tracking table
         self._last_restore = None
         self.last_sync: dict = {}
 
@@ -985,33 +1006,7 @@ class Proxier:
             now_ms is not None and self._last_full_sync_ms is not None
             and now_ms - self._last_full_sync_ms > FULL_SYNC_PERIOD_MS)
 
-        updated = set()
-        # svcPortMap.Update(serviceChanges)
-        for key, (previous, current) in self._service_changes.items():
-            for spn in previous:
-                self.svc_port_map.pop(spn, None)
-            self.svc_port_map.update(current)
-            if current:
-                self._services[key] = current
-            else:
-                self._services.pop(key, None)
-            updated.add(key)
-        self._service_changes.clear()
-        # endpointsMap.Update(endpointsChanges)
-        for key in self._endpoint_changes:
-            previous = self._endpoints_by_service.get(key, {})
-            current = self._endpoints_for(key)
-            if previous == current:
-                continue
-            for spn in previous:
-                self.endpoints_map.pop(spn, None)
-            self.endpoints_map.update(current)
-            if current:
-                self._endpoints_by_service[key] = current
-            else:
-                self._endpoints_by_service.pop(key, None)
-            updated.add(key)
-        self._endpoint_changes.clear()
+        updated = self._apply_changes()
 
         total_endpoints = sum(len(self.endpoints_map.get(spn, ())) for spn in self.svc_port_map)
         self.large_cluster_mode = total_endpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
@@ -1069,6 +1064,39 @@ class Proxier:
             "large_cluster_mode": self.large_cluster_mode,
         }
         return dict(self.last_sync)
+
+    def _apply_changes(self) -> set:
+        """svcPortMap.Update(serviceChanges) and endpointsMap.Update(endpointsChanges): the names of the Services
+        whose ports or endpoints changed."""
+        updated = set()
+        # svcPortMap.Update(serviceChanges)
+        for key, (previous, current) in self._service_changes.items():
+            for spn in previous:
+                self.svc_port_map.pop(spn, None)
+            self.svc_port_map.update(current)
+            if current:
+                self._services[key] = current
+            else:
+                self._services.pop(key, None)
+            updated.add(key)
+        self._service_changes.clear()
+        # endpointsMap.Update(endpointsChanges)
+        for key in self._endpoint_changes:
+            previous = self._endpoints_by_service.get(key, {})
+            current = self._endpoints_for(key)
+            if previous == current:
+                continue
+            for spn in previous:
+                self.endpoints_map.pop(spn, None)
+            self.endpoints_map.update(current)
+            if current:
+                self._endpoints_by_service[key] = current
+            else:
+                self._endpoints_by_service.pop(key, None)
+            updated.add(key)
+        self._endpoint_changes.clear()
+
+        return updated
 
     def _node_rules_key(self) -> tuple:
         """The node-level settings that can change the lines written for a service port (see _service_rules_key).
@@ -1540,7 +1568,7 @@ class Proxier:
             return False
         if rule.dport is not None and rule.dport != pkt.dport:
             return False
-        if rule.src_type == "LOCAL" and not self._is_local_address(pkt.src):
+        if rule.src_type == "LOCAL" and self._is_local_address(pkt.src) == rule.src_type_negated:
             return False
         if rule.dst_type == "LOCAL" and not self._is_local_address(pkt.dst):
             return False
@@ -1561,11 +1589,22 @@ class Proxier:
             seen = table.get(pkt.src)
             if seen is None or (seconds is not None and now_ms - seen > seconds * 1000):
                 return False
+        if rule.match_set is not None and self._set_match(rule.match_set[0], rule.match_set[1], pkt) == \
+                rule.match_set_negated:
+            return False
+        if rule.physdev_is_in_negated is not None and pkt.bridged == rule.physdev_is_in_negated:
+            return False
+        if rule.ipvs_vaddr is not None and pkt.ipvs != rule.ipvs_vaddr:
+            return False
         if rule.probability is not None and not rng.random() < float(rule.probability):
             return False
         if rule.recent is not None and rule.recent.get("mode") == "set":
             self._recent.setdefault(rule.recent["name"], {})[pkt.src] = now_ms
         return True
+
+    def _set_match(self, name: str, flags: str, pkt: _Packet) -> bool:
+        """``-m set --match-set``: iptables mode writes no such rules (IPVS mode overrides this)."""
+        return False
 
     def _traverse(self, table: str, chain: str, pkt: _Packet, result: Walk, rng, now_ms: int) -> Optional[str]:
         """Evaluate a chain; returns a terminating verdict, or None when the chain ran out / RETURNed."""
@@ -1595,6 +1634,42 @@ class Proxier:
             if verdict is not None:
                 return verdict
         return None
+
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: Optional[int] = None,
+                     now_ms: int = 0, rng: Optional[random.Random] = None) -> PacketTrace:
+        """Follow one packet of the flow ``proto src:src_port -> dst:port`` through this node (see k8slab.proxy.trace).
+
+        A flow already in conntrack is ESTABLISHED: the nat table is skipped and the stored DNAT applies. A new
+        flow walks the rules (``walk()``) and, if accepted, is added to conntrack. ``src_port`` None: a new
+        ephemeral port, i.e. a new connection."""
+        proto = proto.upper()
+        port = int(port)
+        hook = "OUTPUT" if self._is_local_address(src) else "PREROUTING"
+        sport = self.conntrack.ephemeral_port() if src_port is None else int(src_port)
+        trace = PacketTrace(self.hostname, "iptables", src, sport, dst, port, proto, hook)
+        entry = self.conntrack.lookup(proto, src, sport, dst, port, now_ms)
+        if entry is not None:
+            trace.conntrack = "ESTABLISHED"
+            trace.dnat, trace.masqueraded = entry.dnat, entry.masqueraded
+            pkt = _Packet(src, entry.reply_src, proto.lower(), entry.reply_sport)
+            pkt.ctstate = {"ESTABLISHED"} | ({"DNAT"} if entry.dnat else set())
+            walk = Walk(src_ip=src, dst=f"{dst}:{port}", protocol=proto, hook=hook)
+            chain = "OUTPUT" if hook == "OUTPUT" else ("INPUT" if self._is_local_address(pkt.dst) else "FORWARD")
+            verdict = self._traverse("filter", chain, pkt, walk, rng or self.rng, now_ms)
+            trace.path, trace.chains = walk.steps, walk.chains
+            if verdict in ("DROP", "REJECT"):
+                trace.verdict = verdict
+            return trace
+        walk = self.walk(dst, port, proto, src, rng=rng, hook=hook, now_ms=now_ms)
+        trace.path, trace.chains = walk.steps, walk.chains
+        trace.dnat, trace.sep_chain, trace.masqueraded = walk.endpoint, walk.sep_chain, walk.masqueraded
+        if walk.verdict in ("REJECT", "DROP"):
+            trace.verdict = walk.verdict
+            last = walk.steps[-1]
+            trace.reason = parse_rule(last.table, last.rule).comment or ""
+            return trace
+        self.conntrack.add(proto, src, sport, dst, port, walk.endpoint, now_ms, walk.masqueraded)
+        return trace
 
     def recent_table(self, name: str) -> dict:
         """The ``/proc/net/xt_recent/<name>`` table: source IP -> last seen (ms)."""

@@ -13,6 +13,7 @@ is done once; each node still gets exactly the rules it would compute alone.
 from __future__ import annotations
 
 from .iptables import Proxier, SharedRuleCache
+from .ipvs import DEFAULT_SCHEDULER, IpvsProxier, validate_proxy_mode
 
 NAME = "kube-proxy"
 MIN_SYNC_PERIOD_MS = 1000
@@ -23,14 +24,23 @@ ENDPOINTSLICE_SELECTOR = "!service.kubernetes.io/headless,!service.kubernetes.io
 
 class KubeProxy:
     def __init__(self, loop, client, factory, node_name: str, node_ip: str, cluster_cidr: str, rng,
-                 min_sync_period_ms: int = MIN_SYNC_PERIOD_MS, shared: SharedRuleCache | None = None) -> None:
+                 min_sync_period_ms: int = MIN_SYNC_PERIOD_MS, shared: SharedRuleCache | None = None,
+                 mode: str = "iptables", ipvs_scheduler: str = DEFAULT_SCHEDULER) -> None:
         self.loop = loop
         self.client = client
         self.node_name = node_name
         self.component = f"{NAME}/{node_name}"
-        self.mode = "iptables"
+        # --proxy-mode: "iptables" (the default) or "ipvs"; "nftables" is valid upstream but not modelled here.
+        self.mode = validate_proxy_mode(mode)
+        if self.mode == "nftables":
+            raise ValueError("proxy mode nftables is valid in kube-proxy but not modelled by k8slab; "
+                             "use iptables or ipvs")
         # ``shared``: one SharedRuleCache for all the kube-proxies of a simulated cluster (see k8slab.proxy.iptables).
-        self.proxier = Proxier(node_name, node_ip, cluster_cidr, rng=rng, shared=shared)
+        if self.mode == "ipvs":
+            self.proxier = IpvsProxier(node_name, node_ip, cluster_cidr, scheduler=ipvs_scheduler, rng=rng,
+                                       shared=shared)
+        else:
+            self.proxier = Proxier(node_name, node_ip, cluster_cidr, rng=rng, shared=shared)
         self.factory = factory
         self.min_sync_period_ms = min_sync_period_ms
         self.svc_informer = factory.informer("services", label_selector="!service.kubernetes.io/service-proxy-name")
@@ -83,7 +93,7 @@ class KubeProxy:
         stats = self.proxier.sync_proxy_rules(self.loop.now)
         self.syncs += 1
         self.last_stats = stats
-        self.loop.emit(self.component, "sync_proxy_rules", f"nodes/{self.node_name}", stats, target="iptables")
+        self.loop.emit(self.component, "sync_proxy_rules", f"nodes/{self.node_name}", stats, target=self.mode)
 
     # -- what learners look at --------------------------------------------------------------------------------------
     def iptables_save(self, table: str | None = None) -> str:
@@ -92,3 +102,29 @@ class KubeProxy:
     def walk(self, dst_ip: str, dst_port: int, protocol: str = "TCP", src_ip: str | None = None, rng=None,
              hook: str = "OUTPUT"):
         return self.proxier.walk(dst_ip, dst_port, protocol, src_ip, rng=rng, hook=hook, now_ms=self.loop.now)
+
+    def trace_packet(self, src: str, dst: str, port: int, proto: str = "TCP", src_port: int | None = None):
+        """Follow one packet of a flow through this node's tables (conntrack first); see k8slab.proxy.trace."""
+        return self.proxier.trace_packet(src, dst, port, proto, src_port, now_ms=self.loop.now)
+
+    def ipvsadm_ln(self) -> str:
+        """``ipvsadm -Ln`` on this node (IPVS mode)."""
+        return self._ipvs().ipvsadm_ln()
+
+    def ipvsadm_lnc(self) -> str:
+        """``ipvsadm -Lnc``: IPVS connection entries (IPVS mode)."""
+        return self._ipvs().ipvsadm_lnc(self.loop.now)
+
+    def ipset_list(self, name: str | None = None) -> str:
+        """``ipset list`` on this node (IPVS mode)."""
+        return self._ipvs().ipset_list(name)
+
+    def _ipvs(self) -> IpvsProxier:
+        if not isinstance(self.proxier, IpvsProxier):
+            raise RuntimeError(f"kube-proxy on {self.node_name} runs in {self.mode} mode; "
+                               'build the cluster with Cluster(..., proxy_mode="ipvs")')
+        return self.proxier
+
+    def conntrack(self) -> str:
+        """``conntrack -L`` on this node."""
+        return self.proxier.conntrack.listing(self.loop.now)

@@ -72,7 +72,8 @@ class Loop:
         self.now = 0
         self.trace = trace if trace is not None else Trace()
         self.steps = 0
-        self._heap: list[Timer] = []
+        # entries are (time, seq, timer): tuples compare in C, and (time, seq) is unique
+        self._heap: list[tuple[int, int, Timer]] = []
         self._seq = 0
         self._foreground = 0
         self.cause: int | None = None  # cause of the step being run
@@ -88,7 +89,7 @@ class Loop:
         if cause is None:
             cause = self.last_emitted if self.last_emitted is not None else self.cause
         t = Timer(self, int(time), self._seq, fn, args, component, label, background, cause)
-        heapq.heappush(self._heap, t)
+        heapq.heappush(self._heap, (t.time, t.seq, t))
         if not background:
             self._foreground += 1
         return t
@@ -109,9 +110,13 @@ class Loop:
     # -- running ------------------------------------------------------------------------------------------------
     def peek(self) -> Timer | None:
         heap = self._heap
-        while heap and heap[0].cancelled:
+        while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
-        return heap[0] if heap else None
+        return heap[0][2] if heap else None
+
+    def timers(self) -> list[Timer]:
+        """Every pending (not cancelled) callback, in no particular order."""
+        return [t for _, _, t in self._heap if not t.cancelled]
 
     @property
     def pending(self) -> int:

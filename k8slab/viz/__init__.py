@@ -6,13 +6,15 @@
     viz.events_table(c.step())       # what a step did, one row per trace event
     viz.step_table(c, n=20)          # the newest steps, one row each
     viz.journey(c, "deployments/default/web")
+    viz.pipeline(c)                  # the API server's stages with the newest request moving through them
 
 Colours come from :mod:`k8slab.viz.style` and mean the same thing in every notebook.
 """
 
 from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
+from .pipeline import pipeline, pipeline_stages, pipeline_table, stop_reason
 from .tables import describe, events_table, journey, step_table
 
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
-           "step_table", "journey", "describe"]
+           "step_table", "journey", "describe", "pipeline", "pipeline_stages", "pipeline_table", "stop_reason"]
