@@ -214,7 +214,8 @@ def test_iptables_rules_are_few_and_fixed(overall):
     for i in range(300):
         many.on_service_update(None, make_service("ns", f"s{i}", clusterIP=f"172.31.{i // 200}.{i % 200 + 1}",
                                                   ports=P80))
-        many.on_endpoint_slice_update(None, make_slice("ns", f"s{i}", [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
+        many.on_endpoint_slice_update(None, make_slice("ns", f"s{i}",
+                                                       [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
     many.sync_proxy_rules(0)
     assert len(many.chain_lines("nat", "KUBE-SERVICES")) <= len(nat)
     assert len(many.virtual_servers) == 300 and len(many.ipsets["KUBE-CLUSTER-IP"].entries) == 300
@@ -249,7 +250,8 @@ def test_established_connection_keeps_its_real_server_and_times_out():
     first = p.trace_packet("10.0.0.2", "172.30.0.41", 80, src_port=40000, now_ms=0)
     for t in range(1, 5):
         again = p.trace_packet("10.0.0.2", "172.30.0.41", 80, src_port=40000, now_ms=t * 1000)
-        assert again.conntrack == "ESTABLISHED" and again.dnat == first.dnat and again.rules_evaluated == 0
+        assert again.conntrack == "ESTABLISHED" and again.dnat == first.dnat
+        assert again.lookups == 1 and not any(s.table == "nat" for s in again.path)
     d = p.virtual_servers[("TCP", "172.30.0.41", 80)].dest(first.dnat)
     assert (d.activeconns, d.inactconns) == (1, 0)
     # the last packet was at 4 s; 900 s later the entry is gone
@@ -356,7 +358,8 @@ def test_walk_cost_does_not_grow_with_services():
         for i in range(n):
             p.on_service_update(None, make_service("ns", f"s{i}", clusterIP=f"172.31.{i // 200}.{i % 200 + 1}",
                                                    ports=P80))
-            p.on_endpoint_slice_update(None, make_slice("ns", f"s{i}", [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
+            p.on_endpoint_slice_update(None, make_slice("ns", f"s{i}",
+                                                        [{"addresses": [f"10.181.{i // 200}.{i % 200}"]}]))
         p.sync_proxy_rules(0)
         last = n - 1
         return p.trace_packet("10.0.0.2", f"172.31.{last // 200}.{last % 200 + 1}", 80).rules_evaluated
@@ -382,10 +385,13 @@ def test_cluster_in_ipvs_mode_serves_requests():
     assert kp.mode == "ipvs" and "rr" not in kp.ipvsadm_ln().split("Flags")[-1]
     assert c.request("http://web.default").status == "200 OK"
     svc_ip = c.get("service", "web")["spec"]["clusterIP"]
-    assert f"Members:\n" in kp.ipset_list("KUBE-CLUSTER-IP") and f"{svc_ip},tcp:80" in kp.ipset_list()
+    assert "Members:\n" in kp.ipset_list("KUBE-CLUSTER-IP") and f"{svc_ip},tcp:80" in kp.ipset_list()
     t = c.trace_packet("192.168.0.11", svc_ip, 80, node="node-1")
     assert t.mode == "ipvs" and t.dnat and t.scheduler == "lc"
     assert "ESTABLISHED" in kp.ipvsadm_lnc()
+    shown = kp.ip_addr_show()
+    assert shown.startswith("5: kube-ipvs0: <BROADCAST,NOARP>") and f"inet {svc_ip}/32 scope global kube-ipvs0" in shown
+    assert "inet 192.168.0.11/32" not in shown   # the node's own address is not on kube-ipvs0
 
 
 @pytest.mark.parametrize("mode,message", [
@@ -404,3 +410,159 @@ def test_ipvs_commands_in_iptables_mode_explain_themselves():
     c = Cluster(nodes=1)
     with pytest.raises(RuntimeError, match='proxy_mode="ipvs"'):
         c.node("node-1").kube_proxy.ipvsadm_ln()
+
+
+# --- upstream pkg/proxy/ipvs/proxier_test.go ----------------------------------------------------------------------
+
+def jumps(p, table, chain):
+    """What upstream's checkIptables compares: (JumpChain, MatchSet, SourceAddress) per rule of a chain."""
+    return [(r.target, r.match_set[0] if r.match_set else "", r.src or "") for r in p.rules(table, chain)]
+
+
+def test_upstream_load_balancer_source_ranges():
+    p = ipvs_proxier()
+    p.on_service_update(None, make_service("ns1", "svc1", type="LoadBalancer", clusterIP="10.20.30.41", ports=P80,
+                                           loadBalancerSourceRanges=["10.0.0.0/8"],
+                                           status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}))
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [{"addresses": ["10.180.0.1"]}]))
+    p.sync_proxy_rules(0)
+    assert p.ipsets["KUBE-LOAD-BALANCER"].entries == {"1.2.3.4,tcp:80"}
+    assert p.ipsets["KUBE-LOAD-BALANCER-FW"].entries == {"1.2.3.4,tcp:80"}
+    assert p.ipsets["KUBE-LOAD-BALANCER-SOURCE-CIDR"].entries == {"1.2.3.4,tcp:80,10.0.0.0/8"}
+    assert jumps(p, "nat", "KUBE-SERVICES") == [
+        ("RETURN", "", "127.0.0.0/8"), ("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER", ""),
+        ("KUBE-MARK-MASQ", "KUBE-CLUSTER-IP", "10.0.0.0/8"), ("KUBE-NODE-PORT", "", ""),
+        ("ACCEPT", "KUBE-CLUSTER-IP", ""), ("ACCEPT", "KUBE-LOAD-BALANCER", "")]
+    assert jumps(p, "filter", "KUBE-PROXY-FIREWALL") == [
+        ("KUBE-SOURCE-RANGES-FIREWALL", "KUBE-LOAD-BALANCER-FW", "")]
+    assert jumps(p, "filter", "KUBE-SOURCE-RANGES-FIREWALL") == [
+        ("RETURN", "KUBE-LOAD-BALANCER-SOURCE-CIDR", ""), ("DROP", "", "")]
+
+
+def test_upstream_accept_ipvs_traffic():
+    p = ipvs_proxier()
+    for kind, ip, name in (("ClusterIP", "10.20.30.40", "svc1"), ("LoadBalancer", "10.20.30.41", "svc2"),
+                           ("NodePort", "10.20.30.42", "svc3")):
+        extra = {}
+        if kind == "LoadBalancer":
+            extra["status"] = {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}
+        if kind == "ClusterIP":
+            extra["externalIPs"] = ["5.6.7.8"]
+        p.on_service_update(None, make_service("ns1", name, type=kind, clusterIP=ip,
+                                               ports=[dict(P80[0], nodePort=80)], **extra))
+    p.sync_proxy_rules(0)
+    assert jumps(p, "nat", "KUBE-SERVICES") == [
+        ("RETURN", "", "127.0.0.0/8"), ("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER", ""),
+        ("KUBE-MARK-MASQ", "KUBE-CLUSTER-IP", "10.0.0.0/8"), ("KUBE-MARK-MASQ", "KUBE-EXTERNAL-IP", ""),
+        ("ACCEPT", "KUBE-EXTERNAL-IP", ""), ("ACCEPT", "KUBE-EXTERNAL-IP", ""), ("KUBE-NODE-PORT", "", ""),
+        ("ACCEPT", "KUBE-CLUSTER-IP", ""), ("ACCEPT", "KUBE-LOAD-BALANCER", "")]
+
+
+def test_upstream_only_local_load_balancing():
+    p = ipvs_proxier()
+    p.on_service_update(None, make_service("ns1", "svc1", type="LoadBalancer", clusterIP="10.20.30.41",
+                                           externalTrafficPolicy="Local", ports=[dict(P80[0], nodePort=3001)],
+                                           status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}))
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [
+        {"addresses": ["10.180.0.1"], "nodeName": NODE},          # local: a real server
+        {"addresses": ["10.180.1.1"], "nodeName": "other-node"}]))  # remote: not one
+    p.sync_proxy_rules(0)
+    lb = p.virtual_servers[("TCP", "1.2.3.4", 80)]
+    assert [(d.address, d.port) for d in lb.dests] == [("10.180.0.1", 80)]
+    # the cluster IP still uses every endpoint (externalTrafficPolicy does not apply to it)
+    assert {d.address for d in p.virtual_servers[("TCP", "10.20.30.41", 80)].dests} == {"10.180.0.1", "10.180.1.1"}
+    assert p.ipsets["KUBE-LOAD-BALANCER"].entries == {"1.2.3.4,tcp:80"}
+    assert p.ipsets["KUBE-LOAD-BALANCER-LOCAL"].entries == {"1.2.3.4,tcp:80"}
+    assert jumps(p, "nat", "KUBE-LOAD-BALANCER") == [
+        ("RETURN", "KUBE-LOAD-BALANCER-LOCAL", ""), ("KUBE-MARK-MASQ", "", "")]
+
+
+# --- scheduler invariants (hypothesis) ----------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+conns = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20), st.integers(0, 600)), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(conns)
+def test_rr_visits_every_available_server_once_per_round(specs):
+    lst = dests(*specs)
+    rr = RoundRobin()
+    avail = [d for d in lst if d.weight > 0]
+    picks = [rr.schedule(lst, "x", "v") for _ in range(2 * len(avail))]
+    if not avail:
+        assert picks == []
+    else:
+        assert picks[:len(avail)] == avail and picks[len(avail):] == avail
+
+
+@settings(max_examples=60, deadline=None)
+@given(conns)
+def test_lc_sed_nq_pick_a_minimum(specs):
+    lst = dests(*specs)
+    avail = [d for d in lst if d.weight > 0]
+    lc = LeastConnection().schedule(lst, "x", "v")
+    sed = ShortestExpectedDelay().schedule(lst, "x", "v")
+    nq = NeverQueue().schedule(lst, "x", "v")
+    if not avail:
+        assert lc is sed is nq is None
+        return
+    assert ip_vs_dest_conn_overhead(lc) == min(map(ip_vs_dest_conn_overhead, avail))
+    best = min((d.activeconns + 1) / d.weight for d in avail)
+    assert (sed.activeconns + 1) / sed.weight == best
+    idle = [d for d in avail if d.activeconns == 0]
+    assert nq is (idle[0] if idle else sed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=6))
+def test_sh_buckets_follow_the_weights(weights):
+    lst = dests(*[(w, 0, 0) for w in weights])
+    sh = SourceHashing()
+    sh.update(lst)
+    assert len(sh.buckets) == 256
+    total = sum(weights)
+    for d in lst:   # full rounds of sum(weights) buckets, then a partial one
+        full, rest = divmod(256, total)
+        extra = max(0, min(d.weight, rest - sum(x.weight for x in lst[:lst.index(d)])))
+        assert sh.buckets.count(d) == full * d.weight + extra
+
+
+def test_internal_traffic_policy_local_without_local_endpoints():
+    p = ipvs_proxier()
+    p.on_service_update(None, make_service("ns1", "svc1", clusterIP="172.30.0.41", ports=P80,
+                                           internalTrafficPolicy="Local"))
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [{"addresses": ["10.180.0.2"], "nodeName": "other"}]))
+    p.sync_proxy_rules(0)
+    # CategorizeEndpoints gives no cluster endpoints to a Service that uses only local ones: no real server
+    assert p.virtual_servers[("TCP", "172.30.0.41", 80)].dests == []
+    t = p.trace_packet("10.0.0.2", "172.30.0.41", 80)
+    assert t.verdict == "REJECT" and t.dnat is None
+    p.on_endpoint_slice_update(None, make_slice("ns1", "svc1", [{"addresses": ["10.180.0.2"], "nodeName": "other"},
+                                                                {"addresses": ["10.180.0.1"], "nodeName": NODE}]))
+    p.sync_proxy_rules(1000)
+    assert {p.trace_packet("10.0.0.2", "172.30.0.41", 80, now_ms=1000).dnat for _ in range(4)} == {"10.180.0.1:80"}
+
+
+def test_external_ip_from_outside_and_from_a_pod(overall):
+    out = overall.trace_packet("203.0.113.9", "192.168.99.33", 80)
+    assert out.dnat in ("10.180.0.4:80", "10.180.0.5:80") and out.masqueraded
+    assert any("KUBE-EXTERNAL-IP dst,dst -j KUBE-MARK-MASQ" in s.rule and s.matched for s in out.path)
+    # Local policy external IP: not marked for masquerade, the client address is kept
+    local = overall.trace_packet("203.0.113.9", "192.168.99.22", 80)
+    assert local.dnat == "10.180.0.2:80" and not local.masqueraded
+
+
+def test_ipvs_cluster_is_deterministic_and_replays():
+    def build():
+        c = Cluster(nodes=2, seed=4, proxy_mode="ipvs", ipvs_scheduler="sed")
+        c.apply(NGINX)
+        c.settle()
+        return c
+    a, b = build(), build()
+    assert a.node("node-2").kube_proxy.ipvsadm_ln() == b.node("node-2").kube_proxy.ipvsadm_ln()
+    assert [(e.seq, e.kind, e.ref) for e in a.trace] == [(e.seq, e.kind, e.ref) for e in b.trace]
+    r = a.replay()
+    assert r.proxy_mode == "ipvs"
+    assert r.node("node-1").kube_proxy.ipvsadm_ln() == a.node("node-1").kube_proxy.ipvsadm_ln()

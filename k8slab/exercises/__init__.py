@@ -14,4 +14,5 @@ __all__ = ["Exercise", "Result", "check", "exercises", "hint", "register"]
 
 from . import tour  # noqa: E402,F401  (registers the tour exercises)
 from . import apiserver  # noqa: E402,F401  (registers the API server exercises)
+from . import proxy  # noqa: E402,F401  (registers the kube-proxy exercises)
 from . import cloud, lifecycle  # noqa: E402,F401  (registers the notebook 04 lifecycle and 05 exercises)

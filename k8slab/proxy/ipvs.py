@@ -25,6 +25,10 @@ Connection entries: a TCP connection is counted *active* while ESTABLISHED (time
 the client closes it (FIN_WAIT, 120 s); UDP entries are always inactive (timeout 300 s). These are the kernel's
 defaults, which kube-proxy keeps unless ``ipvs.tcpTimeout`` / ``tcpFinTimeout`` / ``udpTimeout`` are set.
 
+Order: kube-proxy adds the new real servers of a sync in Go map order (unspecified); here they are added in sorted
+"ip:port" order, so that runs are reproducible. Each goes to the head of the kernel's list (see
+``k8slab.proxy.ipvs_schedulers``), which is the order ``rr`` and the other schedulers scan.
+
 Not modelled: IPv6, SCTP node ports, the ``mh``, ``wrr``, ``wlc``, ``lblc`` and ``lblcr`` schedulers, connection
 thresholds (overload), and the once-a-minute period of the graceful-termination check (it runs at each sync and
 whenever connections expire). ``ipset_list()`` leaves out the kernel-dependent "Revision" and "Size in memory" lines.
@@ -42,7 +46,7 @@ from .ipvs_schedulers import Dest, new_scheduler
 from .trace import PacketTrace
 
 __all__ = ["IpvsProxier", "VirtualServer", "Connection", "IPSet", "IPSET_INFO", "DEFAULT_SCHEDULER",
-           "DEFAULT_DUMMY_DEVICE", "TCP_TIMEOUT_S", "TCP_FIN_TIMEOUT_S", "UDP_TIMEOUT_S", "validate_proxy_mode"]
+           "DEFAULT_DUMMY_DEVICE", "TCP_TIMEOUT_S", "TCP_FIN_TIMEOUT_S", "UDP_TIMEOUT_S"]
 
 DEFAULT_SCHEDULER = "rr"
 DEFAULT_DUMMY_DEVICE = "kube-ipvs0"
@@ -68,7 +72,8 @@ IPSET_INFO = (
     ("KUBE-LOOP-BACK", "hash:ip,port,ip", "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
     ("KUBE-CLUSTER-IP", "hash:ip,port", "Kubernetes service cluster ip + port for masquerade purpose"),
     ("KUBE-EXTERNAL-IP", "hash:ip,port", "Kubernetes service external ip + port for masquerade and filter purpose"),
-    ("KUBE-EXTERNAL-IP-LOCAL", "hash:ip,port", "Kubernetes service external ip + port with externalTrafficPolicy=local"),
+    ("KUBE-EXTERNAL-IP-LOCAL", "hash:ip,port",
+     "Kubernetes service external ip + port with externalTrafficPolicy=local"),
     ("KUBE-LOAD-BALANCER", "hash:ip,port", "Kubernetes service lb portal"),
     ("KUBE-LOAD-BALANCER-FW", "hash:ip,port",
      "Kubernetes service load balancer ip + port for load balancer with sourceRange"),
@@ -125,18 +130,6 @@ IPVS_CHAINS = {
     "filter": (KUBE_FORWARD_CHAIN, KUBE_NODE_PORT_CHAIN, KUBE_PROXY_FIREWALL_CHAIN, KUBE_SOURCE_RANGES_FIREWALL_CHAIN,
                KUBE_IPVS_FILTER_CHAIN, KUBE_IPVS_OUT_FILTER_CHAIN),
 }
-
-_VALID_PROXY_MODES = ("iptables", "ipvs", "nftables")
-
-
-def validate_proxy_mode(mode: str) -> str:
-    """cmd/kube-proxy/app validateProxyModeLinux: "" means the default (iptables)."""
-    if mode in ("",) + _VALID_PROXY_MODES:
-        return mode or "iptables"
-    raise ValueError(f'KubeProxyConfiguration.ProxyMode: Invalid value: "{mode}": must be '
-                     f'{", ".join(_VALID_PROXY_MODES)} or blank (blank means the best-available proxy '
-                     f'[currently iptables])')
-
 
 class IPSet:
     """One ipset (pkg/util/ipset): its type and its entries, as ``Entry.String()`` writes them."""
@@ -690,14 +683,27 @@ class IpvsProxier(IptablesProxier):
         conn = self.connections.get((proto, src, sport, dst, port))
         trace.lookups = 1
         if conn is not None:
+            # an established flow: no nat rules (conntrack), the filter chains with --ctstate ESTABLISHED, then
+            # the connection entry rewrites the destination
             trace.conntrack = "ESTABLISHED"
             trace.dnat, trace.masqueraded = conn.dest.endpoint, conn.masqueraded
             trace.virtual_server = f"{proto} {dst}:{port}"
             vs = self.virtual_servers.get((proto, dst, port))
             trace.scheduler = vs.scheduler_name if vs else None
             conn.expires_ms = now_ms + _state_timeout_ms(conn.protocol, conn.state)
-            trace.path.append(Step("IPVS", f"connection {proto} {src}:{sport} -> {dst}:{port} -> "
+            pkt = _Packet(src, dst, proto.lower(), port, sport)
+            pkt.ctstate = {"ESTABLISHED"}
+            walk = Walk(src_ip=src, dst=f"{dst}:{port}", protocol=proto, hook=hook)
+            if hook == "PREROUTING":
+                self._traverse("filter", "INPUT", pkt, walk, rng, now_ms)
+            walk.chains.append("IPVS")
+            walk.steps.append(Step("IPVS", f"connection {proto} {src}:{sport} -> {dst}:{port} -> "
                                            f"{conn.dest.endpoint} ({conn.state})", True, "ipvs"))
+            pkt.ipvs = (dst, proto, port)
+            pkt.dst, pkt.dport = conn.dest.address, conn.dest.port
+            pkt.ctstate.add("DNAT")
+            self._traverse("filter", "OUTPUT", pkt, walk, rng, now_ms)
+            trace.path, trace.chains = walk.steps, walk.chains
             return trace
         pkt = _Packet(src, dst, proto.lower(), port, sport)
         walk = Walk(src_ip=src, dst=f"{dst}:{port}", protocol=proto, hook=hook)

@@ -1,10 +1,11 @@
-"""Mirrors: cmd/kube-proxy/app/server.go, pkg/proxy/config/config.go (ServiceConfig, EndpointSliceConfig) and
-pkg/util/async/bounded_frequency_runner.go.
+"""Mirrors: cmd/kube-proxy/app/server.go, pkg/proxy/config/config.go (ServiceConfig, EndpointSliceConfig),
+pkg/proxy/apis/config/validation/validation.go (the proxy mode) and pkg/util/async/bounded_frequency_runner.go.
 
 kube-proxy runs on every node. It watches Services and EndpointSlices through the API server, records each change
 in the proxier's change trackers, and runs ``sync_proxy_rules()`` no more often than ``--iptables-min-sync-period``
-(1 s) allows, plus a periodic full resync (``--iptables-sync-period``, 30 s). It never talks to the pods or the
-control plane in any other way: what it writes are the node's kernel tables.
+(1 s) allows, plus a periodic full resync (``--iptables-sync-period``, 30 s). ``--proxy-mode`` picks the proxier:
+iptables (``k8slab.proxy.iptables``) or ipvs (``k8slab.proxy.ipvs``, with ``--ipvs-scheduler``). It never talks to
+the pods or the control plane in any other way: what it writes are the node's kernel tables.
 
 A simulated cluster passes the same ``SharedRuleCache`` to every KubeProxy so that the identical work of its nodes
 is done once; each node still gets exactly the rules it would compute alone.
@@ -13,11 +14,23 @@ is done once; each node still gets exactly the rules it would compute alone.
 from __future__ import annotations
 
 from .iptables import Proxier, SharedRuleCache
-from .ipvs import DEFAULT_SCHEDULER, IpvsProxier, validate_proxy_mode
 
 NAME = "kube-proxy"
+DEFAULT_IPVS_SCHEDULER = "rr"
 MIN_SYNC_PERIOD_MS = 1000
 SYNC_PERIOD_MS = 30_000
+_VALID_PROXY_MODES = ("iptables", "ipvs", "nftables")
+
+
+def validate_proxy_mode(mode: str) -> str:
+    """pkg/proxy/apis/config/validation validateProxyModeLinux: "" means the default (iptables)."""
+    if mode in ("",) + _VALID_PROXY_MODES:
+        return mode or "iptables"
+    raise ValueError(f'KubeProxyConfiguration.ProxyMode: Invalid value: "{mode}": must be '
+                     f'{", ".join(_VALID_PROXY_MODES)} or blank (blank means the best-available proxy '
+                     f'[currently iptables])')
+
+
 # kube-proxy ignores EndpointSlices of headless Services and of Services handled by another proxy.
 ENDPOINTSLICE_SELECTOR = "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name"
 
@@ -25,7 +38,7 @@ ENDPOINTSLICE_SELECTOR = "!service.kubernetes.io/headless,!service.kubernetes.io
 class KubeProxy:
     def __init__(self, loop, client, factory, node_name: str, node_ip: str, cluster_cidr: str, rng,
                  min_sync_period_ms: int = MIN_SYNC_PERIOD_MS, shared: SharedRuleCache | None = None,
-                 mode: str = "iptables", ipvs_scheduler: str = DEFAULT_SCHEDULER) -> None:
+                 mode: str = "iptables", ipvs_scheduler: str = DEFAULT_IPVS_SCHEDULER) -> None:
         self.loop = loop
         self.client = client
         self.node_name = node_name
@@ -37,6 +50,8 @@ class KubeProxy:
                              "use iptables or ipvs")
         # ``shared``: one SharedRuleCache for all the kube-proxies of a simulated cluster (see k8slab.proxy.iptables).
         if self.mode == "ipvs":
+            from .ipvs import IpvsProxier
+
             self.proxier = IpvsProxier(node_name, node_ip, cluster_cidr, scheduler=ipvs_scheduler, rng=rng,
                                        shared=shared)
         else:
@@ -119,8 +134,12 @@ class KubeProxy:
         """``ipset list`` on this node (IPVS mode)."""
         return self._ipvs().ipset_list(name)
 
-    def _ipvs(self) -> IpvsProxier:
-        if not isinstance(self.proxier, IpvsProxier):
+    def ip_addr_show(self) -> str:
+        """``ip addr show kube-ipvs0``: the Service addresses bound to the dummy interface (IPVS mode)."""
+        return self._ipvs().ip_addr_show_dummy()
+
+    def _ipvs(self):
+        if self.mode != "ipvs":
             raise RuntimeError(f"kube-proxy on {self.node_name} runs in {self.mode} mode; "
                                'build the cluster with Cluster(..., proxy_mode="ipvs")')
         return self.proxier

@@ -152,8 +152,8 @@ class ProxyLab:
         if getattr(self.cluster, "proxy_mode", "iptables") != "ipvs":
             raise ValueError("the scheduler is an IPVS-mode setting (--ipvs-scheduler); this cluster's kube-proxy "
                              'runs in iptables mode: build it with Cluster(..., proxy_mode="ipvs")')
-        for name in self.cluster._nodes:
-            kp = self.cluster.node(name).kube_proxy
+        for node in self.cluster.get("nodes"):
+            kp = self.cluster.node(node["metadata"]["name"]).kube_proxy
             kp.proxier.set_scheduler(change["new"])
             kp.sync()
         self.cluster.ipvs_scheduler = change["new"]
@@ -171,7 +171,7 @@ class ProxyLab:
         if self.last is not None:
             return self.last.node
         pod = self._client_pod() if self.client.value else None
-        return (pod or {}).get("spec", {}).get("nodeName") or next(iter(self.cluster._nodes))
+        return (pod or {}).get("spec", {}).get("nodeName") or self.cluster.get("nodes")[0]["metadata"]["name"]
 
     @_guarded
     def render(self) -> None:
