@@ -206,3 +206,15 @@ def test_schema_helpers():
     assert default_and_prune(schema, {"a": [1], "m": {"x": 1}, "z": 2}) == {"a": [1], "m": {"x": 1}}
     errs = validate_schema(schema, {"a": [1, "two"]}, "spec")
     assert [e.field for e in errs] == ["spec.a[1]"]
+
+
+def test_deleting_a_crd_on_one_cluster_leaves_another_cluster_serving_it():
+    a, b = Cluster(nodes=1, seed=5), Cluster(nodes=1, seed=6)
+    for c in (a, b):
+        c.apply(CRD)
+        c.settle()
+    a.delete("crd", "widgets.example.com")
+    a.settle()
+    assert b.apply(widget("still", size=2))["spec"] == {"size": 2, "color": "red"}
+    with pytest.raises(StatusError):
+        a.admin.list("widgets", namespace="default")

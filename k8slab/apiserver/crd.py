@@ -25,6 +25,9 @@ from .authn import UserInfo
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 COMPONENT = "kube-apiserver/apiextensions"
 TYPE_NAMES = {"object": dict, "array": list, "string": str, "boolean": bool}
+# The resource registry (k8slab.api.resources) is shared by every cluster in the process; each API server still
+# serves only its own CRDs (is_custom). A type is unregistered when no API server serves it any more.
+_SERVING: dict[tuple, int] = {}
 
 
 def storage_version(crd: dict) -> dict | None:
@@ -276,7 +279,8 @@ class CRDController:
             return
         old = self.served.get(crd["metadata"]["name"])
         if old is not None:
-            resources.unregister(old)
+            _release(old)
+        _SERVING[(info.group, info.resource)] = _SERVING.get((info.group, info.resource), 0) + 1
         resources.register(info)
         self.served[crd["metadata"]["name"]] = info
         self.server._prefixes[info.etcd_prefix] = info
@@ -291,7 +295,7 @@ class CRDController:
         info = self.served.pop(name, None)
         if info is None:
             return
-        resources.unregister(info)
+        _release(info)
         self.server._prefixes.pop(info.etcd_prefix, None)
         self.loop.emit(COMPONENT, "crd.removed", f"customresourcedefinitions/{name}", {})
 
@@ -351,3 +355,11 @@ class CRDController:
             return validate_schema(props["status"], body["status"], "status") \
                 if "status" in props and "status" in body else []
         return validate_schema(schema, body, "")
+
+
+def _release(info) -> None:
+    key = (info.group, info.resource)
+    _SERVING[key] = _SERVING.get(key, 1) - 1
+    if _SERVING[key] <= 0:
+        _SERVING.pop(key, None)
+        resources.unregister(info)
