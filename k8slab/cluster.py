@@ -123,6 +123,7 @@ class Cluster:
         # --cloud-provider=external: a fake cloud whose VMs are the nodes, and a cloud-controller-manager
         self.cloud = FakeCloud(self.loop, component_rng(seed, "cloud")) if cloud_provider == "fake" else None
         self.cloud_controller_manager = None
+        self.custom_controllers: dict = {}
         # every kube-proxy computes the same rules from the same objects: the simulation computes them once
         self.proxy_cache = SharedRuleCache()
         names = [CONTROL_PLANE] + [f"node-{i}" for i in range(1, nodes + 1)]
@@ -372,6 +373,15 @@ class Cluster:
         return kubectl.KubeObject(deepcopy(self.admin.delete(
             info.resource, name, namespace=namespace if info.namespaced else None,
             grace_period_seconds=grace_period, propagation_policy=policy)))
+
+    def add_controller(self, controller_class, cluster_role: str = "cluster-admin"):
+        """Run your own controller (a :class:`k8slab.controllers.CustomController` subclass) as ServiceAccount
+        ``kube-system/<NAME>`` bound to ``cluster_role``; returns the running controller."""
+        from .controllers.custom import run_controller
+
+        ctrl = run_controller(self, controller_class, cluster_role)
+        self.custom_controllers[ctrl.NAME] = ctrl
+        return ctrl
 
     def scale(self, resource: str, name: str, replicas: int, namespace: str = "default"):
         """``kubectl scale --replicas``: writes the scale subresource."""

@@ -144,3 +144,32 @@ def test_fail_rejects_unknown_api():
         c.cloud.fail("dns")
     with pytest.raises(KeyError):
         c.cloud.terminate_instance("node-9")
+
+
+def test_pods_of_a_deleted_node_are_garbage_collected():
+    c = Cluster(nodes=2, seed=6, cloud_provider="fake")
+    c.apply(WEB)
+    c.settle()
+    victim = c.get("pods")[0]["spec"]["nodeName"]
+    other = "node-1" if victim == "node-2" else "node-2"
+    on_victim = sorted(p["metadata"]["name"] for p in c.get("pods") if p["spec"]["nodeName"] == victim)
+    c.cloud.terminate_instance(victim)
+    c.run(seconds=160)
+    deleted = next(e.time for e in c.trace if e.kind == "node.deleted" and e.ref == f"nodes/{victim}")
+    gc = [e for e in c.trace if e.kind == "pod.gc"]
+    assert sorted(e.ref.rsplit("/", 1)[1] for e in gc if "/default/" in e.ref) == on_victim
+    assert all(deleted + 40_000 <= e.time <= deleted + 40_000 + 20_000 for e in gc)
+    assert all(e.data["why"] == "PodGC: node no longer exists" for e in gc)
+    pods = c.get("pods")
+    assert len(pods) == 2 and all(p["spec"]["nodeName"] == other for p in pods)
+
+
+def test_stopped_instance_gets_shutdown_taint_and_keeps_its_node():
+    c = Cluster(nodes=2, seed=7, cloud_provider="fake")
+    c.cloud.stop_instance("node-2")
+    c.run(seconds=120)
+    node = c.get("node", "node-2")
+    keys = {(t["key"], t["effect"]) for t in node["spec"]["taints"]}
+    assert ("node.cloudprovider.kubernetes.io/shutdown", "NoSchedule") in keys
+    assert ("node.kubernetes.io/unreachable", "NoExecute") in keys
+    assert not any(e.kind == "node.deleted" for e in c.trace)

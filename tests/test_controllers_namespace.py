@@ -117,3 +117,25 @@ def test_condition_updater_ok_variants_and_transition_time():
     cf = next(x for x in status["conditions"] if x["type"] == "NamespaceDeletionContentFailure")
     assert cf["message"] == "Failed to delete all resource types, 2 remaining: a err, b err"
     assert cf["lastTransitionTime"] == "t3" and cf["reason"] == "ContentDeletionFailed"
+
+
+def test_namespace_deletion_removes_custom_resources_and_ignores_other_clusters_types():
+    from k8slab.exercises.lifecycle import WIDGET_CRD as CRD
+
+    def widget(name, **spec):
+        return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec}
+
+    a = Cluster(nodes=1, seed=3)
+    a.apply(CRD)
+    a.settle()
+    b = Cluster(nodes=1, seed=4)  # knows nothing of widgets, though this process registered the type
+    for c in (a, b):
+        c.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+        c.settle()
+    a.apply(dict(widget("w", size=1), metadata={"name": "w", "namespace": "team"}))
+    for c in (a, b):
+        c.delete("namespace", "team")
+        c.run(seconds=30)
+        with pytest.raises(StatusError):
+            c.get("namespace", "team")
+    assert a.etcd.keys("/registry/example.com/") == []

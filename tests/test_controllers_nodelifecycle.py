@@ -157,3 +157,16 @@ def test_matching_tolerations_and_min_time():
     assert get_min_toleration_time([{"key": "x", "operator": "Exists"}]) == -1
     assert get_min_toleration_time([]) == 0
     assert get_min_toleration_time([dict(t300, tolerationSeconds=-5)]) == 0
+
+
+@pytest.mark.parametrize("tolerations,expected", [
+    ([], 0),
+    ([{"tolerationSeconds": None}], -1),
+    ([{"tolerationSeconds": 1}, {"tolerationSeconds": 2}], 1000),
+    ([{"tolerationSeconds": 1}, {"tolerationSeconds": None}], 1000),
+    ([{"tolerationSeconds": None}, {"tolerationSeconds": 1}], 1000),
+])
+def test_get_min_toleration_time_upstream_cases(tolerations, expected):
+    # taint_eviction_test.go TestGetMinTolerationTime (durations in ms here)
+    tols = [{k: v for k, v in t.items() if v is not None} for t in tolerations]
+    assert get_min_toleration_time(tols) == expected

@@ -73,3 +73,20 @@ def test_projected_volume_holds_bound_token_ca_and_namespace(c):
     assert claims["exp"] - claims["iat"] == 3607
     assert claims["kubernetes.io"]["pod"] == {"name": "p", "uid": pod["metadata"]["uid"]}
     assert claims["kubernetes.io"]["node"]["name"] == pod["spec"]["nodeName"]
+
+
+def test_token_audience_and_expiry_are_checked_by_the_authenticator():
+    c = Cluster(nodes=1, seed=8)
+    vault = c.admin.create_token("default", "default", {"spec": {"audiences": ["vault"]}})
+    with pytest.raises(StatusError) as e:
+        Client(c.apiserver, "curl", Credentials.bearer(vault["status"]["token"])).list("pods", namespace="default")
+    assert e.value.code == 401
+    short = c.admin.create_token("default", "default", {"spec": {"expirationSeconds": 600}})
+    as_sa = Client(c.apiserver, "curl", Credentials.bearer(short["status"]["token"]))
+    with pytest.raises(StatusError) as e:
+        as_sa.list("pods", namespace="default")
+    assert e.value.code == 403  # authenticated, not authorized
+    c.run(seconds=601)
+    with pytest.raises(StatusError) as e:
+        as_sa.list("pods", namespace="default")
+    assert e.value.code == 401

@@ -1817,6 +1817,16 @@ def _update_rules(new: dict, old: dict) -> Errs:
     return errs
 
 
+def _validate_crd(crd: dict) -> Errs:
+    """ValidateCustomResourceDefinition (apiextensions-apiserver)."""
+    from ..apiserver.crd import validate_custom_resource_definition
+
+    return validate_custom_resource_definition(crd)
+
+
+VALIDATORS["CustomResourceDefinition"] = _validate_crd
+
+
 def validate(obj: dict, old: dict | None = None) -> list[FieldError]:
     """Validate an object the way its REST strategy does, after defaulting.
 

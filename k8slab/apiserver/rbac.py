@@ -249,6 +249,11 @@ def _controller_roles() -> dict[str, list[dict]]:
             rule(["patch"], [""], ["pods/status"]),
             _events_rule(),
         ],
+        "pod-garbage-collector": [
+            rule(["list", "watch", "delete"], [""], ["pods"]),
+            rule(["get", "list"], [""], ["nodes"]),
+            rule(["patch"], [""], ["pods/status"]),
+        ],
         "generic-garbage-collector": [
             rule(["get", "list", "watch", "patch", "update", "delete"], ["*"], ["*"]),
         ],

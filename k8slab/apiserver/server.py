@@ -26,6 +26,7 @@ from ..etcd.mvcc import Compare, Op
 from ..sim import Loop, component_rng
 from .admission import AdmissionContext, default_plugins
 from .authn import AuthenticationError, Authenticator, Credentials, UserInfo
+from .crd import CRDController
 from .rbac import ALLOW, Attributes, NodeAuthorizer, RBACAuthorizer, UnionAuthorizer, bootstrap_policy
 from .registry import Registry, generate_name
 
@@ -122,12 +123,14 @@ class APIServer:
         for info in resources.all_resources():
             self._prefixes[info.etcd_prefix] = info
         self.etcd.watch(prefix + "/", _prefix_end(prefix + "/"), callback=self._on_etcd_events, prev_kv=True)
+        self.crds = CRDController(self)
 
     # -- bootstrap --------------------------------------------------------------------------------------------------
     def bootstrap(self) -> None:
         """What a new API server creates by itself: default namespaces, RBAC policy, priority classes, the
         ``kubernetes`` Service."""
         system = UserInfo("system:apiserver", ("system:masters",))
+        self.crds.start()
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.request("create", "namespaces", body={"apiVersion": "v1", "kind": "Namespace",
                                                         "metadata": {"name": ns}}, user=system, component=NAME)
@@ -224,6 +227,11 @@ class APIServer:
         try:
             if not self.available:
                 raise errors.new_service_unavailable("the server is currently unable to handle the request")
+            if info.etcd_prefix == f"{info.group}/{info.resource}" and info.resource != "customresourcedefinitions" \
+                    and not self.crds.is_custom(info):
+                # a CRD-defined type this server does not serve (no Established CRD for it here)
+                raise errors._status(404, "NotFound", "the server could not find the requested resource",
+                                     {"group": info.group, "kind": info.resource})
             # 1. authentication
             if user is None:
                 try:
@@ -321,6 +329,8 @@ class APIServer:
     def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
         try:
             errs = list(extra_errs) + (validate_status_update(obj, old) if status_only else validate(obj, old))
+            if self.crds.is_custom(info):
+                errs += self.crds.validate(info, obj, status_only)
         except (TypeError, AttributeError, KeyError, ValueError) as e:
             # a value of a shape the decoder would not have produced: refuse it like a decoding error
             raise errors.new_bad_request(f"{info.kind} in version \"{info.version}\" cannot be handled as a "
@@ -376,6 +386,8 @@ class APIServer:
         name = md.get("name") or ""
         self._decode(obj)
         apply_defaults(obj)
+        if self.crds.is_custom(info):
+            self.crds.prepare(info, obj)
         ctx = self._admit("create", info, namespace, name, "", user, obj, None, req, ref)
         self.registry.prepare_for_create(info.resource, obj, self.now_rfc3339())
         extra = []
@@ -460,6 +472,8 @@ class APIServer:
         self.registry.prepare_for_update(info.resource, obj, old, subresource, "status" in info.subresources)
         if subresource != "status":  # a status update keeps the stored (already defaulted) spec
             apply_defaults(obj)
+            if self.crds.is_custom(info):
+                self.crds.prepare(info, obj)
         ctx = self._admit("update", info, namespace, name, subresource, user, obj, old, req, ref)
         extra = []
         if info.resource == "services" and subresource == "":
@@ -518,6 +532,12 @@ class APIServer:
             obj = deepcopy(old)
             obj["metadata"]["deletionTimestamp"] = rfc3339(self.loop.now + grace * 1000)
             obj["metadata"]["deletionGracePeriodSeconds"] = grace
+            return self._put_if(info, key, obj, rv, name, req, ref)
+        if info.resource == "customresourcedefinitions" and not md.get("deletionTimestamp"):
+            obj = deepcopy(old)
+            self.crds.on_delete(obj)
+            obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
+            obj["metadata"]["deletionGracePeriodSeconds"] = 0
             return self._put_if(info, key, obj, rv, name, req, ref)
         if info.resource == "namespaces" and old.get("spec", {}).get("finalizers"):
             if md.get("deletionTimestamp"):

@@ -9,8 +9,8 @@ names a Pod, Secret or Node, bound to that object so the token stops working whe
 kubelet calls it for every pod's projected ``kube-api-access-*`` volume (expirationSeconds 3607, the file
 ``token``), next to ``ca.crt`` from the ``kube-root-ca.crt`` ConfigMap and ``namespace`` from the downward API.
 
-kubeadm's ``sa.key`` is an RSA key (RS256); the model derives an ECDSA P-256 key from the cluster seed and signs with
-ES256 (also accepted by ``--service-account-signing-key-file``), so tokens are deterministic.
+Tokens are signed with the API server authenticator's ``sa.key`` (ES256 in the model, see k8slab/pki.py), so the
+same authenticator that checks every bearer token verifies them: signature, issuer, audience and expiry.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import json
 
 from ..api import errors
 from ..api.objects import rfc3339
-from .authn import service_account_user
 
 API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"  # kubeadm --api-audiences / --service-account-issuer
 ISSUER = API_AUDIENCE
@@ -36,31 +35,24 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _signing_key(seed: int):
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    secret = int.from_bytes(hashlib.sha256(f"k8slab-sa-key-{seed}".encode()).digest(), "big")
-    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-    return ec.derive_private_key(secret % (order - 1) + 1, ec.SECP256R1())
-
-
-def key_id(seed: int) -> str:
-    """The ``kid`` header: a hash of the public key (keyIDFromPublicKey: SHA-256 of its DER, base64url)."""
+def key_id(public_key) -> str:
+    """The ``kid`` header: keyIDFromPublicKey, base64url(SHA-256(DER public key))."""
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    der = _signing_key(seed).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return _b64(hashlib.sha256(der).digest())
 
 
-def sign_jwt(claims: dict, seed: int) -> str:
+def sign_jwt(claims: dict, key) -> str:
+    """JWTTokenGenerator.GenerateToken: an ES256 JWT of ``claims`` signed with ``key``."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    header = {"alg": "ES256", "kid": key_id(seed)}
+    header = {"alg": "ES256", "kid": key_id(key.public_key())}
     signing_input = _b64(json.dumps(header, separators=(",", ":")).encode()) + "." + \
         _b64(json.dumps(claims, separators=(",", ":")).encode())
-    der = _signing_key(seed).sign(signing_input.encode(), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    der = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     r, s = decode_dss_signature(der)
     return signing_input + "." + _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
@@ -126,12 +118,7 @@ def create_token(server, namespace: str, name: str, body: dict | None) -> dict:
     claims = {"aud": audiences, "exp": now_s + exp, "iat": now_s, "iss": ISSUER,
               "jti": server.rng.getrandbits(128).to_bytes(16, "big").hex(), "kubernetes.io": private,
               "nbf": now_s, "sub": f"system:serviceaccount:{namespace}:{name}"}
-    issue = getattr(server.authenticator, "issue_service_account_token", None)
-    if issue is not None:
-        token = issue(claims)
-    else:
-        token = sign_jwt(claims, getattr(server, "seed", 0))
-        server.authenticator.tokens[token] = service_account_user(namespace, name)
+    token = sign_jwt(claims, server.authenticator.sa_key)
     spec["audiences"] = audiences
     spec["expirationSeconds"] = exp
     spec.setdefault("boundObjectRef", None)

@@ -15,7 +15,7 @@ from ..api import errors
 from .base import Controller
 
 # The resources whose objects the model's controllers give owners to, and the kinds that own them.
-DEPENDENT_RESOURCES = ("replicasets", "pods", "endpointslices", "controllerrevisions")
+DEPENDENT_RESOURCES = ("replicasets", "pods", "endpointslices", "controllerrevisions", "configmaps", "secrets")
 OWNER_KINDS = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Service": "services",
                "DaemonSet": "daemonsets", "StatefulSet": "statefulsets", "Job": "jobs", "CronJob": "cronjobs",
                "Node": "nodes"}
@@ -37,8 +37,28 @@ class GarbageCollector(Controller):
         self.uids: dict[str, tuple[str, str]] = {}  # uid -> (resource, key), the graph's nodes
         self.dependents: dict[str, set[tuple[str, str]]] = {}  # owner uid -> dependents
         for r, inf in self.informers.items():
-            inf.add_event_handler(lambda o, r=r: self._add(r, o), lambda old, new, r=r: self._update(r, old, new),
-                                  lambda o, r=r: self._delete(r, o))
+            self._watch(r, inf)
+        # the graph builder watches every resource discovery reports, custom resources included
+        self.crd_informer = f.informer("customresourcedefinitions")
+        self.crd_informer.add_event_handler(self._crd, lambda old, new: self._crd(new))
+
+    def _watch(self, r: str, inf) -> None:
+        inf.add_event_handler(lambda o, r=r: self._add(r, o), lambda old, new, r=r: self._update(r, old, new),
+                              lambda o, r=r: self._delete(r, o))
+
+    def _crd(self, crd: dict) -> None:
+        established = any(c.get("type") == "Established" and c.get("status") == "True"
+                          for c in (crd.get("status") or {}).get("conditions") or ())
+        plural = crd["spec"]["names"]["plural"]
+        if not established or plural in self.informers:
+            return
+        try:
+            inf = self.informers[plural] = self.manager.factory.informer(plural)
+        except errors.StatusError:
+            return
+        self._watch(plural, inf)
+        if self.crd_informer.has_synced:
+            inf.start()
 
     @staticmethod
     def _key(obj: dict) -> str:
@@ -95,7 +115,7 @@ class GarbageCollector(Controller):
         dangling, waiting, solid = [], [], []
         for ref in refs:
             owner_res = self.uids.get(ref["uid"])
-            owner = self._get(*owner_res) if owner_res else None
+            owner = self._get(*owner_res) if owner_res else self._live_owner(obj, ref)
             if owner is None:
                 dangling.append(ref)
             elif "foregroundDeletion" in (owner["metadata"].get("finalizers") or ()):
@@ -116,6 +136,24 @@ class GarbageCollector(Controller):
         except errors.StatusError as e:
             if e.code != 404:
                 raise
+
+    def _live_owner(self, obj: dict, ref: dict) -> dict | None:
+        """isDangling: an owner not in the graph is looked up with a live GET (by its apiVersion and kind) before
+        the dependent is treated as orphaned; a different UID under the same name means the owner is gone."""
+        from ..api import resources
+
+        try:
+            info = resources.for_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+        except errors.StatusError:
+            return {"metadata": {}}  # an owner kind discovery does not know: never treated as gone
+        try:
+            owner = self.client.get(info.resource, ref["name"],
+                                    namespace=obj["metadata"].get("namespace") if info.namespaced else None)
+        except errors.StatusError as e:
+            if e.code == 404:
+                return None
+            raise
+        return owner if owner["metadata"]["uid"] == ref["uid"] else None
 
     def process_deleting_owner(self, resource: str, owner: dict) -> None:
         """Foreground deletion: delete dependents, remove the finalizer when none blocks any more."""

@@ -19,6 +19,7 @@ from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
+from .podgc import PodGCController
 from .nodeipam import NodeIpamController
 from .podautoscaler import HorizontalPodAutoscalerController
 from .replicaset import ReplicaSetController
@@ -41,6 +42,7 @@ CONTROLLERS = [
     ("namespace", NamespaceController, "namespace-controller"),
     ("nodelifecycle", NodeLifecycleController, "node-controller"),
     ("taint-eviction-controller", TaintEvictionController, "taint-eviction-controller"),
+    ("podgc", PodGCController, "pod-garbage-collector"),
     ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
     ("resourcequota", ResourceQuotaController, "resourcequota-controller"),
     ("horizontalpodautoscaling", HorizontalPodAutoscalerController, "horizontal-pod-autoscaler"),

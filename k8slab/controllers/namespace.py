@@ -13,7 +13,7 @@ server deletes the namespace for good.
 from __future__ import annotations
 
 from ..api import errors, resources
-from ..api.objects import deepcopy, parse_rfc3339 as parse_time
+from ..api.objects import deepcopy, parse_rfc3339 as parse_time, rfc3339
 from .base import Controller
 
 FINALIZER_KUBERNETES = "kubernetes"
@@ -121,6 +121,8 @@ class NamespaceController(Controller):
         super().__init__(manager, client)
         self.ns_informer = manager.factory.informer("namespaces")
         self.ns_informer.add_event_handler(self._enqueue_if_deleting, lambda o, n: self._enqueue_if_deleting(n))
+        # discovery: the built-in types, plus the custom ones of every Established CRD
+        self.crd_informer = manager.factory.informer("customresourcedefinitions")
         self.finalizer_token = FINALIZER_KUBERNETES
 
     def _enqueue_if_deleting(self, ns: dict) -> None:
@@ -159,9 +161,8 @@ class NamespaceController(Controller):
             if e.code == 404:
                 return
             raise
-        if ns is not None and not ns["spec"].get("finalizers") and not ns["metadata"].get("finalizers") \
-                and self.client.server.storage_get("namespaces", None, name) is not None:
-            self.delete_namespace(ns)
+        if ns is not None and not ns["spec"].get("finalizers") and not ns["metadata"].get("finalizers"):
+            self.delete_namespace(ns)  # usually gone already: the finalize update deleted it (404 is fine)
 
     def update_namespace_status_func(self, ns: dict) -> dict:
         if ns.get("status", {}).get("phase") == "Terminating":
@@ -185,16 +186,26 @@ class NamespaceController(Controller):
         return self.client.update("namespaces", new, subresource="finalize")
 
     def discover_resources(self) -> list:
-        """ServerPreferredNamespacedResources filtered to those that support delete."""
-        return sorted((i for i in resources.all_resources() if i.namespaced),
-                      key=lambda i: (i.group, i.resource))
+        """ServerPreferredNamespacedResources filtered to those that support delete: the built-in namespaced
+        types and the namespaced types of the Established CRDs."""
+        found = [i for i in resources.BUILTIN if i.namespaced]
+        for crd in self.crd_informer.list():
+            spec = crd.get("spec") or {}
+            established = any(c.get("type") == "Established" and c.get("status") == "True"
+                              for c in (crd.get("status") or {}).get("conditions") or ())
+            if established and spec.get("scope") == "Namespaced":
+                try:
+                    found.append(resources.for_group_resource(spec["group"], spec["names"]["plural"]))
+                except errors.StatusError:
+                    continue
+        return sorted(found, key=lambda i: (i.group, i.resource))
 
     def delete_all_content(self, ns: dict) -> int:
         """deleteAllContent: delete every object of every namespaced type; returns the estimate in seconds."""
         name = ns["metadata"]["name"]
         deleted_at = parse_time(ns["metadata"]["deletionTimestamp"])
         estimate = 0
-        updater = NamespaceConditionUpdater(self.client.server.now_rfc3339())
+        updater = NamespaceConditionUpdater(rfc3339(self.loop.now))
         gvr_remaining: dict = {}
         fin_remaining: dict = {}
         for info in self.discover_resources():
@@ -239,8 +250,13 @@ class NamespaceController(Controller):
             # the namespace has been terminating for longer than the estimate: do not wait any more
             if self.loop.now - deleted_at >= estimate * 1000:
                 estimate = 0
-        self.delete_each_item(info, namespace)
-        items = self.client.list(info.resource, namespace=namespace)["items"]
+        try:
+            self.delete_each_item(info, namespace)
+            items = self.client.list(info.resource, namespace=namespace)["items"]
+        except errors.StatusError as e:
+            if e.code in (404, 405):  # not served (any more): nothing of this type to delete
+                return estimate, 0, {}
+            raise
         if not items:
             return estimate, 0, {}
         fins: dict = {}

@@ -280,7 +280,8 @@ class NodeLifecycleController(Controller):
         # the Lease: a newer renewTime counts as a probe
         lease = self.lease_informer.get(f"kube-node-lease/{name}")
         renew = (lease or {}).get("spec", {}).get("renewTime")
-        if renew and (health.lease_renew is None or parse_rfc3339(renew) > parse_rfc3339(health.lease_renew)):
+        # MicroTime strings have one fixed format, so comparing them as strings compares the times
+        if renew and renew != health.lease_renew and (health.lease_renew is None or renew > health.lease_renew):
             health.lease_renew = renew
             health.probe_timestamp = now
         current = ready

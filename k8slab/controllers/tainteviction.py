@@ -79,8 +79,7 @@ class TaintEvictionController(Controller):
         f = manager.factory
         self.pod_informer = f.informer("pods")
         self.node_informer = f.informer("nodes")
-        self.pod_informer.add_event_handler(self._pod_changed, lambda o, n: self._pod_changed(n),
-                                            self._pod_deleted)
+        self.pod_informer.add_event_handler(self._pod_changed, self._pod_updated, self._pod_deleted)
         self.node_informer.add_event_handler(self._node_changed, self._node_updated, None)
         self.taint_eviction_queue: dict[str, object] = {}  # "ns/name" -> Timer (TimedWorkerQueue)
         self.created_at: dict[str, int] = {}
@@ -90,11 +89,20 @@ class TaintEvictionController(Controller):
         if (pod.get("spec") or {}).get("nodeName"):
             self.queue.add(("pod", "pods", pod["metadata"]["namespace"] + "/" + pod["metadata"]["name"]))
 
+    def _pod_updated(self, old: dict, new: dict) -> None:
+        """handlePodUpdate: only a change of node or tolerations (or a deletion starting) matters."""
+        o, n = old.get("spec") or {}, new.get("spec") or {}
+        if o.get("nodeName") == n.get("nodeName") and o.get("tolerations") == n.get("tolerations") and \
+                bool(old["metadata"].get("deletionTimestamp")) == bool(new["metadata"].get("deletionTimestamp")):
+            return
+        self._pod_changed(new)
+
     def _pod_deleted(self, pod: dict) -> None:
         self.cancel_work(pod["metadata"]["namespace"] + "/" + pod["metadata"]["name"], emit=False)
 
     def _node_changed(self, node: dict) -> None:
-        self.queue.add(("node", "nodes", node["metadata"]["name"]))
+        if get_no_execute_taints(node.get("spec", {}).get("taints")):
+            self.queue.add(("node", "nodes", node["metadata"]["name"]))
 
     def _node_updated(self, old: dict, new: dict) -> None:
         if get_no_execute_taints(old.get("spec", {}).get("taints")) != \
