@@ -67,7 +67,8 @@ class Cluster:
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
-                 container_runtime: str = "containerd", metrics_server: bool = False) -> None:
+                 container_runtime: str = "containerd", metrics_server: bool = False,
+                 static_control_plane: bool = False) -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
@@ -76,6 +77,8 @@ class Cluster:
             self._args["container_runtime"] = container_runtime
         if metrics_server:
             self._args["metrics_server"] = True
+        if static_control_plane:
+            self._args["static_control_plane"] = True
         self.metrics_server = None
         from .cri.oci import profile as _runtime_profile
 
@@ -101,6 +104,15 @@ class Cluster:
             self._add_node(name, f"192.168.0.{10 + i}", control_plane=(i == 0),
                            cpu=node_cpu, memory=node_memory, max_pods=max_pods,
                            taint_control_plane=not schedule_on_control_plane)
+        if static_control_plane:
+            # kubeadm init writes the control plane's manifests; the control-plane kubelet runs them as static
+            # pods (the components themselves are the in-process models above)
+            from .kubelet.static import kubeadm_control_plane
+
+            cp = self._nodes[CONTROL_PLANE]
+            for fname, manifest in kubeadm_control_plane(cp.ip, service_cidr=service_cidr,
+                                                         pod_cidr=pod_cidr).items():
+                cp.kubelet.manifests[fname] = manifest
         self.controller_manager.start()
         self.scheduler.start()
         for agents in self._nodes.values():
