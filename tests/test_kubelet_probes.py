@@ -285,3 +285,12 @@ def test_sidecar_runs_alongside_and_stops_after_the_main_container():
     m.loop.settle()
     stops = [(e.time, e.data["name"]) for e in m.loop.trace.since(since) if e.kind == "cri.StopContainer"]
     assert [n for _, n in stops] == ["main", "proxy"] and stops[1][0] > stops[0][0]
+
+
+def test_settle_returns_while_a_pod_is_crash_looping():
+    m = Mini()
+    m.runtime.set_behavior("crash", "app", Behavior(run_ms=500, exit_code=1))
+    m.pod("crash", [{"name": "app", "image": "nginx:1.27"}])
+    m.loop.settle()  # CrashLoopBackOff is a steady state: its restarts are background work
+    cs = m.get("crash")["status"]["containerStatuses"][0]
+    assert cs["state"]["waiting"]["reason"] == "CrashLoopBackOff" and cs["restartCount"] >= 1

@@ -1067,7 +1067,7 @@ class Kubelet:
             r.stage = "pending"
         self._mark_status(w)
         if retry:
-            self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2))
+            self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2), background=True)
 
     # -- restarts -----------------------------------------------------------------------------------------------
     def _kill_for_probe(self, w: PodWorker, r: ContainerRecord) -> None:
@@ -1113,7 +1113,7 @@ class Kubelet:
             r.waiting_reason = "CrashLoopBackOff"
             r.waiting_message = f"back-off {go_ms(back)} restarting failed container={r.name} pod={pod_desc}"
             self._mark_status(w)
-            self._schedule_sync(w, max(1, finished + back - self.loop.now))
+            self._schedule_sync(w, max(1, finished + back - self.loop.now), background=True)
             return
         self.container_backoff.next(key, self.loop.now)
         if r.stage != "backoff":
