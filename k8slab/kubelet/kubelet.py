@@ -5,7 +5,8 @@ pkg/kubelet/kuberuntime/kuberuntime_sandbox.go (generatePodSandboxConfig), pkg/k
 (EnsureImageExists), pkg/kubelet/images/puller.go (serial image pulls), pkg/kubelet/kubelet_node_status.go
 (registerWithAPIServer, initialNode, syncNodeStatus), pkg/kubelet/nodelease and
 staging/src/k8s.io/component-helpers/apimachinery/lease/controller.go, pkg/kubelet/status/status_manager.go,
-pkg/kubelet/prober/worker.go, pkg/kubelet/pleg/generic.go, pkg/kubelet/events/event.go.
+pkg/kubelet/prober/worker.go and prober_manager.go, pkg/kubelet/pleg/generic.go, pkg/kubelet/events/event.go,
+pkg/kubelet/kubelet_pods.go (makeEnvironmentVariables), pkg/kubelet/server/server.go (containerLogs, exec).
 
 The kubelet is the node agent. It registers its Node, renews its Lease every 10 s, and watches the pods bound to
 its node (field selector ``spec.nodeName=<node>``). For each pod a *pod worker* drives the container runtime over
@@ -14,6 +15,12 @@ calls CNI, which gives the pod its IP), then for each init container and then ea
 is there (pulling it, one pull at a time), create the container, start it. The *status manager* writes what it
 sees to ``pods/status``. When a pod gets a ``deletionTimestamp`` the worker stops its containers, stops the
 sandbox (CNI DEL frees the IP) and deletes the pod object with grace period 0.
+
+Before the sandbox, the volume manager mounts the pod's volumes (:mod:`.volumes`). Probe workers
+(:mod:`.prober`) tick on each container; a liveness or startup failure makes the next sync kill the container
+(preStop hook, then StopContainer) and start it again, with the crash-loop back-off. Static pods come from the
+manifest directory (:mod:`.static`) and get mirror pods in the API. The node's usage and eviction signals
+(:mod:`.stats`) set its pressure conditions and feed ``/metrics/resource``.
 """
 
 from __future__ import annotations
