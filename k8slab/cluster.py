@@ -68,7 +68,8 @@ class Cluster:
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
                  schedule_on_control_plane: bool = False, trace: Trace | None = None,
                  container_runtime: str = "containerd", metrics_server: bool = False,
-                 static_control_plane: bool = False) -> None:
+                 static_control_plane: bool = False, kube_reserved: dict | None = None,
+                 system_reserved: dict | None = None, eviction_hard: dict | None = None) -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
@@ -79,6 +80,10 @@ class Cluster:
             self._args["metrics_server"] = True
         if static_control_plane:
             self._args["static_control_plane"] = True
+        # the KubeletConfiguration's reservations (kubeReserved, systemReserved, evictionHard) on every node
+        self._reservations = {"kube_reserved": kube_reserved, "system_reserved": system_reserved,
+                              "eviction_hard": eviction_hard}
+        self._args.update({k: v for k, v in self._reservations.items() if v is not None})
         self.metrics_server = None
         from .cri.oci import profile as _runtime_profile
 
@@ -152,7 +157,7 @@ class Cluster:
                 taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
         kubelet = Kubelet(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
                           capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods)}, labels=labels,
-                          taints=taints, control_plane=control_plane)
+                          taints=taints, control_plane=control_plane, **self._reservations)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
                           component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache)

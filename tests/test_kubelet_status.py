@@ -133,3 +133,13 @@ def test_resource_metrics_text():
     assert line.startswith('container_cpu_usage_seconds_total{container="app",namespace="default",pod="web"} 2.5 ')
     assert f'pod_memory_working_set_bytes{{namespace="default",pod="web"}} {64 * 2**20} ' in text
     assert text.rstrip().endswith("resource_scrape_error 0")
+
+
+def test_cluster_reservations_reach_every_kubelet():
+    from k8slab import Cluster
+
+    c = Cluster(nodes=1, node_memory="8Gi", kube_reserved={"cpu": "100m", "memory": "500Mi"},
+                system_reserved={"memory": "500Mi"}, eviction_hard={"memory.available": "200Mi"})
+    st = c.get("node", "node-1", namespace=None)["status"]
+    assert st["capacity"]["memory"] == "8Gi" and st["allocatable"]["memory"] == "6992Mi"  # 8192 - 500 - 500 - 200
+    assert st["allocatable"]["cpu"] == "3900m"
