@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 from ..api import errors
@@ -169,6 +170,7 @@ class PodWorker:
     kill_deadline: int = 0
     sidecars_to_kill: list = field(default_factory=list)
     static: bool = False  # from a manifest file, not from the API server
+    evicted: str = ""  # the eviction manager's message, once evicted
     manifest: str = ""  # its file
     mount_started: int | None = None
     mount_timeout_reported: bool = False
@@ -466,11 +468,55 @@ class Kubelet:
         """The eviction manager's synchronize: observe the signals, note which thresholds are met."""
         from . import stats
 
-        met = stats.thresholds_met(stats.signal_observations(self), self.eviction_hard)
+        observations = stats.signal_observations(self)
+        met = stats.thresholds_met(observations, self.eviction_hard)
         for signal, cond in stats.SIGNALS:
             if signal in met:
                 self.pressure_seen[cond] = self.loop.now
+        if "memory.available" in met:
+            self._evict_for_memory(observations)
         return met
+
+    def _evict_for_memory(self, observations: dict) -> None:
+        """eviction_manager.synchronize for memory.available: rank the active pods (rankMemoryPressure: usage
+        above requests first, then lower priority, then the most memory above requests) and evict one."""
+        from ..api.quantity import format_quantity, value
+        from .stats import container_stats
+
+        usage: dict[str, dict[str, int]] = {}
+        for row in container_stats(self):
+            usage.setdefault(f"{row['namespace']}/{row['pod']}", {})[row["container"]] = row["memory"]
+        ranked = []
+        for w in self.workers.values():
+            if not w.admitted or w.terminal or w.terminating or w.killed or w.finished:
+                continue
+            spec = w.pod.get("spec") or {}
+            if w.static or spec.get("priorityClassName") == "system-node-critical":
+                continue  # critical pods are never evicted
+            req = sum(value(((c.get("resources") or {}).get("requests") or {}).get("memory", "0"))
+                      for c in spec.get("containers") or [])
+            used = sum(usage.get(w.key, {}).values())
+            ranked.append((not used > req, int(spec.get("priority") or 0), -(used - req), w.key, w))
+        if not ranked:
+            return
+        ranked.sort(key=lambda x: x[:4])
+        w = ranked[0][4]
+        available, _ = observations["memory.available"]
+        threshold = self.eviction_hard["memory.available"]
+        msg = (f"The node was low on resource: memory. Threshold quantity: {threshold}, available: "
+               f"{format_quantity(Fraction(available), 'BinarySI')}. ")
+        for c in (w.pod.get("spec") or {}).get("containers") or []:
+            used = usage.get(w.key, {}).get(c["name"])
+            req = ((c.get("resources") or {}).get("requests") or {}).get("memory", "0")
+            if used is not None and used > value(req):
+                msg += (f"Container {c['name']} was using {format_quantity(Fraction(used), 'BinarySI')}, "
+                        f"request is {req}, has larger consumption of memory. ")
+        self.recorder.warning(w.pod, "Evicted", msg)
+        self.loop.emit(self.component, "evict", w.ref, {"signal": "memory.available", "message": msg})
+        w.evicted = msg
+        w.terminal = True
+        self._mark_status(w)
+        self._schedule_sync(w, 0)
 
     def pressure_conditions(self) -> set[str]:
         """Node conditions under pressure: a threshold met within the last 5 minutes (the transition period)."""
@@ -1331,6 +1377,8 @@ class Kubelet:
         self._schedule_sync(w, 0)
 
     def _grace_period(self, w: PodWorker) -> int:
+        if w.evicted:
+            return MINIMUM_GRACE_PERIOD_S  # a hard eviction kills at once (immediateEvictionGracePeriodSeconds)
         md, spec = w.pod["metadata"], w.pod.get("spec") or {}
         g = md.get("deletionGracePeriodSeconds")
         if g is None:
@@ -1470,7 +1518,13 @@ class Kubelet:
         inits = [self._container_status(w, r) for r in w.containers if r.init]
         apps = [self._container_status(w, r) for r in w.containers if not r.init]
         phase = st.get_phase(spec, inits, apps, w.terminal or w.killed)
+        if w.evicted:
+            phase = "Failed"
+            status.update({"reason": "Evicted", "message": w.evicted})
         conds = st.generate_conditions(spec, phase, w.sandbox_ready, inits, apps)
+        if w.evicted:
+            conds.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                          "reason": "TerminationByKubelet", "message": w.evicted})
         status["conditions"] = st.merge_conditions(api_status.get("conditions"), conds, now)
         status["containerStatuses"] = apps
         status["hostIP"] = self.node_ip
