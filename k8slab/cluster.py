@@ -81,7 +81,9 @@ class Cluster:
                  etcd_members: int = 1, proxy_mode: str = "iptables", ipvs_scheduler: str = "rr",
                  cloud_provider: str | None = None, pod_network: str = "vxlan",
                  node_cidr_mask_size: int = 24, container_runtime: str = "containerd",
-                 metrics_server: bool = False) -> None:
+                 metrics_server: bool = False, static_control_plane: bool = False,
+                 kube_reserved: dict | None = None, system_reserved: dict | None = None,
+                 eviction_hard: dict | None = None) -> None:
         if pod_network not in netmodel.BACKENDS:
             raise ValueError(f'unknown pod_network "{pod_network}"; use one of {", ".join(netmodel.BACKENDS)}')
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
@@ -99,6 +101,12 @@ class Cluster:
             self._args["container_runtime"] = container_runtime
         if metrics_server:
             self._args["metrics_server"] = True
+        if static_control_plane:
+            self._args["static_control_plane"] = True
+        # the KubeletConfiguration's reservations (kubeReserved, systemReserved, evictionHard) on every node
+        self._reservations = {"kube_reserved": kube_reserved, "system_reserved": system_reserved,
+                              "eviction_hard": eviction_hard}
+        self._args.update({k: v for k, v in self._reservations.items() if v is not None})
         self.metrics_server = None
         from .cri.oci import profile as _runtime_profile
 
@@ -131,6 +139,15 @@ class Cluster:
             self._add_node(name, node_ip(i), control_plane=(i == 0),
                            cpu=node_cpu, memory=node_memory, max_pods=max_pods,
                            taint_control_plane=not schedule_on_control_plane)
+        if static_control_plane:
+            # kubeadm init writes the control plane's manifests; the control-plane kubelet runs them as static
+            # pods (the components themselves are the in-process models above)
+            from .kubelet.static import kubeadm_control_plane
+
+            cp = self._nodes[CONTROL_PLANE]
+            for fname, manifest in kubeadm_control_plane(cp.ip, service_cidr=service_cidr,
+                                                         pod_cidr=pod_cidr).items():
+                cp.kubelet.manifests[fname] = manifest
         self.controller_manager.start()
         if self.cloud is not None:
             self._start_cloud_controller_manager(events)
@@ -195,7 +212,7 @@ class Cluster:
         kubelet = kubelet_cls(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
                               capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods),
                                         "ephemeral-storage": DEFAULT_CAPACITY["ephemeral-storage"]},
-                              labels=labels, taints=taints, control_plane=control_plane)
+                              labels=labels, taints=taints, control_plane=control_plane, **self._reservations)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
                           component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache,

@@ -286,3 +286,28 @@ def test_sidecar_runs_alongside_and_stops_after_the_main_container():
     m.loop.settle()
     stops = [(e.time, e.data["name"]) for e in m.loop.trace.since(since) if e.kind == "cri.StopContainer"]
     assert [n for _, n in stops] == ["main", "proxy"] and stops[1][0] > stops[0][0]
+
+
+def test_settle_returns_while_a_pod_is_crash_looping():
+    m = Mini()
+    m.runtime.set_behavior("crash", "app", Behavior(run_ms=500, exit_code=1))
+    m.pod("crash", [{"name": "app", "image": "nginx:1.27"}])
+    m.loop.settle()  # CrashLoopBackOff is a steady state: its restarts are background work
+    cs = m.get("crash")["status"]["containerStatuses"][0]
+    assert cs["state"]["waiting"]["reason"] == "CrashLoopBackOff" and cs["restartCount"] >= 1
+
+
+@pytest.mark.parametrize("probe, want", [
+    ({"exec": {"command": ["cat", "/tmp/healthy"]}}, 'Readiness probe failed: command "cat /tmp/healthy" timed out'),
+    ({"httpGet": {"path": "/ready", "port": 8080}},
+     'Readiness probe failed: Get "http://10.244.1.2:8080/ready": context deadline exceeded (Client.Timeout '
+     'exceeded while awaiting headers)'),
+    ({"grpc": {"port": 9090}}, 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")'),
+])
+def test_slow_or_unready_endpoints_through_the_kubelet(probe, want):
+    m = Mini()
+    slow = "grpc" not in probe
+    m.runtime.set_behavior("web", "app", Behavior(response_ms=3_000) if slow else Behavior(ready_ms=10**9))
+    m.pod("web", [{"name": "app", "image": "nginx:1.27", "readinessProbe": probe}])
+    m.loop.run_until(m.loop.now + 30_000)
+    assert ("Unhealthy", want) in m.events("web")

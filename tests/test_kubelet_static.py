@@ -89,3 +89,25 @@ def test_changed_manifest_is_a_new_pod():
     pod = mirror(m)
     assert pod["metadata"]["annotations"]["kubernetes.io/config.hash"] != h1
     assert pod["spec"]["containers"][0]["command"][-1] == "--data-dir=/data"
+
+
+def test_kubeadm_control_plane_as_static_pods():
+    from k8slab import Cluster
+
+    c = Cluster(nodes=1, static_control_plane=True)
+    pods = {p["metadata"]["name"]: p for p in c.admin.list("pods", "kube-system")["items"]
+            if (p["metadata"].get("labels") or {}).get("tier") == "control-plane"}
+    assert sorted(pods) == ["etcd-control-plane", "kube-apiserver-control-plane",
+                            "kube-controller-manager-control-plane", "kube-scheduler-control-plane"]
+    for p in pods.values():
+        assert p["status"]["phase"] == "Running" and p["spec"]["nodeName"] == "control-plane"
+        assert p["metadata"]["ownerReferences"][0]["kind"] == "Node"
+        assert p["status"]["podIP"] == c.node("control-plane").ip  # hostNetwork
+    api = pods["kube-apiserver-control-plane"]["spec"]["containers"][0]
+    assert api["livenessProbe"]["httpGet"]["path"] == "/livez" and api["resources"]["requests"]["cpu"] == "250m"
+    # the control-plane kubelet keeps them running while the API server is away
+    c.apiserver.available = False
+    c.run(seconds=60)
+    rt = c.node("control-plane").runtime
+    assert sum(1 for x in rt.containers.values() if x.state == "CONTAINER_RUNNING") >= 4
+    c.apiserver.available = True

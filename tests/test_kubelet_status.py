@@ -133,3 +133,36 @@ def test_resource_metrics_text():
     assert line.startswith('container_cpu_usage_seconds_total{container="app",namespace="default",pod="web"} 2.5 ')
     assert f'pod_memory_working_set_bytes{{namespace="default",pod="web"}} {64 * 2**20} ' in text
     assert text.rstrip().endswith("resource_scrape_error 0")
+
+
+def test_cluster_reservations_reach_every_kubelet():
+    from k8slab import Cluster
+
+    c = Cluster(nodes=1, node_memory="8Gi", kube_reserved={"cpu": "100m", "memory": "500Mi"},
+                system_reserved={"memory": "500Mi"}, eviction_hard={"memory.available": "200Mi"})
+    st = c.get("node", "node-1", namespace=None)["status"]
+    assert st["capacity"]["memory"] == "8Gi" and st["allocatable"]["memory"] == "6992Mi"  # 8192 - 500 - 500 - 200
+    assert st["allocatable"]["cpu"] == "3900m"
+
+
+def test_memory_pressure_evicts_the_pod_using_most_above_its_request():
+    from k8slab.cri import Behavior
+
+    from test_kubelet_pods import Mini
+
+    m = Mini(capacity={"cpu": "2", "memory": "2Gi", "pods": "110", "ephemeral-storage": "61202244Ki"})
+    m.runtime.set_behavior("quiet", "app", Behavior(memory="100Mi"))
+    m.runtime.set_behavior("hog", "app", Behavior(memory=[(0, "100Mi"), (20_000, "1500Mi")]))
+    m.pod("quiet", [{"name": "app", "image": "nginx:1.27", "resources": {"requests": {"memory": "200Mi"}}}])
+    m.pod("hog", [{"name": "app", "image": "nginx:1.27", "resources": {"requests": {"memory": "100Mi"}}}])
+    m.loop.run_until(m.loop.now + 45_000)
+    hog, quiet = m.get("hog")["status"], m.get("quiet")["status"]
+    assert (hog["phase"], hog["reason"]) == ("Failed", "Evicted")
+    assert hog["message"].startswith("The node was low on resource: memory. Threshold quantity: 100Mi, available: ")
+    assert hog["message"].endswith("Container app was using 1500Mi, request is 100Mi, has larger consumption of "
+                                   "memory. ")
+    assert {c["type"]: c.get("reason") for c in hog["conditions"]}["DisruptionTarget"] == "TerminationByKubelet"
+    assert quiet["phase"] == "Running"  # within its request: not a candidate before the hog
+    assert any(r == "Evicted" for r, _ in m.events("hog"))
+    assert not any(c.state == "CONTAINER_RUNNING" and c.name == "app" and
+                   m.runtime.sandboxes[c.sandbox_id].name == "hog" for c in m.runtime.containers.values())

@@ -5,7 +5,8 @@ pkg/kubelet/kuberuntime/kuberuntime_sandbox.go (generatePodSandboxConfig), pkg/k
 (EnsureImageExists), pkg/kubelet/images/puller.go (serial image pulls), pkg/kubelet/kubelet_node_status.go
 (registerWithAPIServer, initialNode, syncNodeStatus), pkg/kubelet/nodelease and
 staging/src/k8s.io/component-helpers/apimachinery/lease/controller.go, pkg/kubelet/status/status_manager.go,
-pkg/kubelet/prober/worker.go, pkg/kubelet/pleg/generic.go, pkg/kubelet/events/event.go.
+pkg/kubelet/prober/worker.go and prober_manager.go, pkg/kubelet/pleg/generic.go, pkg/kubelet/events/event.go,
+pkg/kubelet/kubelet_pods.go (makeEnvironmentVariables), pkg/kubelet/server/server.go (containerLogs, exec).
 
 The kubelet is the node agent. It registers its Node, renews its Lease every 10 s, and watches the pods bound to
 its node (field selector ``spec.nodeName=<node>``). For each pod a *pod worker* drives the container runtime over
@@ -14,6 +15,12 @@ calls CNI, which gives the pod its IP), then for each init container and then ea
 is there (pulling it, one pull at a time), create the container, start it. The *status manager* writes what it
 sees to ``pods/status``. When a pod gets a ``deletionTimestamp`` the worker stops its containers, stops the
 sandbox (CNI DEL frees the IP) and deletes the pod object with grace period 0.
+
+Before the sandbox, the volume manager mounts the pod's volumes (:mod:`.volumes`). Probe workers
+(:mod:`.prober`) tick on each container; a liveness or startup failure makes the next sync kill the container
+(preStop hook, then StopContainer) and start it again, with the crash-loop back-off. Static pods come from the
+manifest directory (:mod:`.static`) and get mirror pods in the API. The node's usage and eviction signals
+(:mod:`.stats`) set its pressure conditions and feed ``/metrics/resource``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 from ..api import errors
@@ -163,6 +171,7 @@ class PodWorker:
     kill_deadline: int = 0
     sidecars_to_kill: list = field(default_factory=list)
     static: bool = False  # from a manifest file, not from the API server
+    evicted: str = ""  # the eviction manager's message, once evicted
     manifest: str = ""  # its file
     mount_started: int | None = None
     mount_timeout_reported: bool = False
@@ -492,11 +501,55 @@ class Kubelet:
         """The eviction manager's synchronize: observe the signals, note which thresholds are met."""
         from . import stats
 
-        met = stats.thresholds_met(stats.signal_observations(self), self.eviction_hard)
+        observations = stats.signal_observations(self)
+        met = stats.thresholds_met(observations, self.eviction_hard)
         for signal, cond in stats.SIGNALS:
             if signal in met:
                 self.pressure_seen[cond] = self.loop.now
+        if "memory.available" in met:
+            self._evict_for_memory(observations)
         return met
+
+    def _evict_for_memory(self, observations: dict) -> None:
+        """eviction_manager.synchronize for memory.available: rank the active pods (rankMemoryPressure: usage
+        above requests first, then lower priority, then the most memory above requests) and evict one."""
+        from ..api.quantity import format_quantity, value
+        from .stats import container_stats
+
+        usage: dict[str, dict[str, int]] = {}
+        for row in container_stats(self):
+            usage.setdefault(f"{row['namespace']}/{row['pod']}", {})[row["container"]] = row["memory"]
+        ranked = []
+        for w in self.workers.values():
+            if not w.admitted or w.terminal or w.terminating or w.killed or w.finished:
+                continue
+            spec = w.pod.get("spec") or {}
+            if w.static or spec.get("priorityClassName") == "system-node-critical":
+                continue  # critical pods are never evicted
+            req = sum(value(((c.get("resources") or {}).get("requests") or {}).get("memory", "0"))
+                      for c in spec.get("containers") or [])
+            used = sum(usage.get(w.key, {}).values())
+            ranked.append((not used > req, int(spec.get("priority") or 0), -(used - req), w.key, w))
+        if not ranked:
+            return
+        ranked.sort(key=lambda x: x[:4])
+        w = ranked[0][4]
+        available, _ = observations["memory.available"]
+        threshold = self.eviction_hard["memory.available"]
+        msg = (f"The node was low on resource: memory. Threshold quantity: {threshold}, available: "
+               f"{format_quantity(Fraction(available), 'BinarySI')}. ")
+        for c in (w.pod.get("spec") or {}).get("containers") or []:
+            used = usage.get(w.key, {}).get(c["name"])
+            req = ((c.get("resources") or {}).get("requests") or {}).get("memory", "0")
+            if used is not None and used > value(req):
+                msg += (f"Container {c['name']} was using {format_quantity(Fraction(used), 'BinarySI')}, "
+                        f"request is {req}, has larger consumption of memory. ")
+        self.recorder.warning(w.pod, "Evicted", msg)
+        self.loop.emit(self.component, "evict", w.ref, {"signal": "memory.available", "message": msg})
+        w.evicted = msg
+        w.terminal = True
+        self._mark_status(w)
+        self._schedule_sync(w, 0)
 
     def pressure_conditions(self) -> set[str]:
         """Node conditions under pressure: a threshold met within the last 5 minutes (the transition period)."""
@@ -1102,7 +1155,7 @@ class Kubelet:
             r.stage = "pending"
         self._mark_status(w)
         if retry:
-            self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2))
+            self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2), background=True)
 
     # -- restarts -----------------------------------------------------------------------------------------------
     def _kill_for_probe(self, w: PodWorker, r: ContainerRecord) -> None:
@@ -1148,7 +1201,7 @@ class Kubelet:
             r.waiting_reason = "CrashLoopBackOff"
             r.waiting_message = f"back-off {go_ms(back)} restarting failed container={r.name} pod={pod_desc}"
             self._mark_status(w)
-            self._schedule_sync(w, max(1, finished + back - self.loop.now))
+            self._schedule_sync(w, max(1, finished + back - self.loop.now), background=True)
             return
         self.container_backoff.next(key, self.loop.now)
         if r.stage != "backoff":
@@ -1359,6 +1412,8 @@ class Kubelet:
         self._schedule_sync(w, 0)
 
     def _grace_period(self, w: PodWorker) -> int:
+        if w.evicted:
+            return MINIMUM_GRACE_PERIOD_S  # a hard eviction kills at once (immediateEvictionGracePeriodSeconds)
         md, spec = w.pod["metadata"], w.pod.get("spec") or {}
         g = md.get("deletionGracePeriodSeconds")
         if g is None:
@@ -1498,7 +1553,13 @@ class Kubelet:
         inits = [self._container_status(w, r) for r in w.containers if r.init]
         apps = [self._container_status(w, r) for r in w.containers if not r.init]
         phase = st.get_phase(spec, inits, apps, w.terminal or w.killed)
+        if w.evicted:
+            phase = "Failed"
+            status.update({"reason": "Evicted", "message": w.evicted})
         conds = st.generate_conditions(spec, phase, w.sandbox_ready, inits, apps)
+        if w.evicted:
+            conds.append({"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                          "reason": "TerminationByKubelet", "message": w.evicted})
         status["conditions"] = st.merge_conditions(api_status.get("conditions"), conds, now)
         status["containerStatuses"] = apps
         status["hostIP"] = self.node_ip

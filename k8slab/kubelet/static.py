@@ -73,3 +73,67 @@ def mirror_pod(pod: dict, node_name: str, node_uid: str) -> dict:
 
 def is_mirror_pod(pod: dict) -> bool:
     return CONFIG_MIRROR in ((pod.get("metadata") or {}).get("annotations") or {})
+
+
+def _probe(path: str, port: int, host: str, scheme: str = "HTTPS", **kw) -> dict:
+    p = {"httpGet": {"host": host, "path": path, "port": port, "scheme": scheme}, "initialDelaySeconds": 10,
+         "timeoutSeconds": 15, "failureThreshold": 8, "periodSeconds": 10}
+    p.update(kw)
+    return p
+
+
+def _cp_pod(name: str, image: str, command: list[str], cpu: str, probes: dict, volumes: list[tuple[str, str, str]],
+            memory: str | None = None) -> dict:
+    requests = {"cpu": cpu, **({"memory": memory} if memory else {})}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "kube-system",
+                         "labels": {"component": name, "tier": "control-plane"}},
+            "spec": {"hostNetwork": True, "priority": 2000001000, "priorityClassName": "system-node-critical",
+                     "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                     "containers": [{"name": name, "image": image, "command": command, "imagePullPolicy":
+                                     "IfNotPresent", "resources": {"requests": requests},
+                                     "volumeMounts": [{"name": v, "mountPath": p} for v, p, _ in volumes],
+                                     **probes}],
+                     "volumes": [{"name": v, "hostPath": {"path": p, "type": t}} for v, p, t in volumes]}}
+
+
+def kubeadm_control_plane(node_ip: str, version: str = "v1.34.1", etcd_version: str = "3.6.4-0",
+                          service_cidr: str = "10.96.0.0/12", pod_cidr: str = "10.244.0.0/16") -> dict[str, dict]:
+    """What ``kubeadm init`` writes to /etc/kubernetes/manifests (cmd/kubeadm/app/phases/controlplane and
+    phases/etcd): four static pods, host-networked, system-node-critical, probed on their health endpoints."""
+    reg = "registry.k8s.io"
+    etcd_probe = {"livenessProbe": _probe("/livez", 2381, "127.0.0.1", "HTTP", timeoutSeconds=15),
+                  "readinessProbe": _probe("/readyz", 2381, "127.0.0.1", "HTTP", failureThreshold=3,
+                                           initialDelaySeconds=0, periodSeconds=1),
+                  "startupProbe": _probe("/readyz", 2381, "127.0.0.1", "HTTP", failureThreshold=24)}
+    return {
+        "etcd.yaml": _cp_pod("etcd", f"{reg}/etcd:{etcd_version}", [
+            "etcd", f"--advertise-client-urls=https://{node_ip}:2379", "--data-dir=/var/lib/etcd",
+            f"--listen-client-urls=https://127.0.0.1:2379,https://{node_ip}:2379",
+            "--listen-metrics-urls=http://127.0.0.1:2381"], "100m", etcd_probe,
+            [("etcd-data", "/var/lib/etcd", "DirectoryOrCreate"),
+             ("etcd-certs", "/etc/kubernetes/pki/etcd", "DirectoryOrCreate")], memory="100Mi"),
+        "kube-apiserver.yaml": _cp_pod("kube-apiserver", f"{reg}/kube-apiserver:{version}", [
+            "kube-apiserver", f"--advertise-address={node_ip}", "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction", "--etcd-servers=https://127.0.0.1:2379",
+            "--secure-port=6443", f"--service-cluster-ip-range={service_cidr}"], "250m",
+            {"livenessProbe": _probe("/livez", 6443, node_ip),
+             "readinessProbe": _probe("/readyz", 6443, node_ip, failureThreshold=3, initialDelaySeconds=0,
+                                      periodSeconds=1),
+             "startupProbe": _probe("/livez", 6443, node_ip, failureThreshold=24)},
+            [("k8s-certs", "/etc/kubernetes/pki", "DirectoryOrCreate")]),
+        "kube-controller-manager.yaml": _cp_pod("kube-controller-manager", f"{reg}/kube-controller-manager:{version}",
+            ["kube-controller-manager", "--allocate-node-cidrs=true", f"--cluster-cidr={pod_cidr}",
+             "--kubeconfig=/etc/kubernetes/controller-manager.conf", "--leader-elect=true",
+             "--use-service-account-credentials=true"], "200m",
+            {"livenessProbe": _probe("/healthz", 10257, "127.0.0.1"),
+             "startupProbe": _probe("/healthz", 10257, "127.0.0.1", failureThreshold=24)},
+            [("kubeconfig", "/etc/kubernetes/controller-manager.conf", "FileOrCreate")]),
+        "kube-scheduler.yaml": _cp_pod("kube-scheduler", f"{reg}/kube-scheduler:{version}",
+            ["kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf", "--leader-elect=true"], "100m",
+            {"livenessProbe": _probe("/livez", 10259, "127.0.0.1"),
+             "readinessProbe": _probe("/readyz", 10259, "127.0.0.1", failureThreshold=3, initialDelaySeconds=0,
+                                      periodSeconds=1),
+             "startupProbe": _probe("/livez", 10259, "127.0.0.1", failureThreshold=24)},
+            [("kubeconfig", "/etc/kubernetes/scheduler.conf", "FileOrCreate")]),
+    }
