@@ -61,14 +61,17 @@ def test_registry_errors_match_containerd():
     r = Registry()
     with pytest.raises(ImagePullError) as e:
         r.resolve("nginxx")
+    assert e.value.code == "Unknown"
     assert str(e.value) == (
+        'rpc error: code = Unknown desc = '
         'failed to pull and unpack image "docker.io/library/nginxx:latest": failed to resolve reference '
         '"docker.io/library/nginxx:latest": pull access denied, repository does not exist or may require '
         'authorization: server message: insufficient_scope: authorization failed')
     assert e.value.duration_ms == r.latency_ms
     with pytest.raises(ImagePullError) as e:
         r.resolve("nginx:1.999")
-    assert str(e.value).endswith('failed to resolve reference "docker.io/library/nginx:1.999": '
+    assert str(e.value).startswith("rpc error: code = NotFound desc = failed to pull and unpack image")
+    assert e.value.message.endswith('failed to resolve reference "docker.io/library/nginx:1.999": '
                                  'docker.io/library/nginx:1.999: not found')
 
 

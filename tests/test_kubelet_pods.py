@@ -228,6 +228,9 @@ def test_bad_image_gives_err_image_pull_then_back_off():
     m.loop.run_until(m.loop.now + 60_000)
     reasons = [r for r, _ in m.events("bad")]
     assert "BackOff" in reasons and ("Failed", "Error: ErrImagePull") in m.events("bad")
+    # the event carries the gRPC error as the kubelet's CRI client prints it
+    assert any(msg.startswith('Failed to pull image "nginxx": rpc error: code = Unknown desc = failed to pull and '
+                              'unpack image "docker.io/library/nginxx:latest"') for _, msg in m.events("bad"))
     assert m.get("bad")["status"]["phase"] == "Pending"
 
 

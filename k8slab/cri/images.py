@@ -176,12 +176,19 @@ def _default_catalog() -> list[Repository]:
 
 
 class ImagePullError(Exception):
-    """A failed pull, with containerd's message; ``duration_ms`` is how long the attempt took."""
+    """A failed pull, with containerd's message and gRPC code (``NotFound`` for a missing tag or repository on
+    another registry, ``Unknown`` otherwise, e.g. Docker Hub's "pull access denied"); ``duration_ms`` is how long
+    the attempt took."""
 
-    def __init__(self, message: str, duration_ms: int = 0) -> None:
+    def __init__(self, message: str, duration_ms: int = 0, code: str = "Unknown") -> None:
         super().__init__(message)
         self.message = message
         self.duration_ms = duration_ms
+        self.code = code
+
+    def __str__(self) -> str:
+        """The error as the kubelet's gRPC client prints it."""
+        return f"rpc error: code = {self.code} desc = {self.message}"
 
 
 @dataclass(frozen=True)
@@ -231,13 +238,13 @@ class Registry:
                 raise ImagePullError(prefix + "pull access denied, repository does not exist or may require "
                                               "authorization: server message: insufficient_scope: authorization "
                                               "failed", self.latency_ms)
-            raise ImagePullError(prefix + f"{ref}: not found", self.latency_ms)
+            raise ImagePullError(prefix + f"{ref}: not found", self.latency_ms, "NotFound")
         if n.digest:
             tag = next((t for t in repo.tags if _sha256(f"{repo.name}:{t}/manifest") == n.digest), None)
         else:
             tag = n.tag if n.tag in repo.tags else None
         if tag is None:
-            raise ImagePullError(prefix + f"{ref}: not found", self.latency_ms)
+            raise ImagePullError(prefix + f"{ref}: not found", self.latency_ms, "NotFound")
         return ResolvedImage(repo_tag=f"{repo.name}:{tag}",
                              repo_digest=f"{repo.name}@{_sha256(f'{repo.name}:{tag}/manifest')}",
                              image_id=_sha256(f"{repo.name}:{tag}/config"), size=repo.tags[tag],

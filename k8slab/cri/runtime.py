@@ -40,6 +40,10 @@ class CRIError(Exception):
         self.message = message
         self.code = code
 
+    def __str__(self) -> str:
+        """The error as the kubelet's gRPC client prints it (status.Error's text)."""
+        return f"rpc error: code = {self.code} desc = {self.message}"
+
 
 BEHAVIOR_ANNOTATION = "k8slab.io/behavior"
 

@@ -875,7 +875,7 @@ class Kubelet:
             w.sandbox_id = self.runtime.run_pod_sandbox(config)
             status = self.runtime.pod_sandbox_status(w.sandbox_id)
         except CRIError as e:
-            self.recorder.warning(w.pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e.message}")
+            self.recorder.warning(w.pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
             w.sandbox_id = ""
             self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2))
             return
@@ -967,7 +967,7 @@ class Kubelet:
         image = r.spec.get("image", "")
         if r.pull_error is not None:
             e, r.pull_error = r.pull_error, None
-            self.recorder.warning(w.pod, "Failed", f'Failed to pull image "{image}": {e.message}', r.field_path)
+            self.recorder.warning(w.pod, "Failed", f'Failed to pull image "{image}": {e}', r.field_path)
             self.recorder.warning(w.pod, "Failed", "Error: ErrImagePull", r.field_path)
             self.image_backoff.next(f"{w.uid}_{image}", self.loop.now)
             r.stage = "pending"
