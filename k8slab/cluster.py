@@ -66,10 +66,12 @@ class Cluster:
     def __init__(self, nodes: int = 3, seed: int = 0, *, node_cpu: str = "4", node_memory: str = "8Gi",
                  max_pods: int = 110, pod_cidr: str = "10.244.0.0/16", service_cidr: str = "10.96.0.0/12",
                  events: bool = True, trace_stages: bool = True, coredns_replicas: int = 2,
-                 schedule_on_control_plane: bool = False, trace: Trace | None = None) -> None:
+                 schedule_on_control_plane: bool = False, trace: Trace | None = None,
+                 scheduler_config=None) -> None:
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
                           pod_cidr=pod_cidr, service_cidr=service_cidr, events=events, trace_stages=trace_stages,
-                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane)
+                          coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
+                          scheduler_config=scheduler_config)
         self._log: list[tuple[int, str, tuple, dict]] = []
         self.seed = seed
         self.pod_cidr = pod_cidr
@@ -83,7 +85,9 @@ class Cluster:
         rng = component_rng(seed, "kube-controller-manager")
         self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, 24, ca_pem=cluster_ca_pem(seed),
                                                         events=events, token_rng=rng)
-        self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events)
+        self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events,
+                                       config=scheduler_config)
+        self.schedulers = [self.scheduler]
         self._nodes: dict[str, NodeAgents] = {}
         # every kube-proxy computes the same rules from the same objects: the simulation computes them once
         self.proxy_cache = SharedRuleCache()
@@ -206,6 +210,25 @@ class Cluster:
             return self._nodes[name]
         except KeyError:
             raise KeyError(f'node "{name}" not found; nodes are {", ".join(self._nodes)}') from None
+
+    def add_scheduler(self, config, name: str | None = None) -> KubeScheduler:
+        """Run a second kube-scheduler with its own KubeSchedulerConfiguration (YAML or dict). It serves the
+        pods whose ``spec.schedulerName`` names one of its profiles; the default scheduler leaves them alone.
+        Like most second schedulers it runs without leader election."""
+        from .scheduler.config import load_config
+
+        cfg = load_config(config)
+        names = [p.scheduler_name for p in cfg.profiles()]
+        taken = {n for sch in self.schedulers for n in sch.profiles}
+        if taken & set(names):
+            raise ValueError(f"scheduler name(s) {sorted(taken & set(names))} already served by a running scheduler")
+        self._record("add_scheduler", config, name=name)
+        name = name or names[0]
+        sch = KubeScheduler(self.apiserver, component_rng(self.seed, name), events=self._args["events"], config=cfg,
+                            name=name, leader_elect=False)
+        self.schedulers.append(sch)
+        sch.start()
+        return sch
 
     # -- kubectl verbs ---------------------------------------------------------------------------------------------
     def _record(self, method: str, *args, **kwargs) -> None:

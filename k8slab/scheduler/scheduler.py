@@ -17,10 +17,34 @@ from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
 from ..client.record import EventRecorder
 from .algorithm import FitError, NoNodesAvailableError, schedule_pod
-from .framework import CycleState, Framework, NodeInfo, Profile, SchedulerError, default_profile, is_success
+from .framework import (
+    CycleState, Framework, ImageStateSummary, NodeInfo, Profile, SchedulerError, default_profile, is_success,
+)
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
 NAME = "kube-scheduler"
+
+
+def plugin_exception_message(err: BaseException) -> str:
+    """The message for a plugin that raised instead of returning a Status: names the plugin and
+    the extension point (from the innermost plugin method on the stack)."""
+    from .framework import EXTENSION_POINTS, Plugin
+
+    methods = {m: ep for ep, m in EXTENSION_POINTS.items()}
+    methods["normalize_score"] = "NormalizeScore"
+    found = None
+    tb = err.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Plugin) and frame.f_code.co_name in methods:
+            found = (owner.NAME, methods[frame.f_code.co_name])
+        tb = tb.tb_next
+    detail = f"{type(err).__name__}: {err}"
+    if found is None:
+        return f"running the scheduling cycle: {detail}"
+    name, ep = found
+    return f'running {ep} plugin "{name}": {detail}'
 
 
 def _is_terminal(pod: dict) -> bool:
@@ -28,20 +52,35 @@ def _is_terminal(pod: dict) -> bool:
 
 
 class KubeScheduler:
+    """kube-scheduler. ``config`` is a KubeSchedulerConfiguration (YAML text, dict or
+    SchedulerConfig); its profiles decide which pods (by ``spec.schedulerName``) this scheduler
+    serves. ``name`` is the component name (a second scheduler gets its own); ``leader_elect``
+    False starts it without a Lease, as second schedulers are usually run."""
+
     def __init__(self, server, rng, profiles: list[Profile] | None = None, events: bool = True,
-                 percentage_of_nodes_to_score: int = 0) -> None:
+                 percentage_of_nodes_to_score: int = 0, config=None, name: str = NAME,
+                 leader_elect: bool = True) -> None:
         self.server = server
         self.loop = server.loop
         self.rng = rng
-        self.client = Client(server, NAME, Credentials.x509("system:kube-scheduler"))
+        self.name = name
+        self.client = Client(server, name, Credentials.x509("system:kube-scheduler"))
         self.factory = SharedInformerFactory(self.client)
-        self.recorder = EventRecorder(self.client, "default-scheduler", enabled=events)
+        self.config = None
+        if config is not None:
+            from .config import load_config
+            self.config = load_config(config)
+            profiles = self.config.profiles()
+            percentage_of_nodes_to_score = self.config.percentage_of_nodes_to_score
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.profiles: dict[str, Framework] = {}
         for p in profiles or [default_profile()]:
             fw = Framework(p, client=self.client)
+            fw.list_objects = self._list_objects
+            fw.namespace_labels = self._namespace_labels
             self.profiles[fw.profile_name] = fw
         first = next(iter(self.profiles.values()))
+        self.recorder = EventRecorder(self.client, first.profile_name, enabled=events)
         self.queue = SchedulingQueue(first.queue_sort_func(), lambda: self.loop.now)
         self.node_infos: dict[str, NodeInfo] = {}
         self.assumed: dict[str, str] = {}  # pod uid -> node
@@ -54,30 +93,71 @@ class KubeScheduler:
         self.node_informer = self.factory.informer("nodes")
         self.pod_informer.add_event_handler(self._add_pod, self._update_pod, self._delete_pod)
         self.node_informer.add_event_handler(self._add_node, self._update_node, self._delete_node)
+        # listers the plugins read (DefaultSelector for PodTopologySpread, namespace labels for InterPodAffinity)
+        self.listers = {r: self.factory.informer(r) for r in ("services", "replicasets", "statefulsets",
+                                                               "replicationcontrollers", "namespaces")}
+        self.image_nodes: dict[str, set[str]] = {}
+        self.image_states: dict[str, ImageStateSummary] = {}
+        self.leader_elect = leader_elect
         self.elector = LeaderElector(self.client, NAME, f"control-plane_{rng.getrandbits(32):08x}",
                                      on_started_leading=self._started_leading)
 
+    # -- listers ----------------------------------------------------------------------------------------------------
+    def _list_objects(self, resource: str, namespace: str) -> list[dict]:
+        inf = self.listers.get(resource)
+        return inf.list_namespace(namespace) if inf is not None else []
+
+    def _namespace_labels(self, namespace: str) -> dict | None:
+        ns = self.listers["namespaces"].get(namespace)
+        return None if ns is None else (ns["metadata"].get("labels") or {})
+
     # -- lifecycle --------------------------------------------------------------------------------------------------
     def start(self) -> None:
-        self.elector.run()
+        if self.leader_elect:
+            self.elector.run()
+        else:
+            self._started_leading()
 
     def _started_leading(self) -> None:
         self.factory.start()
-        self.loop.call_later(FLUSH_UNSCHEDULABLE_MS, self._flush_unschedulable, component=NAME,
+        self.loop.call_later(FLUSH_UNSCHEDULABLE_MS, self._flush_unschedulable, component=self.name,
                              label="flushUnschedulablePodsLeftover", background=True)
 
     def _flush_unschedulable(self) -> None:
         if self.queue.flush_unschedulable_left_over():
             self._kick()
-        self.loop.call_later(FLUSH_UNSCHEDULABLE_MS, self._flush_unschedulable, component=NAME,
+        self.loop.call_later(FLUSH_UNSCHEDULABLE_MS, self._flush_unschedulable, component=self.name,
                              label="flushUnschedulablePodsLeftover", background=True)
 
     # -- event handlers ---------------------------------------------------------------------------------------------
     def _responsible(self, pod: dict) -> bool:
         return pod.get("spec", {}).get("schedulerName", "default-scheduler") in self.profiles
 
+    def _set_image_states(self, ni: NodeInfo, old_names: set[str]) -> None:
+        """The cache's imageStates: one summary per image shared by every node that has it, so
+        ImageLocality sees on how many nodes each image is (addNodeImageStates/removeNodeImageStates)."""
+        name = ni.name
+        new_names = set(ni.image_states)
+        for image in old_names - new_names:
+            nodes = self.image_nodes.get(image)
+            if nodes is not None:
+                nodes.discard(name)
+                if nodes:
+                    self.image_states[image].num_nodes = len(nodes)
+                else:
+                    del self.image_nodes[image], self.image_states[image]
+        for image in new_names:
+            nodes = self.image_nodes.setdefault(image, set())
+            nodes.add(name)
+            state = self.image_states.get(image)
+            if state is None:
+                state = self.image_states[image] = ImageStateSummary(ni.image_states[image].size)
+            state.num_nodes = len(nodes)
+            ni.image_states[image] = state
+
     def _add_node(self, node: dict) -> None:
         self.node_infos[node["metadata"]["name"]] = NodeInfo(node)
+        self._set_image_states(self.node_infos[node["metadata"]["name"]], set())
         for p in self.pod_informer.list():
             if p.get("spec", {}).get("nodeName") == node["metadata"]["name"] and not _is_terminal(p):
                 self.node_infos[node["metadata"]["name"]].add_pod(p)
@@ -89,14 +169,20 @@ class KubeScheduler:
         if ni is None:
             self._add_node(new)
             return
+        old_images = set(ni.image_states)
         ni.set_node(new)
+        self._set_image_states(ni, old_images)
         if (old.get("spec") != new.get("spec") or old["metadata"].get("labels") != new["metadata"].get("labels")
                 or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable")):
             if self.queue.move_all_to_active_or_backoff("NodeUpdate"):
                 self._kick()
 
     def _delete_node(self, node: dict) -> None:
-        self.node_infos.pop(node["metadata"]["name"], None)
+        ni = self.node_infos.pop(node["metadata"]["name"], None)
+        if ni is not None:
+            images = set(ni.image_states)
+            ni.image_states = {}
+            self._set_image_states(ni, images)
 
     def _cache_add(self, pod: dict) -> None:
         node = pod["spec"]["nodeName"]
@@ -160,10 +246,10 @@ class KubeScheduler:
     # -- the scheduling loop ----------------------------------------------------------------------------------------
     def _kick(self) -> None:
         if self._timer is None and len(self.queue):
-            self._timer = self.loop.call_later(0, self.schedule_one, component=NAME, label="scheduleOne")
+            self._timer = self.loop.call_later(0, self.schedule_one, component=self.name, label="scheduleOne")
         nxt = self.queue.next_backoff_expiry()
         if nxt is not None and getattr(self, "_backoff_timer", None) is None:
-            self._backoff_timer = self.loop.call_at(max(nxt, self.loop.now), self._flush_backoff, component=NAME,
+            self._backoff_timer = self.loop.call_at(max(nxt, self.loop.now), self._flush_backoff, component=self.name,
                                                     label="flushBackoffQCompleted")
 
     def _flush_backoff(self) -> None:
@@ -188,7 +274,7 @@ class KubeScheduler:
         fw = self.profiles[pod["spec"].get("schedulerName", "default-scheduler")]
         self.attempts += 1
         ref = f"pods/{pod_key(pod)}"
-        self.loop.emit(NAME, "schedule", ref, {"attempt": qp.attempts, "profile": fw.profile_name})
+        self.loop.emit(self.name, "schedule", ref, {"attempt": qp.attempts, "profile": fw.profile_name})
         state = CycleState()
         nodes = self.snapshot()
         try:
@@ -206,10 +292,13 @@ class KubeScheduler:
         except SchedulerError as e:
             self._handle_failure(qp, pod, "SchedulerError", str(e), unschedulable=False)
             return
+        except Exception as e:  # a plugin written in a notebook raised: fail this cycle, retry the pod
+            self._handle_failure(qp, pod, "SchedulerError", plugin_exception_message(e), unschedulable=False)
+            return
         self.next_start_node_index = result.next_start_node_index
         self.results[pod["metadata"]["uid"]] = result
         host = result.suggested_host
-        self.loop.emit(NAME, "schedule.result", ref, {"node": host, "feasible": result.feasible_nodes,
+        self.loop.emit(self.name, "schedule.result", ref, {"node": host, "feasible": result.feasible_nodes,
                                                        "evaluated": result.evaluated_nodes})
         # assume: the cache counts the pod on its node before the binding is written
         assumed = deepcopy(pod)
@@ -230,14 +319,14 @@ class KubeScheduler:
             fw.run_reserve_plugins_unreserve(state, assumed, host)
             self._handle_failure(qp, pod, "SchedulerError", st.message(), unschedulable=st.is_rejected())
             return
-        self.loop.call_later(0, self.binding_cycle, fw, state, qp, pod, assumed, host, component=NAME,
+        self.loop.call_later(0, self.binding_cycle, fw, state, qp, pod, assumed, host, component=self.name,
                              label=f"bindingCycle {pod_key(pod)}")
         self._kick()
 
     def binding_cycle(self, fw: Framework, state: CycleState, qp, pod: dict, assumed: dict, host: str) -> None:
         """bindingCycle: PreBind, Bind (DefaultBinder: POST pods/binding), PostBind."""
         ref = f"pods/{pod_key(pod)}"
-        self.loop.emit(NAME, "bind", ref, {"node": host}, target="kube-apiserver")
+        self.loop.emit(self.name, "bind", ref, {"node": host}, target="kube-apiserver")
         st = fw.run_pre_bind_plugins(state, assumed, host)
         if is_success(st):
             st = fw.run_bind_plugins(state, assumed, host)
@@ -261,7 +350,7 @@ class KubeScheduler:
     def _handle_failure(self, qp, pod: dict, reason: str, message: str, unschedulable: bool) -> None:
         """handleSchedulingFailure: event, PodScheduled=False condition, and back to the queue."""
         ref = f"pods/{pod_key(pod)}"
-        self.loop.emit(NAME, "schedule.failed", ref, {"reason": reason, "message": message})
+        self.loop.emit(self.name, "schedule.failed", ref, {"reason": reason, "message": message})
         self.recorder.warning(pod, "FailedScheduling", message)
         cur = self.pod_informer.get(pod_key(pod))
         if cur is None or cur.get("spec", {}).get("nodeName"):
