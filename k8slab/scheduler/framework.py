@@ -290,6 +290,7 @@ class QueuedPodInfo:
     unschedulable_plugins: set[str] = field(default_factory=set)
     pending_plugins: set[str] = field(default_factory=set)
     gating_plugin: str = ""
+    gating_message: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -1000,6 +1001,11 @@ class Framework:
         return {ep: self._names(ep) for ep in EXTENSION_POINTS if self.extension_points[ep]}
 
     # -- queue ---------------------------------------------------------------------------------
+    def events_to_register(self, plugin_name: str) -> list[str]:
+        """The cluster events ("Resource/Action") that may make a pod this plugin rejected schedulable."""
+        pl = self.plugins.get(plugin_name)
+        return list(getattr(pl, "EVENTS", ("*",))) if pl is not None else ["*"]
+
     def queue_sort_func(self) -> Callable[[QueuedPodInfo, QueuedPodInfo], bool]:
         plugins = self.extension_points["QueueSort"]
         if not plugins:

@@ -81,7 +81,15 @@ class KubeScheduler:
             self.profiles[fw.profile_name] = fw
         first = next(iter(self.profiles.values()))
         self.recorder = EventRecorder(self.client, first.profile_name, enabled=events)
-        self.queue = SchedulingQueue(first.queue_sort_func(), lambda: self.loop.now)
+        initial_ms, max_ms = 1000, 10_000
+        if self.config is not None:
+            initial_ms = self.config.pod_initial_backoff_seconds * 1000
+            max_ms = self.config.pod_max_backoff_seconds * 1000
+        self.queue = SchedulingQueue(first.queue_sort_func(), lambda: self.loop.now, pre_enqueue=self._pre_enqueue,
+                                     events=self._events_to_register, initial_backoff_ms=initial_ms,
+                                     max_backoff_ms=max_ms)
+        self.queue_history: list[tuple[int, int, int, int]] = []
+        """(time ms, activeQ, backoffQ, unschedulablePods) sampled at every scheduling cycle, after the pop."""
         self.node_infos: dict[str, NodeInfo] = {}
         self.assumed: dict[str, str] = {}  # pod uid -> node
         self.next_start_node_index = 0
@@ -101,6 +109,25 @@ class KubeScheduler:
         self.leader_elect = leader_elect
         self.elector = LeaderElector(self.client, NAME, f"control-plane_{rng.getrandbits(32):08x}",
                                      on_started_leading=self._started_leading)
+
+    # -- queue hooks ------------------------------------------------------------------------------------------------
+    def _framework_for(self, pod: dict) -> Framework:
+        return self.profiles.get((pod.get("spec") or {}).get("schedulerName") or "default-scheduler") or \
+            next(iter(self.profiles.values()))
+
+    def _pre_enqueue(self, pod: dict):
+        return self._framework_for(pod).run_pre_enqueue_plugins(pod)
+
+    def _events_to_register(self, plugin: str) -> list[str]:
+        out: list[str] = []
+        for fw in self.profiles.values():
+            if plugin in fw.plugins:
+                out.extend(fw.events_to_register(plugin))
+        return out or ["*"]
+
+    def _move(self, event: str) -> None:
+        if self.queue.move_all_to_active_or_backoff(event):
+            self._kick()
 
     # -- listers ----------------------------------------------------------------------------------------------------
     def _list_objects(self, resource: str, namespace: str) -> list[dict]:
@@ -161,8 +188,7 @@ class KubeScheduler:
         for p in self.pod_informer.list():
             if p.get("spec", {}).get("nodeName") == node["metadata"]["name"] and not _is_terminal(p):
                 self.node_infos[node["metadata"]["name"]].add_pod(p)
-        if self.queue.move_all_to_active_or_backoff("NodeAdd"):
-            self._kick()
+        self._move("Node/Add")
 
     def _update_node(self, old: dict, new: dict) -> None:
         ni = self.node_infos.get(new["metadata"]["name"])
@@ -172,10 +198,14 @@ class KubeScheduler:
         old_images = set(ni.image_states)
         ni.set_node(new)
         self._set_image_states(ni, old_images)
-        if (old.get("spec") != new.get("spec") or old["metadata"].get("labels") != new["metadata"].get("labels")
-                or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable")):
-            if self.queue.move_all_to_active_or_backoff("NodeUpdate"):
-                self._kick()
+        # nodeSchedulingPropertiesChange: which kinds of update happened
+        if old["metadata"].get("labels") != new["metadata"].get("labels"):
+            self._move("Node/UpdateNodeLabel")
+        if ((old.get("spec") or {}).get("taints") != (new.get("spec") or {}).get("taints")
+                or (old.get("spec") or {}).get("unschedulable") != (new.get("spec") or {}).get("unschedulable")):
+            self._move("Node/UpdateNodeTaint")
+        if (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable"):
+            self._move("Node/UpdateNodeAllocatable")
 
     def _delete_node(self, node: dict) -> None:
         ni = self.node_infos.pop(node["metadata"]["name"], None)
@@ -183,6 +213,7 @@ class KubeScheduler:
             images = set(ni.image_states)
             ni.image_states = {}
             self._set_image_states(ni, images)
+        self._move("Node/Delete")
 
     def _cache_add(self, pod: dict) -> None:
         node = pod["spec"]["nodeName"]
@@ -197,6 +228,7 @@ class KubeScheduler:
             return
         if ni is not None:
             ni.add_pod(pod)
+        self._move("Pod/Add")
 
     def _cache_remove(self, pod: dict) -> None:
         ni = self.node_infos.get(pod["spec"].get("nodeName", ""))
@@ -220,13 +252,14 @@ class KubeScheduler:
                     self._cache_add(new)
             elif _is_terminal(new) and not _is_terminal(old):
                 self._cache_remove(old)
-                if self.queue.move_all_to_active_or_backoff("AssignedPodDelete"):
-                    self._kick()
+                self._move("Pod/Delete")
             elif not _is_terminal(new):
                 ni = self.node_infos.get(new["spec"]["nodeName"])
                 if ni is not None:
                     ni.remove_pod(old)
                     ni.add_pod(new)
+                if old["metadata"].get("labels") != new["metadata"].get("labels"):
+                    self._move("Pod/UpdatePodLabel")
         elif self._responsible(new):
             if new["metadata"].get("deletionTimestamp"):
                 self.queue.delete(new)
@@ -238,8 +271,7 @@ class KubeScheduler:
         if pod.get("spec", {}).get("nodeName"):
             if not _is_terminal(pod):
                 self._cache_remove(pod)
-            if self.queue.move_all_to_active_or_backoff("AssignedPodDelete"):
-                self._kick()
+            self._move("Pod/Delete")
         else:
             self.queue.delete(pod)
 
@@ -264,6 +296,8 @@ class KubeScheduler:
         """ScheduleOne: one scheduling cycle for the next pod in activeQ."""
         self._timer = None
         qp = self.queue.pop()
+        c = self.queue.counts()
+        self.queue_history.append((self.loop.now, c["active"], c["backoff"], c["unschedulable"]))
         if qp is None:
             return
         pod = self.pod_informer.get(pod_key(qp.pod)) or qp.pod
@@ -284,6 +318,8 @@ class KubeScheduler:
             if e.result is not None:
                 self.next_start_node_index = e.result.next_start_node_index
                 self.results[pod["metadata"]["uid"]] = e.result
+            qp.unschedulable_plugins = set(e.diagnosis.unschedulable_plugins)
+            qp.pending_plugins = set(e.diagnosis.pending_plugins)
             self._handle_failure(qp, pod, "Unschedulable", e.error(), unschedulable=True)
             return
         except NoNodesAvailableError as e:

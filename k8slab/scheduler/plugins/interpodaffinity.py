@@ -201,6 +201,8 @@ class PreScoreState:
 
 class InterPodAffinity(Plugin):
     NAME = NAME
+    EVENTS = ("Pod/All", "Node/Add", "Node/UpdateNodeLabel")
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def __init__(self, args: dict | None = None, handle: Any = None) -> None:
         super().__init__(args, handle)

@@ -239,6 +239,8 @@ class _State:
 
 class NodeAffinity(Plugin):
     NAME = NAME
+    EVENTS = ("Node/Add", "Node/UpdateNodeLabel")
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def __init__(self, args: dict | None = None, handle: Any = None) -> None:
         super().__init__(args, handle)

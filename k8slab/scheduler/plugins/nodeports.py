@@ -56,6 +56,8 @@ def fits(pod: dict, node_info: NodeInfo) -> bool:
 
 class NodePorts(Plugin):
     NAME = NAME
+    EVENTS = ("Pod/Delete", "Node/Add", "Node/Update")
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def pre_filter(self, state: CycleState, pod: dict, nodes: list[NodeInfo]
                    ) -> tuple[PreFilterResult | None, Status | None]:

@@ -304,6 +304,8 @@ def _labels(node: dict) -> dict:
 
 class PodTopologySpread(Plugin):
     NAME = NAME
+    EVENTS = ("Pod/All", "Node/Add", "Node/Delete", "Node/UpdateNodeLabel")
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def __init__(self, args: dict | None = None, handle: Any = None) -> None:
         super().__init__(args, handle)

@@ -29,5 +29,4 @@ class SchedulingGates(Plugin):
         return Status(Code.UnschedulableAndUnresolvable, [f"waiting for scheduling gates: {go_string_list(names)}"])
 
     # EventsToRegister: only an update of the pod itself (gates removed) can make it schedulable.
-    def events_to_register(self) -> list[str]:
-        return ["Pod/UpdatePodSchedulingGatesEliminated"]
+    EVENTS = ("Pod/UpdatePodSchedulingGatesEliminated",)
