@@ -139,7 +139,7 @@ def test_default_profile_order_and_weights():
     fw = Framework()
     assert [e.name for e in default_profile().plugins] == [
         "SchedulingGates", "PrioritySort", "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
-        "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity",
+        "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "DefaultPreemption",
         "NodeResourcesBalancedAllocation", "ImageLocality", "DefaultBinder"]
     assert fw.filter_plugin_names == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
                                       "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
@@ -148,6 +148,7 @@ def test_default_profile_order_and_weights():
                                       "PodTopologySpread": 2, "InterPodAffinity": 2,
                                       "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1}
     assert fw.list_plugins()["PreEnqueue"] == ["SchedulingGates"]
+    assert fw.list_plugins()["PostFilter"] == ["DefaultPreemption"]
     assert fw.list_plugins()["Bind"] == ["DefaultBinder"]
     assert fw.list_plugins()["QueueSort"] == ["PrioritySort"]
 

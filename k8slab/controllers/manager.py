@@ -14,6 +14,7 @@ from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .nodeipam import NodeIpamController
@@ -32,6 +33,7 @@ CONTROLLERS = [
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
+    ("disruption", DisruptionController, "disruption-controller"),
 ]
 
 

@@ -205,6 +205,8 @@ class ScheduleResult:
     scored: bool = False
     top_nodes: list[NodePluginScores] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
+    post_filter_status: Status | None = None
+    nominated_node: str | None = None
 
     def node(self, name: str) -> NodeRecord:
         index = self.__dict__.get("_index")

@@ -18,7 +18,8 @@ from ..client.leaderelection import LeaderElector
 from ..client.record import EventRecorder
 from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .framework import (
-    CycleState, Framework, ImageStateSummary, NodeInfo, Profile, SchedulerError, default_profile, is_success,
+    MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, Profile, SchedulerError, default_profile,
+    is_success, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
@@ -78,9 +79,18 @@ class KubeScheduler:
             fw = Framework(p, client=self.client)
             fw.list_objects = self._list_objects
             fw.namespace_labels = self._namespace_labels
+            fw.rng = rng
+            fw.now = lambda: self.loop.now
+            fw.nominated_pods_for_node = self._nominated_pods_for_node
+            fw.lower_priority_nominated_pods = self._lower_priority_nominated_pods
+            fw.clear_nominated_node_name = self._clear_nominated_node_name
             self.profiles[fw.profile_name] = fw
         first = next(iter(self.profiles.values()))
         self.recorder = EventRecorder(self.client, first.profile_name, enabled=events)
+        for fw in self.profiles.values():
+            fw.recorder = self.recorder
+        self.nominated: dict[str, tuple[str, dict]] = {}
+        """The nominator: pod key -> (nominated node, pod), from status.nominatedNodeName."""
         initial_ms, max_ms = 1000, 10_000
         if self.config is not None:
             initial_ms = self.config.pod_initial_backoff_seconds * 1000
@@ -103,7 +113,8 @@ class KubeScheduler:
         self.node_informer.add_event_handler(self._add_node, self._update_node, self._delete_node)
         # listers the plugins read (DefaultSelector for PodTopologySpread, namespace labels for InterPodAffinity)
         self.listers = {r: self.factory.informer(r) for r in ("services", "replicasets", "statefulsets",
-                                                               "replicationcontrollers", "namespaces")}
+                                                               "replicationcontrollers", "namespaces",
+                                                               "poddisruptionbudgets")}
         self.image_nodes: dict[str, set[str]] = {}
         self.image_states: dict[str, ImageStateSummary] = {}
         self.leader_elect = leader_elect
@@ -130,9 +141,39 @@ class KubeScheduler:
             self._kick()
 
     # -- listers ----------------------------------------------------------------------------------------------------
-    def _list_objects(self, resource: str, namespace: str) -> list[dict]:
+    def _list_objects(self, resource: str, namespace: str | None) -> list[dict]:
         inf = self.listers.get(resource)
-        return inf.list_namespace(namespace) if inf is not None else []
+        if inf is None:
+            return []
+        return inf.list() if namespace is None else inf.list_namespace(namespace)
+
+    # -- the nominator ----------------------------------------------------------------------------------------------
+    def _update_nominated(self, pod: dict) -> None:
+        k = pod_key(pod)
+        node = (pod.get("status") or {}).get("nominatedNodeName")
+        if node and not pod.get("spec", {}).get("nodeName") and not pod["metadata"].get("deletionTimestamp"):
+            self.nominated[k] = (node, pod)
+        else:
+            self.nominated.pop(k, None)
+
+    def _nominated_pods_for_node(self, node: str) -> list[dict]:
+        return [p for n, p in self.nominated.values() if n == node]
+
+    def _lower_priority_nominated_pods(self, pod: dict, node: str) -> list[dict]:
+        prio = pod_priority(pod)
+        return [p for p in self._nominated_pods_for_node(node) if pod_priority(p) < prio]
+
+    def _clear_nominated_node_name(self, pod: dict) -> None:
+        cur = self.pod_informer.get(pod_key(pod))
+        if cur is None or not (cur.get("status") or {}).get("nominatedNodeName"):
+            return
+        new = deepcopy(cur)
+        new["status"].pop("nominatedNodeName", None)
+        try:
+            self.client.update_status("pods", new)
+        except errors.StatusError:
+            pass
+        self.nominated.pop(pod_key(pod), None)
 
     def _namespace_labels(self, namespace: str) -> dict | None:
         ns = self.listers["namespaces"].get(namespace)
@@ -241,6 +282,7 @@ class KubeScheduler:
             if not _is_terminal(pod):
                 self._cache_add(pod)
         elif self._responsible(pod) and not pod["metadata"].get("deletionTimestamp"):
+            self._update_nominated(pod)
             self.queue.add(pod)
             self._kick()
 
@@ -248,6 +290,7 @@ class KubeScheduler:
         if new.get("spec", {}).get("nodeName"):
             if not old.get("spec", {}).get("nodeName"):
                 self.queue.delete(new)
+                self.nominated.pop(pod_key(new), None)
                 if not _is_terminal(new):
                     self._cache_add(new)
             elif _is_terminal(new) and not _is_terminal(old):
@@ -261,6 +304,7 @@ class KubeScheduler:
                 if old["metadata"].get("labels") != new["metadata"].get("labels"):
                     self._move("Pod/UpdatePodLabel")
         elif self._responsible(new):
+            self._update_nominated(new)
             if new["metadata"].get("deletionTimestamp"):
                 self.queue.delete(new)
             else:
@@ -274,6 +318,7 @@ class KubeScheduler:
             self._move("Pod/Delete")
         else:
             self.queue.delete(pod)
+            self.nominated.pop(pod_key(pod), None)
 
     # -- the scheduling loop ----------------------------------------------------------------------------------------
     def _kick(self) -> None:
@@ -320,7 +365,21 @@ class KubeScheduler:
                 self.results[pod["metadata"]["uid"]] = e.result
             qp.unschedulable_plugins = set(e.diagnosis.unschedulable_plugins)
             qp.pending_plugins = set(e.diagnosis.pending_plugins)
-            self._handle_failure(qp, pod, "Unschedulable", e.error(), unschedulable=True)
+            nominating = None
+            if fw.has_post_filter_plugins():
+                # PostFilter (DefaultPreemption): try to make the pod schedulable in a later cycle
+                try:
+                    pf_result, pf_status = fw.run_post_filter_plugins(state, pod, e.diagnosis.node_to_status)
+                except Exception as err:  # a learner's PostFilter plugin raised
+                    self._handle_failure(qp, pod, "SchedulerError", plugin_exception_message(err), unschedulable=False)
+                    return
+                e.diagnosis.post_filter_msg = pf_status.message()
+                if pf_result is not None:
+                    nominating = pf_result.nominating_info
+                if e.result is not None:
+                    e.result.post_filter_status = pf_status
+                    e.result.nominated_node = nominating.nominated_node_name if nominating else None
+            self._handle_failure(qp, pod, "Unschedulable", e.error(), unschedulable=True, nominating=nominating)
             return
         except NoNodesAvailableError as e:
             self._handle_failure(qp, pod, "Unschedulable", str(e), unschedulable=True)
@@ -383,7 +442,8 @@ class KubeScheduler:
             ni.remove_pod(assumed)
         self.assumed.pop(assumed["metadata"]["uid"], None)
 
-    def _handle_failure(self, qp, pod: dict, reason: str, message: str, unschedulable: bool) -> None:
+    def _handle_failure(self, qp, pod: dict, reason: str, message: str, unschedulable: bool,
+                        nominating=None) -> None:
         """handleSchedulingFailure: event, PodScheduled=False condition, and back to the queue."""
         ref = f"pods/{pod_key(pod)}"
         self.loop.emit(self.name, "schedule.failed", ref, {"reason": reason, "message": message})
@@ -396,12 +456,27 @@ class KubeScheduler:
         cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
                 "lastTransitionTime": rfc3339(self.loop.now), "reason": reason, "message": message}
         old = next((c for c in cur.get("status", {}).get("conditions") or [] if c["type"] == "PodScheduled"), None)
-        if old is None or old.get("reason") != reason or old.get("message") != message:
+        nominated_now = (cur.get("status") or {}).get("nominatedNodeName") or ""
+        nominate = (nominating is not None and nominating.nominating_mode == MODE_OVERRIDE
+                    and nominating.nominated_node_name != nominated_now)
+        if nominate:
+            node = nominating.nominated_node_name
+            if node:
+                self.nominated[pod_key(pod)] = (node, cur)
+                self.loop.emit(self.name, "preempt.nominate", f"pods/{pod_key(pod)}", {"node": node})
+            else:
+                self.nominated.pop(pod_key(pod), None)
+        if nominate or old is None or old.get("reason") != reason or old.get("message") != message:
             if old is not None and old.get("status") == "False":
                 cond["lastTransitionTime"] = old.get("lastTransitionTime")
             new = deepcopy(cur)
             conds = new.setdefault("status", {}).setdefault("conditions", [])
             conds[:] = [c for c in conds if c["type"] != "PodScheduled"] + [cond]
+            if nominate:
+                if nominating.nominated_node_name:
+                    new["status"]["nominatedNodeName"] = nominating.nominated_node_name
+                else:
+                    new["status"].pop("nominatedNodeName", None)
             try:
                 self.client.update_status("pods", new)
             except errors.StatusError:

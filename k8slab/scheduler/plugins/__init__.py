@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from k8slab.scheduler.plugins.balancedallocation import BalancedAllocation
 from k8slab.scheduler.plugins.defaultbinder import DefaultBinder
+from k8slab.scheduler.plugins.defaultpreemption import DefaultPreemption
 from k8slab.scheduler.plugins.imagelocality import ImageLocality
 from k8slab.scheduler.plugins.interpodaffinity import InterPodAffinity
 from k8slab.scheduler.plugins.nodeaffinity import NodeAffinity
@@ -32,6 +33,7 @@ REGISTRY: dict[str, type] = {
     Fit.NAME: Fit,
     PodTopologySpread.NAME: PodTopologySpread,
     InterPodAffinity.NAME: InterPodAffinity,
+    DefaultPreemption.NAME: DefaultPreemption,
     BalancedAllocation.NAME: BalancedAllocation,
     ImageLocality.NAME: ImageLocality,
     DefaultBinder.NAME: DefaultBinder,
@@ -44,6 +46,6 @@ def register(plugin_class: type) -> type:
     return plugin_class
 
 
-__all__ = ["REGISTRY", "register", "BalancedAllocation", "DefaultBinder", "Fit", "ImageLocality", "InterPodAffinity",
-           "NodeAffinity", "NodeName", "NodePorts", "NodeUnschedulable", "PodTopologySpread", "PrioritySort",
-           "SchedulingGates", "TaintToleration"]
+__all__ = ["REGISTRY", "register", "BalancedAllocation", "DefaultBinder", "DefaultPreemption", "Fit", "ImageLocality",
+           "InterPodAffinity", "NodeAffinity", "NodeName", "NodePorts", "NodeUnschedulable", "PodTopologySpread",
+           "PrioritySort", "SchedulingGates", "TaintToleration"]
