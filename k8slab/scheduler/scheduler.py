@@ -508,3 +508,25 @@ class KubeScheduler:
             raise KeyError(f'no scheduling cycle recorded for pod "{pod_key(p)}"')
         rows = result.table_rows()
         return pd.DataFrame(rows).set_index("node")
+
+
+def explain_pod(pod: dict, node_infos: list[NodeInfo], profile: Profile | None = None, seed: int = 0,
+                percentage_of_nodes_to_score: int = 0, evaluate_all_filters: bool = False,
+                next_start_node_index: int = 0):
+    """One scheduling cycle of the pure algorithm (no API, no cluster) on ``node_infos``, as a DataFrame like
+    ``KubeScheduler.explain``: fast enough for thousands of nodes. ``evaluate_all_filters`` also runs the Filter
+    plugins after the first rejection, for display (the decision is unchanged). The ScheduleResult (or the
+    FitError's) is in ``df.attrs["result"]``."""
+    import random
+
+    import pandas as pd
+
+    fw = Framework(profile)
+    try:
+        result = schedule_pod(fw, CycleState(), pod, node_infos, random.Random(seed), next_start_node_index,
+                              evaluate_all_filters, percentage_of_nodes_to_score)
+    except FitError as e:
+        result = e.result
+    df = pd.DataFrame(result.table_rows()).set_index("node")
+    df.attrs["result"] = result
+    return df
