@@ -208,6 +208,10 @@ class ScheduleResult:
     post_filter_status: Status | None = None
     nominated_node: str | None = None
 
+    def __deepcopy__(self, memo) -> "ScheduleResult":
+        """A finished record is not changed again: copies (pandas copies a DataFrame's attrs) share it."""
+        return self
+
     def node(self, name: str) -> NodeRecord:
         index = self.__dict__.get("_index")
         if index is None or len(index) != len(self.nodes):

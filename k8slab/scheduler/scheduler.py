@@ -507,7 +507,9 @@ class KubeScheduler:
         if result is None:
             raise KeyError(f'no scheduling cycle recorded for pod "{pod_key(p)}"')
         rows = result.table_rows()
-        return pd.DataFrame(rows).set_index("node")
+        df = pd.DataFrame(rows).set_index("node")
+        df.attrs["result"] = result
+        return df
 
 
 def explain_pod(pod: dict, node_infos: list[NodeInfo], profile: Profile | None = None, seed: int = 0,
