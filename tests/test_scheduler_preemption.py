@@ -181,3 +181,18 @@ def test_preemption_cannot_fix_a_taint(full):
     assert msg == ("0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
                    "2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: "
                    "3 Preemption is not helpful for scheduling.")
+
+
+def test_priority_class_global_default():
+    c = Cluster(nodes=1)
+    c.apply({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "standard"},
+             "value": 100, "globalDefault": True})
+    with pytest.raises(Exception, match="PriorityClass standard is already marked as default. Only one default can "
+                                        "exist"):
+        c.apply({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "other"},
+                 "value": 5, "globalDefault": True})
+    c.apply(pod("plain", "100m"))
+    spec = c.get("pod", "plain")["spec"]
+    assert (spec["priorityClassName"], spec["priority"]) == ("standard", 100)
+    c.apply(pod("explicit", "100m", "system-cluster-critical"))
+    assert c.get("pod", "explicit")["spec"]["priority"] == 2000000000
