@@ -423,7 +423,8 @@ def test_inter_pod_affinity_first_pod_of_a_group_matching_itself():
     p = pod("new", {"service": "securityscan"},
             affinity=pod_affinity("podAffinity", [term("service", "In", ["securityscan"])]))
     assert run_filter(InterPodAffinity(None, Handle(infos)), p, infos)[0] == {"machine1": "pass"}
-    p = pod("new", {"service": "other"}, affinity=pod_affinity("podAffinity", [term("service", "In", ["securityscan"])]))
+    p = pod("new", {"service": "other"},
+            affinity=pod_affinity("podAffinity", [term("service", "In", ["securityscan"])]))
     assert run_filter(InterPodAffinity(None, Handle(infos)), p, infos)[0]["machine1"][0] == \
         Code.UnschedulableAndUnresolvable
 

@@ -178,8 +178,8 @@ def test_preemption_cannot_fix_a_taint(full):
     c.apply(pod("vip", "1500m", "high", nodeSelector={"kubernetes.io/hostname": "control-plane"}))
     c.run(seconds=2)
     msg = next(e["message"] for e in c.get("events") if e["reason"] == "FailedScheduling")
-    assert msg == ("0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
-                   "2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: "
+    assert msg == ("0/3 nodes are available: 1 node(s) had untolerated taint "
+                   "{node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: "
                    "3 Preemption is not helpful for scheduling.")
 
 

@@ -6,7 +6,6 @@ import pytest
 
 from k8slab import Cluster
 from k8slab.api.objects import deepcopy
-from k8slab.scheduler.framework import QueuedPodInfo
 from k8slab.scheduler.queue import SchedulingQueue, calculate_backoff_duration, event_matches
 from k8slab.scheduler.plugins.prioritysort import PrioritySort
 

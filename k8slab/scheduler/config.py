@@ -44,7 +44,7 @@ from typing import Any
 
 from k8slab.api.errors import FieldError, aggregate_message, duplicate, invalid, not_supported, required
 from k8slab.scheduler.framework import (
-    DEFAULT_PLUGINS, DEFAULT_SCHEDULER_NAME, EXTENSION_POINTS, MAX_NODE_SCORE, MAX_TOTAL_SCORE, PluginEntry,
+    DEFAULT_PLUGINS, DEFAULT_SCHEDULER_NAME, MAX_NODE_SCORE, MAX_TOTAL_SCORE, PluginEntry,
     PluginSet, Profile, implements,
 )
 
@@ -298,7 +298,8 @@ def validate(cfg: dict, registry: dict[str, type] | None = None, original: dict 
         errs.append(invalid("podInitialBackoffSeconds", initial, "must be greater than 0"))
     maximum = cfg.get("podMaxBackoffSeconds")
     if isinstance(initial, int) and (not isinstance(maximum, int) or maximum < initial):
-        errs.append(invalid("podMaxBackoffSeconds", maximum, "must be greater than or equal to PodInitialBackoffSeconds"))
+        errs.append(invalid("podMaxBackoffSeconds", maximum,
+                            "must be greater than or equal to PodInitialBackoffSeconds"))
     if errs:
         raise InvalidConfigurationError(errs)
 

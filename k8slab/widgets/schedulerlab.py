@@ -125,8 +125,9 @@ class SchedulerLab:
         lines = []
         for st in shown:
             if st == "PreFilter":
-                lines.append(f"PreFilter: skipped {sorted(result.skipped_filter_plugins) or 'none'}; "
-                             f"{'rejected: ' + result.pre_filter_status.message() if result.pre_filter_status else 'ok'}")
+                pre = result.pre_filter_status
+                verdict = f"rejected: {pre.message()}" if pre is not None else "ok"
+                lines.append(f"PreFilter: skipped {sorted(result.skipped_filter_plugins) or 'none'}; {verdict}")
             elif st == "Filter":
                 lines.append(f"Filter: {result.feasible_nodes or sum(1 for r in result.nodes if r.feasible)} of "
                              f"{len(result.nodes)} nodes feasible")

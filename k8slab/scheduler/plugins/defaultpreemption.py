@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from k8slab.scheduler.framework import Code, CycleState, Plugin, PostFilterResult, Status
+from k8slab.scheduler.framework import CycleState, Plugin, PostFilterResult, Status
 from k8slab.scheduler.plugins.noderesources import InvalidPluginArgsError
 
 NAME = "DefaultPreemption"

@@ -102,7 +102,8 @@ class NodeSelectorTerm:
         prefix = f"{path}." if path else ""
         self.labels = (node_selector_requirements_as_selector(term["matchExpressions"], prefix + "matchExpressions")
                        if term.get("matchExpressions") else None)
-        self.fields = _fields_as_selector(term["matchFields"], prefix + "matchFields") if term.get("matchFields") else None
+        self.fields = (_fields_as_selector(term["matchFields"], prefix + "matchFields")
+                       if term.get("matchFields") else None)
 
     def match(self, node: dict) -> bool:
         meta = node.get("metadata") or {}
