@@ -558,7 +558,8 @@ class NodeInfo:
     memory for containers that request nothing (used by scoring so empty pods still spread)."""
 
     def __init__(self, node: dict | None = None, pods: Iterable[dict] = ()) -> None:
-        self.node: dict | None = None
+        self._node: dict | None = None
+        self._name = "<no node>"
         self.pods: list[PodInfo] = []
         self.pods_with_affinity: list[PodInfo] = []
         self.pods_with_required_anti_affinity: list[PodInfo] = []
@@ -574,10 +575,18 @@ class NodeInfo:
             self.add_pod(pod)
 
     @property
+    def node(self) -> dict | None:
+        return self._node
+
+    @node.setter
+    def node(self, node: dict | None) -> None:
+        self._node = node
+        self._name = "<no node>" if node is None else (node.get("metadata") or {}).get("name", "")
+
+    @property
     def name(self) -> str:
-        if self.node is None:
-            return "<no node>"
-        return (self.node.get("metadata") or {}).get("name", "")
+        """The node's name (read on every Filter and Score call, so kept rather than looked up)."""
+        return self._name
 
     def set_node(self, node: dict) -> None:
         """SetNode: remember the Node and read ``status.allocatable``."""
