@@ -83,7 +83,7 @@ class Cluster:
                  node_cidr_mask_size: int = 24, container_runtime: str = "containerd",
                  metrics_server: bool = False, static_control_plane: bool = False,
                  kube_reserved: dict | None = None, system_reserved: dict | None = None,
-                 eviction_hard: dict | None = None) -> None:
+                 eviction_hard: dict | None = None, scheduler_config=None) -> None:
         if pod_network not in netmodel.BACKENDS:
             raise ValueError(f'unknown pod_network "{pod_network}"; use one of {", ".join(netmodel.BACKENDS)}')
         self._args = dict(nodes=nodes, seed=seed, node_cpu=node_cpu, node_memory=node_memory, max_pods=max_pods,
@@ -91,7 +91,7 @@ class Cluster:
                           coredns_replicas=coredns_replicas, schedule_on_control_plane=schedule_on_control_plane,
                           etcd_members=etcd_members, proxy_mode=proxy_mode, ipvs_scheduler=ipvs_scheduler,
                           cloud_provider=cloud_provider, pod_network=pod_network,
-                          node_cidr_mask_size=node_cidr_mask_size)
+                          node_cidr_mask_size=node_cidr_mask_size, scheduler_config=scheduler_config)
         self.proxy_mode, self.ipvs_scheduler = proxy_mode, ipvs_scheduler
         self.pod_network = pod_network
         if cloud_provider not in (None, "fake"):
@@ -126,7 +126,9 @@ class Cluster:
         rng = component_rng(seed, "kube-controller-manager")
         self.controller_manager = KubeControllerManager(self.apiserver, pod_cidr, node_cidr_mask_size,
                                                         ca_pem=cluster_ca_pem(seed), events=events, token_rng=rng)
-        self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events)
+        self.scheduler = KubeScheduler(self.apiserver, component_rng(seed, "kube-scheduler"), events=events,
+                                       config=scheduler_config)
+        self.schedulers = [self.scheduler]
         self._nodes: dict[str, NodeAgents] = {}
         # --cloud-provider=external: a fake cloud whose VMs are the nodes, and a cloud-controller-manager
         self.cloud = FakeCloud(self.loop, component_rng(seed, "cloud")) if cloud_provider == "fake" else None
@@ -331,6 +333,25 @@ class Cluster:
     def ip_route(self, node: str) -> str:
         """``ip route`` on ``node``."""
         return kubectl.Text(netmodel.ip_route(self.routes(node)))
+
+    def add_scheduler(self, config, name: str | None = None) -> KubeScheduler:
+        """Run a second kube-scheduler with its own KubeSchedulerConfiguration (YAML or dict). It serves the
+        pods whose ``spec.schedulerName`` names one of its profiles; the default scheduler leaves them alone.
+        Like most second schedulers it runs without leader election."""
+        from .scheduler.config import load_config
+
+        cfg = load_config(config)
+        names = [p.scheduler_name for p in cfg.profiles()]
+        taken = {n for sch in self.schedulers for n in sch.profiles}
+        if taken & set(names):
+            raise ValueError(f"scheduler name(s) {sorted(taken & set(names))} already served by a running scheduler")
+        self._record("add_scheduler", config, name=name)
+        name = name or names[0]
+        sch = KubeScheduler(self.apiserver, component_rng(self.seed, name), events=self._args["events"], config=cfg,
+                            name=name, leader_elect=False)
+        self.schedulers.append(sch)
+        sch.start()
+        return sch
 
     # -- kubectl verbs ---------------------------------------------------------------------------------------------
     def _record(self, method: str, *args, **kwargs) -> None:

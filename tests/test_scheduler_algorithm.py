@@ -156,7 +156,8 @@ def test_schedule_pod_picks_the_least_loaded_worker_and_records_everything():
     expected = {"node-1": (73, 89, 462), "node-2": (91, 95, 486)}
     for node, (fit, balanced, total) in expected.items():
         row = rows[node]
-        assert all(row[p] == "pass" for p in result.filter_plugins)
+        assert all(row[p] in ("pass", "skip") for p in result.filter_plugins)
+        assert row["NodeAffinity"] == "skip" and row["NodeResourcesFit"] == "pass"
         assert (row["TaintToleration raw"], row["TaintToleration normalized"], row["TaintToleration weighted"]) == \
             (0, 100, 300)
         assert row["NodeResourcesFit normalized"] == fit and row["NodeResourcesFit weighted"] == fit

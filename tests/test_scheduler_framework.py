@@ -138,11 +138,17 @@ def test_default_normalize_score(scores, expected, expected_reverse):
 def test_default_profile_order_and_weights():
     fw = Framework()
     assert [e.name for e in default_profile().plugins] == [
-        "PrioritySort", "NodeUnschedulable", "NodeName", "TaintToleration", "NodeResourcesFit",
-        "NodeResourcesBalancedAllocation", "DefaultBinder"]
-    assert fw.filter_plugin_names == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeResourcesFit"]
-    assert fw.score_plugin_weight == {"TaintToleration": 3, "NodeResourcesFit": 1,
-                                      "NodeResourcesBalancedAllocation": 1}
+        "SchedulingGates", "PrioritySort", "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
+        "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "DefaultPreemption",
+        "NodeResourcesBalancedAllocation", "ImageLocality", "DefaultBinder"]
+    assert fw.filter_plugin_names == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
+                                      "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
+    # default_plugins.go: TaintToleration 3, NodeAffinity 2, PodTopologySpread 2, InterPodAffinity 2, the rest 1
+    assert fw.score_plugin_weight == {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1,
+                                      "PodTopologySpread": 2, "InterPodAffinity": 2,
+                                      "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1}
+    assert fw.list_plugins()["PreEnqueue"] == ["SchedulingGates"]
+    assert fw.list_plugins()["PostFilter"] == ["DefaultPreemption"]
     assert fw.list_plugins()["Bind"] == ["DefaultBinder"]
     assert fw.list_plugins()["QueueSort"] == ["PrioritySort"]
 
@@ -310,5 +316,5 @@ def test_reserve_permit_and_unreserve_order():
 
 
 def test_unknown_plugin_in_profile_is_rejected():
-    with pytest.raises(SchedulerError, match='^PreFilterPlugin "NodeAffinity" does not exist$'):
-        Framework(Profile(plugins=[PluginEntry("NodeAffinity", 2)]))
+    with pytest.raises(SchedulerError, match='^PreFilterPlugin "VolumeBinding" does not exist$'):
+        Framework(Profile(plugins=[PluginEntry("VolumeBinding", 0)]))

@@ -124,14 +124,38 @@ class Priority:
     mutating = True
 
     def handles(self, ctx: AdmissionContext) -> bool:
+        if ctx.resource == "priorityclasses":
+            return ctx.verb in ("create", "update") and ctx.subresource == ""
         return ctx.verb == "create" and ctx.resource == "pods" and ctx.subresource == ""
 
+    @staticmethod
+    def default_priority_class(ctx: AdmissionContext) -> dict | None:
+        """getDefaultPriorityClass: the globalDefault class (the lowest value if several)."""
+        best = None
+        for pc in ctx.server.cache.get("priorityclasses", {}).values():
+            if pc.get("globalDefault") and (best is None or pc.get("value", 0) < best.get("value", 0)):
+                best = pc
+        return best
+
     def admit(self, ctx: AdmissionContext, pod: dict) -> None:
+        if ctx.resource == "priorityclasses":
+            # only one PriorityClass may be the global default
+            if pod.get("globalDefault"):
+                dpc = self.default_priority_class(ctx)
+                name = (pod.get("metadata") or {}).get("name", "")
+                if dpc is not None and dpc["metadata"]["name"] != name:
+                    raise errors.new_forbidden("priorityclasses.scheduling.k8s.io", name,
+                                               f"PriorityClass {dpc['metadata']['name']} is already marked as "
+                                               f"default. Only one default can exist")
+            return
         spec = pod.setdefault("spec", {})
         name = spec.get("priorityClassName")
         if not name:
-            spec["priority"] = 0
-            return
+            dpc = self.default_priority_class(ctx)
+            if dpc is None:
+                spec["priority"] = 0
+                return
+            spec["priorityClassName"] = name = dpc["metadata"]["name"]
         pc = ctx.lookup("priorityclasses", None, name)
         if pc is None:
             raise errors.new_forbidden("pods", pod["metadata"].get("name", ""),

@@ -224,6 +224,13 @@ def _controller_roles() -> dict[str, list[dict]]:
             rule(["list", "watch", "patch", "create", "delete"], [""], ["pods"]),
             _events_rule(),
         ],
+        "disruption-controller": [
+            rule(["get", "list", "watch"], ["apps"], ["deployments", "replicasets", "statefulsets"]),
+            rule(["get", "list", "watch"], [""], ["pods", "replicationcontrollers"]),
+            rule(["get", "list", "watch"], ["policy"], ["poddisruptionbudgets"]),
+            rule(["update"], ["policy"], ["poddisruptionbudgets/status"]),
+            _events_rule(),
+        ],
         "endpointslice-controller": [
             rule(["get", "list", "watch"], [""], ["services", "pods", "nodes"]),
             rule(["update"], [""], ["services/finalizers"]),

@@ -15,6 +15,7 @@ from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
 from .clusterroleaggregation import ClusterRoleAggregationController
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
@@ -46,6 +47,7 @@ CONTROLLERS = [
     ("clusterrole-aggregation", ClusterRoleAggregationController, "clusterrole-aggregation-controller"),
     ("resourcequota", ResourceQuotaController, "resourcequota-controller"),
     ("horizontalpodautoscaling", HorizontalPodAutoscalerController, "horizontal-pod-autoscaler"),
+    ("disruption", DisruptionController, "disruption-controller"),
 ]
 
 

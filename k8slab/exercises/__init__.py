@@ -19,3 +19,4 @@ from . import networking  # noqa: E402,F401  (registers the pod networking and D
 from . import etcd  # noqa: E402,F401  (registers the etcd exercises)
 from . import kubelet, addons  # noqa: E402,F401  (registers the 06 and 09 exercises)
 from . import cloud, lifecycle  # noqa: E402,F401  (registers the notebook 04 lifecycle and 05 exercises)
+from . import scheduler  # noqa: E402,F401  (registers the scheduler exercises)

@@ -195,7 +195,7 @@ class ScheduleResult:
     evaluated_nodes: int = 0
     feasible_nodes: int = 0
     next_start_node_index: int = 0
-    nodes: list[NodeRecord] = field(default_factory=list)
+    node_names: list[str] = field(default_factory=list)
     filter_plugins: list[str] = field(default_factory=list)
     score_plugins: list[str] = field(default_factory=list)
     score_weights: dict[str, int] = field(default_factory=dict)
@@ -205,15 +205,30 @@ class ScheduleResult:
     scored: bool = False
     top_nodes: list[NodePluginScores] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
+    post_filter_status: Status | None = None
+    nominated_node: str | None = None
+
+    def __deepcopy__(self, memo) -> "ScheduleResult":
+        """A finished record is not changed again: copies (pandas copies a DataFrame's attrs) share it."""
+        return self
+
+    @property
+    def nodes(self) -> list[NodeRecord]:
+        """One record per node of the snapshot, in snapshot order (records of nodes nobody looked at are
+        created when first asked for: a big cluster's cycle only touches the nodes it evaluates)."""
+        return [self.node(n) for n in self.node_names]
 
     def node(self, name: str) -> NodeRecord:
-        index = self.__dict__.get("_index")
-        if index is None or len(index) != len(self.nodes):
-            index = self.__dict__["_index"] = {rec.name: rec for rec in self.nodes}
-        try:
-            return index[name]
-        except KeyError:
-            raise KeyError(name) from None
+        records = self.__dict__.setdefault("_records", {})
+        rec = records.get(name)
+        if rec is None:
+            names = self.__dict__.get("_names")
+            if names is None or len(names) != len(self.node_names):
+                names = self.__dict__["_names"] = set(self.node_names)
+            if name not in names:
+                raise KeyError(name)
+            rec = records[name] = NodeRecord(name)
+        return rec
 
     def table_rows(self) -> list[dict[str, Any]]:
         """One dict per node: the PreFilter rejection (only when PreFilter rejected the pod), each
@@ -452,7 +467,7 @@ def schedule_pod(framework: Framework, state: CycleState, pod: dict, node_infos:
     framework.snapshot = node_infos
     result = ScheduleResult(
         next_start_node_index=next_start_index,
-        nodes=[NodeRecord(ni.name) for ni in node_infos],
+        node_names=[ni.name for ni in node_infos],
         filter_plugins=framework.filter_plugin_names,
         score_plugins=framework.score_plugin_names,
         score_weights=dict(framework.score_plugin_weight),

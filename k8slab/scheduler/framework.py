@@ -39,6 +39,8 @@ MIN_NODE_SCORE = 0
 """MinNodeScore: the lowest score a Score plugin may return after normalizing."""
 MAX_CUSTOM_PRIORITY_SCORE = 10
 """config.MaxCustomPriorityScore: user-facing shape scores (RequestedToCapacityRatio) run 0..10."""
+MAX_TOTAL_SCORE = 2**63 - 1
+"""MaxTotalScore (math.MaxInt64): weights must keep the sum of weighted scores below it."""
 
 # pkg/scheduler/util/pod_resources.go
 DEFAULT_MILLI_CPU_REQUEST = 100
@@ -288,6 +290,7 @@ class QueuedPodInfo:
     unschedulable_plugins: set[str] = field(default_factory=set)
     pending_plugins: set[str] = field(default_factory=set)
     gating_plugin: str = ""
+    gating_message: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -555,7 +558,8 @@ class NodeInfo:
     memory for containers that request nothing (used by scoring so empty pods still spread)."""
 
     def __init__(self, node: dict | None = None, pods: Iterable[dict] = ()) -> None:
-        self.node: dict | None = None
+        self._node: dict | None = None
+        self._name = "<no node>"
         self.pods: list[PodInfo] = []
         self.pods_with_affinity: list[PodInfo] = []
         self.pods_with_required_anti_affinity: list[PodInfo] = []
@@ -571,10 +575,18 @@ class NodeInfo:
             self.add_pod(pod)
 
     @property
+    def node(self) -> dict | None:
+        return self._node
+
+    @node.setter
+    def node(self, node: dict | None) -> None:
+        self._node = node
+        self._name = "<no node>" if node is None else (node.get("metadata") or {}).get("name", "")
+
+    @property
     def name(self) -> str:
-        if self.node is None:
-            return "<no node>"
-        return (self.node.get("metadata") or {}).get("name", "")
+        """The node's name (read on every Filter and Score call, so kept rather than looked up)."""
+        return self._name
 
     def set_node(self, node: dict) -> None:
         """SetNode: remember the Node and read ``status.allocatable``."""
@@ -840,6 +852,17 @@ class Profile:
     plugins: list[PluginEntry] = field(default_factory=list)
     plugin_config: dict[str, dict] = field(default_factory=dict)
     percentage_of_nodes_to_score: int | None = None
+    extension_points: dict[str, "PluginSet"] = field(default_factory=dict)
+    """Plugins enabled or disabled at one extension point (keyed "Filter", "Score", ...), on top of
+    the MultiPoint list in ``plugins``."""
+
+
+@dataclass
+class PluginSet:
+    """Plugins enabled (in order, with weights) and disabled (names; "*" for all) at one extension point."""
+
+    enabled: list[PluginEntry] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
 
 
 def default_profile(registry: dict[str, type] | None = None) -> Profile:
@@ -878,23 +901,81 @@ class Framework:
         self.client = client
         self.snapshot: list[NodeInfo] = []
         self.nominated_pods_for_node: Callable[[str], list[dict]] | None = None
+        self.list_objects: Callable[[str, str], list[dict]] | None = None
+        """(resource, namespace) -> objects, from the scheduler's informers (Services, ReplicaSets, ...)."""
+        self.namespace_labels: Callable[[str], dict | None] | None = None
         self.plugins: dict[str, Any] = {}
         self.score_plugin_weight: dict[str, int] = {}
         self.extension_points: dict[str, list[Any]] = {ep: [] for ep in EXTENSION_POINTS}
+        if not profile.extension_points:
+            self._init_multi_point_only(profile, registry)
+        else:
+            self._init_with_extension_points(profile, registry)
+        if len(self.extension_points["QueueSort"]) > 1:
+            raise SchedulerError("only one QueueSort plugin can be enabled")
+
+    def _new_plugin(self, name: str, profile: Profile, registry: dict[str, type], ep: str = "PreFilter") -> Any:
+        plugin = self.plugins.get(name)
+        if plugin is None:
+            if name not in registry:
+                raise SchedulerError(f"{ep}Plugin {go_quote(name)} does not exist")
+            plugin = self.plugins[name] = registry[name](profile.plugin_config.get(name), self)
+        return plugin
+
+    def _init_multi_point_only(self, profile: Profile, registry: dict[str, type]) -> None:
         for entry in profile.plugins:
             if entry.name in self.plugins:
                 raise SchedulerError(f"plugin {go_quote(entry.name)} already registered")
-            if entry.name not in registry:
-                raise SchedulerError(f"PreFilterPlugin {go_quote(entry.name)} does not exist")
-            plugin = registry[entry.name](profile.plugin_config.get(entry.name), self)
-            self.plugins[entry.name] = plugin
+            plugin = self._new_plugin(entry.name, profile, registry)
             for ep in EXTENSION_POINTS:
                 if implements(plugin, ep):
                     self.extension_points[ep].append(plugin)
             if implements(plugin, "Score"):
                 self.score_plugin_weight[entry.name] = entry.weight or 1
-        if len(self.extension_points["QueueSort"]) > 1:
-            raise SchedulerError("only one QueueSort plugin can be enabled")
+
+    def _init_with_extension_points(self, profile: Profile, registry: dict[str, type]) -> None:
+        """NewFramework: plugins of each extension point, then expandMultiPointPlugins, then
+        getScoreWeights (the specific Score weight wins over the MultiPoint one)."""
+        for ep in EXTENSION_POINTS:
+            ps = profile.extension_points.get(ep) or PluginSet()
+            enabled: list[str] = []
+            for e in ps.enabled:
+                plugin = self._new_plugin(e.name, profile, registry, ep)
+                if not implements(plugin, ep):
+                    raise SchedulerError(f"plugin {go_quote(e.name)} does not extend {ep} plugin")
+                if e.name in enabled:
+                    raise SchedulerError(f"plugin {go_quote(e.name)} already registered as {go_quote(ep + 'Plugin')}")
+                enabled.append(e.name)
+            disabled = set(ps.disabled)
+            if "*" in disabled:
+                names = enabled
+            else:
+                override: list[str] = []
+                multi_point: list[str] = []
+                for e in profile.plugins:
+                    plugin = self._new_plugin(e.name, profile, registry, ep)
+                    if not implements(plugin, ep) or e.name in disabled:
+                        continue
+                    if e.name in enabled:
+                        override.append(e.name)
+                        continue
+                    if e.name in multi_point:
+                        raise SchedulerError(f"plugin {go_quote(e.name)} already registered as "
+                                             f"{go_quote(ep + 'Plugin')}")
+                    multi_point.append(e.name)
+                names = override + multi_point + [n for n in enabled if n not in override]
+            self.extension_points[ep] = [self.plugins[n] for n in names]
+        score_entries = list((profile.extension_points.get("Score") or PluginSet()).enabled) + list(profile.plugins)
+        total = 0
+        for e in score_entries:
+            plugin = self.plugins.get(e.name)
+            if plugin is None or not implements(plugin, "Score") or e.name in self.score_plugin_weight:
+                continue
+            weight = e.weight or 1
+            self.score_plugin_weight[e.name] = weight
+            if weight * MAX_NODE_SCORE > MAX_TOTAL_SCORE - total:
+                raise SchedulerError("total score of Score plugins could overflow")
+            total += weight * MAX_NODE_SCORE
 
     # -- handle ------------------------------------------------------------------------------
     def get_node_info(self, node_name: str) -> NodeInfo:
@@ -929,6 +1010,11 @@ class Framework:
         return {ep: self._names(ep) for ep in EXTENSION_POINTS if self.extension_points[ep]}
 
     # -- queue ---------------------------------------------------------------------------------
+    def events_to_register(self, plugin_name: str) -> list[str]:
+        """The cluster events ("Resource/Action") that may make a pod this plugin rejected schedulable."""
+        pl = self.plugins.get(plugin_name)
+        return list(getattr(pl, "EVENTS", ("*",))) if pl is not None else ["*"]
+
     def queue_sort_func(self) -> Callable[[QueuedPodInfo, QueuedPodInfo], bool]:
         plugins = self.extension_points["QueueSort"]
         if not plugins:

@@ -8,6 +8,12 @@ The scheduling queue holds pods that have no node yet, in three places:
 - ``backoffQ``: pods that failed recently and wait out their backoff (1 s, doubling, at most 10 s);
 - ``unschedulablePods``: pods that fit nowhere; a cluster event that could help (a node added or changed, a pod
   deleted) moves them back, and any pod left there for 5 minutes is flushed back anyway.
+
+Which events can help is each plugin's ``EventsToRegister``: a pod rejected by NodeResourcesFit waits for an
+assigned pod to be deleted or a node to be added or to grow; a label change on a node does nothing for it.
+QueueingHints (per-event functions that look at the object) are simplified to "the event is registered by a
+plugin that rejected the pod". PreEnqueue plugins (SchedulingGates) keep a pod out of activeQ altogether; it
+waits in unschedulablePods, gated, until an update of the pod lets every PreEnqueue plugin pass.
 """
 
 from __future__ import annotations
@@ -28,6 +34,34 @@ def pod_key(pod: dict) -> str:
     return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
 
 
+EVENT_UNSCHEDULABLE_TIMEOUT = "UnschedulableTimeout"
+"""The pseudo event of flushUnschedulablePodsLeftover: moves every (ungated) pod."""
+
+
+def event_matches(registered: str, event: str) -> bool:
+    """ClusterEvent.Match in the form "Resource/Action": "*" or "All" match anything, "Update" matches every
+    "Update..." action, otherwise the action must be equal."""
+    if registered in ("*", "*/All"):
+        return True
+    r_res, _, r_act = registered.partition("/")
+    e_res, _, e_act = event.partition("/")
+    if r_res not in ("*", e_res):
+        return False
+    return r_act == "All" or r_act == e_act or (r_act == "Update" and e_act.startswith("Update"))
+
+
+def _strip(pod: dict) -> tuple:
+    meta = {k: v for k, v in (pod.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "generation", "managedFields")}
+    return meta, pod.get("spec")
+
+
+def is_pod_updated(old: dict, new: dict) -> bool:
+    """isPodUpdated: a change other than resourceVersion, generation and status (a status write, such as
+    the scheduler's own PodScheduled condition, does not make a pod schedulable)."""
+    return _strip(old) != _strip(new)
+
+
 def calculate_backoff_duration(attempts: int, initial_ms: int = DEFAULT_POD_INITIAL_BACKOFF_MS,
                                max_ms: int = DEFAULT_POD_MAX_BACKOFF_MS) -> int:
     """calculateBackoffDuration: initial doubled (attempts - 1) times, capped at max; 0 for no attempts."""
@@ -42,9 +76,18 @@ def calculate_backoff_duration(attempts: int, initial_ms: int = DEFAULT_POD_INIT
 
 
 class SchedulingQueue:
-    def __init__(self, less, now) -> None:
+    """PriorityQueue. ``pre_enqueue(pod) -> Status | None`` runs the PreEnqueue plugins; ``events(plugin) ->
+    [event]`` gives a plugin's EventsToRegister."""
+
+    def __init__(self, less, now, pre_enqueue=None, events=None,
+                 initial_backoff_ms: int = DEFAULT_POD_INITIAL_BACKOFF_MS,
+                 max_backoff_ms: int = DEFAULT_POD_MAX_BACKOFF_MS) -> None:
         self._less = less
         self._now = now
+        self._pre_enqueue = pre_enqueue
+        self._events = events
+        self.initial_backoff_ms = initial_backoff_ms
+        self.max_backoff_ms = max_backoff_ms
         self._key = functools.cmp_to_key(lambda a, b: -1 if less(a, b) else (1 if less(b, a) else 0))
         self._seq = 0
         self.active: list = []  # heap of (sort key, seq, QueuedPodInfo)
@@ -74,18 +117,47 @@ class SchedulingQueue:
             self.update(pod)
             return
         qp = QueuedPodInfo(pod=pod, timestamp=self._now(), initial_attempt_timestamp=None)
+        self._move_to_active(qp)
+
+    def _run_pre_enqueue(self, qp: QueuedPodInfo) -> bool:
+        """True if every PreEnqueue plugin lets the pod in; otherwise it is marked gated."""
+        if self._pre_enqueue is None:
+            qp.gating_plugin = ""
+            return True
+        status = self._pre_enqueue(qp.pod)
+        if status is None or status.is_success():
+            qp.gating_plugin = ""
+            return True
+        qp.gating_plugin = status.plugin or "PreEnqueue"
+        qp.gating_message = status.message()
+        return False
+
+    def _move_to_active(self, qp: QueuedPodInfo) -> bool:
+        """moveToActiveQ: PreEnqueue first; a gated pod goes to unschedulablePods instead."""
+        if not self._run_pre_enqueue(qp):
+            self.unschedulable[pod_key(qp.pod)] = qp
+            return False
         self._push_active(qp)
+        return True
+
+    def gated(self) -> list[str]:
+        return sorted(k for k, qp in self.unschedulable.items() if qp.gating_plugin)
 
     def update(self, pod: dict) -> None:
         k = pod_key(pod)
         for where in (self.active_keys, self.backoff_keys, self.unschedulable, self.in_flight):
             qp = where.get(k)
             if qp is not None:
+                updated = is_pod_updated(qp.pod, pod)
                 qp.pod = pod
-                if where is self.unschedulable:
-                    # a changed pod may now fit: move it back (isPodUpdated)
+                if where is self.unschedulable and updated:
+                    # a changed pod may now fit (isPodUpdated); a gated one runs PreEnqueue again
                     del self.unschedulable[k]
-                    self._requeue(qp)
+                    if qp.gating_plugin:
+                        if self._move_to_active(qp):
+                            self.moves += 1
+                    else:
+                        self._requeue(qp)
                 return
         self.add(pod)
 
@@ -112,7 +184,7 @@ class SchedulingQueue:
         self.in_flight.pop(pod_key(pod), None)
 
     def backoff_expiry(self, qp: QueuedPodInfo) -> int:
-        return qp.timestamp + calculate_backoff_duration(qp.attempts)
+        return qp.timestamp + calculate_backoff_duration(qp.attempts, self.initial_backoff_ms, self.max_backoff_ms)
 
     def add_unschedulable(self, qp: QueuedPodInfo, backoff_only: bool = False) -> None:
         """AddUnschedulableIfNotPresent: after a failed attempt."""
@@ -136,11 +208,27 @@ class SchedulingQueue:
         else:
             self._push_active(qp)
 
+    def pod_worth_requeuing(self, qp: QueuedPodInfo, event: str) -> bool:
+        """isPodWorthRequeuing, with QueueingHints simplified to the plugins' EventsToRegister."""
+        if qp.gating_plugin:
+            return False  # only an update of the pod itself can lift a gate
+        if event == EVENT_UNSCHEDULABLE_TIMEOUT:
+            return True
+        rejectors = qp.unschedulable_plugins | qp.pending_plugins
+        if not rejectors or self._events is None:
+            return True
+        return any(event_matches(reg, event) for plugin in rejectors for reg in self._events(plugin))
+
     def move_all_to_active_or_backoff(self, event: str) -> int:
-        """MoveAllToActiveOrBackoffQueue: a cluster event may have made unschedulable pods schedulable."""
+        """MoveAllToActiveOrBackoffQueue: a cluster event may have made unschedulable pods schedulable; only
+        pods rejected by a plugin that registered for the event move."""
         moved = 0
         for k in sorted(self.unschedulable):
-            self._requeue(self.unschedulable.pop(k))
+            qp = self.unschedulable[k]
+            if not self.pod_worth_requeuing(qp, event):
+                continue
+            del self.unschedulable[k]
+            self._requeue(qp)
             moved += 1
         self.moves += moved
         return moved
@@ -162,10 +250,14 @@ class SchedulingQueue:
         return self.backoff[0][0] if self.backoff else None
 
     def flush_unschedulable_left_over(self) -> int:
+        """flushUnschedulablePodsLeftover: pods waiting longer than podMaxInUnschedulablePodsDuration (5 min)
+        go back to activeQ or backoffQ, whatever events happened (gated pods stay)."""
         now = self._now()
         n = 0
         for k in sorted(self.unschedulable):
             qp = self.unschedulable[k]
+            if qp.gating_plugin:
+                continue
             if now - qp.timestamp > DEFAULT_POD_MAX_IN_UNSCHEDULABLE_PODS_MS:
                 del self.unschedulable[k]
                 self._requeue(qp)
@@ -174,4 +266,4 @@ class SchedulingQueue:
 
     def pending_pods(self) -> dict[str, list[str]]:
         return {"activeQ": sorted(self.active_keys), "backoffQ": sorted(self.backoff_keys),
-                "unschedulablePods": sorted(self.unschedulable)}
+                "unschedulablePods": sorted(self.unschedulable), "gated": self.gated()}

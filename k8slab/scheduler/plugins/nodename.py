@@ -17,6 +17,8 @@ def fits(pod: dict, node_info: NodeInfo) -> bool:
 
 class NodeName(Plugin):
     NAME = "NodeName"
+    EVENTS = ("Node/Add",)
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def filter(self, state: CycleState, pod: dict, node_info: NodeInfo) -> Status | None:
         if not fits(pod, node_info):

@@ -395,6 +395,8 @@ class Fit(Plugin):
     """NodeResourcesFit: PreFilter, Filter, PreScore and Score."""
 
     NAME = NAME
+    EVENTS = ("Pod/Delete", "Pod/UpdatePodScaleDown", "Node/Add", "Node/UpdateNodeAllocatable")
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def __init__(self, args: dict | None = None, handle: Any = None) -> None:
         super().__init__(args, handle)

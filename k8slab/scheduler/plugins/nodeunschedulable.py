@@ -18,6 +18,8 @@ ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 
 class NodeUnschedulable(Plugin):
     NAME = "NodeUnschedulable"
+    EVENTS = ("Node/Add", "Node/UpdateNodeTaint")
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def filter(self, state: CycleState, pod: dict, node_info: NodeInfo) -> Status | None:
         node = node_info.node

@@ -94,6 +94,8 @@ class _PreScoreState:
 
 class TaintToleration(Plugin):
     NAME = NAME
+    EVENTS = ("Node/Add", "Node/UpdateNodeTaint", "Pod/UpdatePodToleration")
+    """EventsToRegister: cluster events that may make a pod this plugin rejected schedulable."""
 
     def filter(self, state: CycleState, pod: dict, node_info: NodeInfo) -> Status | None:
         taint = find_matching_untolerated_taint(
