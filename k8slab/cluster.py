@@ -487,6 +487,30 @@ class Cluster:
         self.controller_manager.metrics_client = lambda ns: self.metrics_server.pod_metrics(ns)
         self.settle()
 
+    def install_csi_driver(self, driver: str = "hostpath.csi.k8s.io"):
+        """Deploy a CSI driver's controller side: its external-provisioner (with RBAC) creates a PV for each
+        claim of a StorageClass whose ``provisioner`` is ``driver``. Returns the provisioner."""
+        from .apiserver.authn import service_account_user
+        from .controllers.persistentvolume_provisioner import ExternalProvisioner, rbac_manifests
+
+        self.csi_provisioners = getattr(self, "csi_provisioners", {})
+        if driver not in self.csi_provisioners:
+            for obj in rbac_manifests():
+                try:
+                    self.admin.create(resources.lookup(obj["kind"]).resource, obj)
+                except errors.StatusError as e:
+                    if e.reason != "AlreadyExists":
+                        raise
+            token = f"csi-provisioner-{driver}-{self.seed}"
+            self.apiserver.authenticator.tokens[token] = service_account_user("kube-system", "csi-provisioner")
+            client = Client(self.apiserver, f"csi-provisioner/{driver}", Credentials.bearer(token))
+            prov = ExternalProvisioner(self.loop, client, SharedInformerFactory(client), driver,
+                                       component_rng(self.seed, f"csi-provisioner/{driver}"))
+            prov.start()
+            self.csi_provisioners[driver] = prov
+            self.settle()
+        return self.csi_provisioners[driver]
+
     def _metrics(self):
         if self.metrics_server is None:
             raise errors.new_service_unavailable("Metrics API not available")

@@ -1,6 +1,11 @@
 """Volumes the kubelet mounts before the sandbox: host directories, the atomic writer, CSI, and missing sources."""
 
+from types import SimpleNamespace
+
 from test_kubelet_pods import Mini
+
+from k8slab.client import SharedInformerFactory
+from k8slab.controllers.persistentvolume import PersistentVolumeController
 
 
 def cm(m, name, data):
@@ -115,8 +120,14 @@ def test_pvc_through_csi_stage_and_publish():
     m.loop.run_until(m.loop.now + 5_000)
     assert ("FailedMount", 'MountVolume.SetUp failed for volume "data" : PVC default/data is not bound') \
         in m.events("early")
-    pvc["status"] = {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}}
-    m.admin.update_status("persistentvolumeclaims", pvc)  # what the PV controller's binder does
+    assert pvc["status"]["phase"] == "Pending"
+    # kube-controller-manager's persistentvolume-binder completes the pre-binding
+    mgr = SimpleNamespace(loop=m.loop, events=True, factory=SharedInformerFactory(m.admin))
+    PersistentVolumeController(mgr, m.admin)
+    mgr.factory.start()
+    m.loop.settle()
+    pvc = m.admin.get("persistentvolumeclaims", "data", "default")
+    assert pvc["status"] == {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}}
     m.admin.delete("pods", "early", "default")
     m.pod("db", [{"name": "db", "image": "nginx:1.27", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
           volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}])

@@ -371,6 +371,14 @@ def set_defaults_persistent_volume_claim(pvc: dict) -> None:
         spec["volumeMode"] = "Filesystem"
 
 
+def set_defaults_storage_class(sc: dict) -> None:
+    """SetDefaults_StorageClass (storage/v1): reclaimPolicy Delete, volumeBindingMode Immediate."""
+    if not sc.get("reclaimPolicy"):
+        sc["reclaimPolicy"] = "Delete"
+    if not sc.get("volumeBindingMode"):
+        sc["volumeBindingMode"] = "Immediate"
+
+
 def set_defaults_network_policy(np: dict) -> None:
     spec = np.setdefault("spec", {})
     for direction in ("ingress", "egress"):
@@ -459,6 +467,7 @@ DEFAULTERS: dict[str, Callable[[dict], None]] = {
     "EndpointSlice": set_defaults_endpoint_slice,
     "PersistentVolume": set_defaults_persistent_volume,
     "PersistentVolumeClaim": set_defaults_persistent_volume_claim,
+    "StorageClass": set_defaults_storage_class,
     "NetworkPolicy": set_defaults_network_policy,
     "PriorityClass": set_defaults_priority_class,
     "RoleBinding": _rbac_subjects,

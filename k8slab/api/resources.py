@@ -103,6 +103,7 @@ BUILTIN = [
     _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ["pc"]),
     _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ["netpol"]),
     _r("networking.k8s.io", "v1", "Ingress", "ingresses", True, ["ing"], ["status"]),
+    _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ["sc"]),
     _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"], ["status"]),
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, ["hpa"], ["status"]),
     _r("", "v1", "LimitRange", "limitranges", True, ["limits"]),

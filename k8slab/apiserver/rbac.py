@@ -256,6 +256,17 @@ def _controller_roles() -> dict[str, list[dict]]:
             rule(["patch"], [""], ["pods/status"]),
             _events_rule(),
         ],
+        "persistent-volume-binder": [
+            rule(["get", "list", "watch", "update", "create", "delete"], [""], ["persistentvolumes"]),
+            rule(["update"], [""], ["persistentvolumes/status"]),
+            rule(["get", "list", "watch", "update"], [""], ["persistentvolumeclaims"]),
+            rule(["update"], [""], ["persistentvolumeclaims/status"]),
+            rule(["list", "watch", "get", "create", "delete"], [""], ["pods"]),
+            rule(["get", "list", "watch"], ["storage.k8s.io"], ["storageclasses"]),
+            rule(["get", "list"], [""], ["nodes"]),
+            rule(["watch"], [""], ["events"]),
+            _events_rule(),
+        ],
         "pod-garbage-collector": [
             rule(["list", "watch", "delete"], [""], ["pods"]),
             rule(["get", "list"], [""], ["nodes"]),
@@ -360,6 +371,11 @@ def bootstrap_policy() -> tuple[list[dict], list[dict]]:
             rule(["list", "watch"], ["*"], ["*"]),
             rule(["create"], [""], ["serviceaccounts/token"]),
         ],
+        "system:volume-scheduler": [
+            rule(["get", "list", "watch", "patch", "update"], [""], ["persistentvolumes"]),
+            rule(["get", "list", "watch"], ["storage.k8s.io"], ["storageclasses"]),
+            rule(["get", "list", "watch", "patch", "update"], [""], ["persistentvolumeclaims"]),
+        ],
         "system:node-proxier": [
             rule(["list", "watch"], [""], ["services", "endpoints"]),
             rule(["get", "list", "watch"], [""], ["nodes"]),
@@ -399,6 +415,7 @@ def bootstrap_policy() -> tuple[list[dict], list[dict]]:
         crb("system:kube-scheduler", "system:kube-scheduler", [user(KUBE_SCHEDULER)]),
         crb("system:kube-controller-manager", "system:kube-controller-manager", [user(KUBE_CONTROLLER_MANAGER)]),
         crb("system:node-proxier", "system:node-proxier", [user(KUBE_PROXY)]),
+        crb("system:volume-scheduler", "system:volume-scheduler", [user(KUBE_SCHEDULER)]),
         crb("system:node", "system:node", []),  # subjects empty upstream: the Node authorizer is used instead
         crb("system:coredns", "system:coredns", [sa("coredns")]),
         crb("kubeadm:cluster-admins", "cluster-admin", [group("kubeadm:cluster-admins")]),

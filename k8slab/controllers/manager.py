@@ -22,6 +22,7 @@ from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
 from .podgc import PodGCController
 from .nodeipam import NodeIpamController
+from .persistentvolume import PersistentVolumeController
 from .podautoscaler import HorizontalPodAutoscalerController
 from .replicaset import ReplicaSetController
 from .resourcequota import ResourceQuotaController
@@ -48,6 +49,7 @@ CONTROLLERS = [
     ("resourcequota", ResourceQuotaController, "resourcequota-controller"),
     ("horizontalpodautoscaling", HorizontalPodAutoscalerController, "horizontal-pod-autoscaler"),
     ("disruption", DisruptionController, "disruption-controller"),
+    ("persistentvolume-binder", PersistentVolumeController, "persistent-volume-binder"),
 ]
 
 

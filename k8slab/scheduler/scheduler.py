@@ -422,6 +422,9 @@ class KubeScheduler:
         """bindingCycle: PreBind, Bind (DefaultBinder: POST pods/binding), PostBind."""
         ref = f"pods/{pod_key(pod)}"
         self.loop.emit(self.name, "bind", ref, {"node": host}, target="kube-apiserver")
+        if (assumed.get("spec") or {}).get("volumes"):  # the VolumeBinding plugin's PreBind, as a hook
+            from ..controllers.persistentvolume import volume_binding_pre_bind
+            volume_binding_pre_bind(self.client, assumed, host)
         st = fw.run_pre_bind_plugins(state, assumed, host)
         if is_success(st):
             st = fw.run_bind_plugins(state, assumed, host)
