@@ -143,3 +143,44 @@ def test_pvc_through_csi_stage_and_publish():
     m.admin.delete("pods", "db", "default")
     m.loop.settle()
     assert drv.calls[-1][0] == "NodeUnpublishVolume"
+
+
+def test_projected_token_is_a_bound_token_refreshed_at_80_percent_of_its_life():
+    from k8slab.apiserver.tokenrequest import decode_jwt
+
+    m = Mini()
+    m.pod("web", [{"name": "app", "image": "nginx:1.27"}])
+    m.loop.settle()
+    pod = m.get("web")
+    uid = pod["metadata"]["uid"]
+    files = m.kubelet.volumes.host_files
+    vol = next(v["name"] for v in pod["spec"]["volumes"] if v["name"].startswith("kube-api-access-"))
+    base = f"/var/lib/kubelet/pods/{uid}/volumes/kubernetes.io~projected/{vol}"
+
+    def token():
+        return files[f"{base}/{files[base + '/..data'][3:]}/token"]
+
+    first = token()
+    _, claims = decode_jwt(first)
+    assert claims["exp"] - claims["iat"] == 3607
+    assert claims["kubernetes.io"]["pod"] == {"name": "web", "uid": uid}
+    assert claims["kubernetes.io"]["node"]["name"] == "node-1"
+    assert claims["sub"] == "system:serviceaccount:default:default"
+    # the API server accepts it as the ServiceAccount
+    assert m.server.authenticator.verify_token(first).name == "system:serviceaccount:default:default"
+    req = [e for e in m.loop.trace.filter(kind="token.request") if e.ref == "pods/default/web"]
+    assert len(req) == 1
+    refresh_at = req[0].data["refreshAt"]
+    issued = req[0].time
+    # 80 % of 3607 s (20 % is 721 s, integer seconds as upstream), less 0-10 s of jitter
+    assert issued + (3607 - 721 - 10) * 1000 < refresh_at <= issued + (3607 - 721) * 1000 + 1
+    m.loop.run_until(refresh_at - 1)
+    assert token() == first
+    m.loop.run_until(refresh_at + 1000)
+    second = token()
+    assert second != first and decode_jwt(second)[1]["iat"] > claims["iat"]
+    # the old timestamped directory is gone: one token file under the volume
+    assert len([p for p in files if p.startswith(base) and p.endswith("/token") and "/.." in p]) == 1
+    m.admin.delete("pods", "web", "default")
+    m.loop.settle()
+    assert m.kubelet.volumes.tokens.cache == {} and m.kubelet.volumes.tokens.refresh_timers == {}

@@ -1,7 +1,7 @@
 """Mirrors: pkg/kubelet/volumemanager (WaitForAttachAndMount, the reconciler's MountVolume), pkg/volume/emptydir,
 pkg/volume/hostpath, pkg/volume/configmap, pkg/volume/secret, pkg/volume/projected, pkg/volume/csi (csi_attacher.go
 MountDevice -> NodeStageVolume, csi_mounter.go SetUp -> NodePublishVolume), pkg/volume/util/atomic_writer.go and
-pkg/util/goroutinemap/exponentialbackoff (500 ms doubling to 2m2s).
+pkg/util/goroutinemap/exponentialbackoff (500 ms doubling to 2m2s) and pkg/kubelet/token/token_manager.go.
 
 Before the kubelet creates a pod's sandbox, its volume manager mounts every volume of the pod under
 ``/var/lib/kubelet/pods/<uid>/volumes/<plugin>/<name>`` on the host (``kubernetes.io~configmap``,
@@ -57,8 +57,14 @@ class CSIDriver:
 
 
 def _atomic_write(files: dict, base: str, payload: dict[str, str], ts: str) -> None:
-    """AtomicWriter.Write: the data in ..<timestamp>/, ..data -> it, and a symlink per key."""
+    """AtomicWriter.Write: the data in ..<timestamp>/, ..data -> it, and a symlink per key; the previous
+    timestamped directory is removed once ..data points at the new one."""
     d = f"..{ts}"
+    old = files.get(f"{base}/..data")
+    if old and old[3:] != d:
+        prefix = f"{base}/{old[3:]}/"
+        for path in [p for p in files if p.startswith(prefix)]:
+            del files[path]
     for key, content in sorted(payload.items()):
         files[f"{base}/{d}/{key}"] = content
         files[f"{base}/{key}"] = f"-> ..data/{key}"
@@ -74,6 +80,7 @@ class VolumeManager:
         self.mounted: dict[str, dict[str, str]] = {}  # pod uid -> volume name -> host path
         self.csi_drivers: dict[str, CSIDriver] = {}
         self.retry: dict[tuple[str, str], tuple[int, int]] = {}  # (uid, volume) -> (backoff ms, next try at)
+        self.tokens = TokenManager(self)
 
     def driver(self, name: str) -> CSIDriver:
         if name not in self.csi_drivers:
@@ -151,15 +158,8 @@ class VolumeManager:
             payload: dict[str, str | None] = {}
             for s in vol["projected"].get("sources") or []:
                 if "serviceAccountToken" in s:
-                    # the kubelet's token manager asks the API server (TokenRequest) for a bound token and
-                    # rotates it at 80 % of its life; the model records the request, not the signed JWT
                     t = s["serviceAccountToken"]
-                    payload[t.get("path", "token")] = None
-                    self.kubelet.loop.emit(self.kubelet.component, "token.request", _ref(pod),
-                                           {"serviceAccount": (pod.get("spec") or {}).get("serviceAccountName",
-                                                                                         "default"),
-                                            "expirationSeconds": t.get("expirationSeconds", 3607),
-                                            "audience": t.get("audience", "")})
+                    payload[t.get("path", "token")] = self.tokens.get_service_account_token(pod, t, vol)
                 elif "configMap" in s:
                     try:
                         cm = client.get("configmaps", s["configMap"].get("name", ""), ns)
@@ -221,6 +221,7 @@ class VolumeManager:
         for path in [p for p in self.host_files if p.startswith(prefix)]:
             del self.host_files[path]
         self.mounted.pop(uid, None)
+        self.tokens.delete_service_account_token(uid)
         for key in [k for k in self.retry if k[0] == uid]:
             del self.retry[key]
 
@@ -228,6 +229,100 @@ class VolumeManager:
         """The host paths the kubelet created, sorted (for one pod if ``uid`` is given)."""
         prefix = f"/var/lib/kubelet/pods/{uid}/" if uid else ""
         return sorted(p for p in self.host_files if p.startswith(prefix))
+
+
+class TokenManager:
+    """pkg/kubelet/token/token_manager.go: the kubelet's cache of ServiceAccount tokens for projected volumes.
+
+    For each (service account, namespace, audiences, expirationSeconds, bound pod) it asks the API server for a
+    TokenRequest bound to the pod and keeps it until ``requiresRefresh``: less than 20 % of its life left (minus up
+    to 10 s of jitter), or older than 24 h. The projected volume is set up again then and the atomic writer swaps in
+    the new token (upstream notices at the pod's next periodic remount; the model remounts at that moment)."""
+
+    MAX_TTL_MS = 24 * 3600 * 1000
+    MAX_JITTER_MS = 10_000
+
+    def __init__(self, volumes: "VolumeManager") -> None:
+        self.volumes = volumes
+        self.cache: dict[tuple, dict] = {}  # key -> TokenRequest (with status.token, status.expirationTimestamp)
+        self.refresh_timers: dict[tuple[str, str], object] = {}  # (pod uid, volume) -> timer
+
+    def _jitter(self, key: tuple, issued_ms: int) -> int:
+        import random
+
+        return random.Random(f"{key}/{issued_ms}").randint(0, self.MAX_JITTER_MS // 1000) * 1000
+
+    def requires_refresh(self, tr: dict, now: int) -> bool:
+        exp_s = tr["spec"]["expirationSeconds"]
+        exp_ms = tr["_expiresAt"]
+        iat = exp_ms - exp_s * 1000
+        jitter = tr["_jitter"]
+        if now > iat + self.MAX_TTL_MS - jitter:
+            return True
+        return now > exp_ms - (exp_s * 20 // 100) * 1000 - jitter
+
+    def refresh_at(self, tr: dict) -> int:
+        exp_s = tr["spec"]["expirationSeconds"]
+        return min(tr["_expiresAt"] - (exp_s * 20 // 100) * 1000 - tr["_jitter"],
+                   tr["_expiresAt"] - exp_s * 1000 + self.MAX_TTL_MS - tr["_jitter"]) + 1
+
+    def get_service_account_token(self, pod: dict, source: dict, vol: dict) -> str:
+        """GetServiceAccountToken: the cached token, or a new TokenRequest bound to the pod."""
+        kubelet = self.volumes.kubelet
+        md = pod["metadata"]
+        ns, uid = md.get("namespace", "default"), md.get("uid", "")
+        sa = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        audiences = [source["audience"]] if source.get("audience") else []
+        exp = source.get("expirationSeconds", 3600)
+        key = (sa, ns, tuple(audiences), exp, "Pod", md["name"], uid)
+        now = kubelet.loop.now
+        tr = self.cache.get(key)
+        if tr is None or self.requires_refresh(tr, now):
+            try:
+                tr = kubelet.client.create_token(ns, sa, {
+                    "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                    "spec": {"audiences": audiences or None, "expirationSeconds": exp,
+                             "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": md["name"],
+                                                "uid": uid}}})
+            except errors.StatusError as e:
+                raise MountError(f'failed to fetch token: {e}') from None
+            tr["_expiresAt"] = now + tr["spec"]["expirationSeconds"] * 1000
+            tr["_jitter"] = self._jitter(key, now)
+            self.cache[key] = tr
+            kubelet.loop.emit(kubelet.component, "token.request", _ref(pod),
+                              {"serviceAccount": sa, "expirationSeconds": tr["spec"]["expirationSeconds"],
+                               "audience": source.get("audience", ""),
+                               "expirationTimestamp": tr["status"]["expirationTimestamp"],
+                               "refreshAt": self.refresh_at(tr)})
+            self._schedule_refresh(pod, vol, tr)
+        return tr["status"]["token"]
+
+    def _schedule_refresh(self, pod: dict, vol: dict, tr: dict) -> None:
+        loop = self.volumes.kubelet.loop
+        tkey = (pod["metadata"].get("uid", ""), vol["name"])
+        prev = self.refresh_timers.pop(tkey, None)
+        if prev is not None:
+            prev.cancel()
+        self.refresh_timers[tkey] = loop.call_at(self.refresh_at(tr), self._refresh, pod, vol,
+                                                 component=self.volumes.kubelet.component,
+                                                 label=f"token refresh {_ref(pod)}", background=True)
+
+    def _refresh(self, pod: dict, vol: dict) -> None:
+        uid = pod["metadata"].get("uid", "")
+        self.refresh_timers.pop((uid, vol["name"]), None)
+        if vol["name"] not in self.volumes.mounted.get(uid, {}):
+            return
+        try:
+            self.volumes.set_up(pod, vol)
+        except MountError:
+            return
+
+    def delete_service_account_token(self, pod_uid: str) -> None:
+        """DeleteServiceAccountToken: forget the pod's tokens (the pod is gone)."""
+        for key in [k for k in self.cache if k[-1] == pod_uid]:
+            del self.cache[key]
+        for tkey in [k for k in self.refresh_timers if k[0] == pod_uid]:
+            self.refresh_timers.pop(tkey).cancel()
 
 
 def _select(data: dict, items: list | None) -> dict:
