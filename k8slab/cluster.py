@@ -121,6 +121,8 @@ class Cluster:
         self.apiserver = APIServer(self.loop, self.etcd_cluster or self.etcd, seed, service_cidr,
                                    trace_stages=trace_stages)
         self.apiserver.bootstrap()
+        # the network path from the API server to each kubelet's :10250 (pods/log, pods/exec)
+        self.apiserver.kubelet_connections = lambda n: self._nodes[n].kubelet if n in self._nodes else None
         self.apiserver.reconcile_kubernetes_endpoints(node_ip(0))
         self.admin = Client(self.apiserver, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
         rng = component_rng(seed, "kube-controller-manager")
@@ -438,31 +440,38 @@ class Cluster:
         return self.get("events", namespace=namespace, all_namespaces=namespace is None)
 
     # -- kubectl logs / exec / top (through the API server to the kubelet) ----------------------------------------
-    def _kubelet_for(self, pod: str, namespace: str, container: str | None) -> tuple[Any, dict, str]:
-        obj = self.admin.get("pods", pod, namespace)
-        node = (obj.get("spec") or {}).get("nodeName")
-        if not node:
-            raise errors.new_bad_request(f"pod {pod} does not have a host assigned")
+    def _default_container(self, pod: str, namespace: str, container: str | None, client=None) -> str:
+        """kubectl's choice of container: the one asked for, else the kubectl.kubernetes.io/default-container
+        annotation, else the first."""
+        if container:
+            return container
+        obj = (client or self.admin).get("pods", pod, namespace)
         names = [c["name"] for c in (obj.get("spec") or {}).get("containers") or []]
         ann = (obj["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
-        name = container or (ann if ann in names else names[0])
-        self.loop.emit("kube-apiserver", "proxy.kubelet", f"pods/{namespace}/{pod}",
-                       {"node": node, "port": 10250, "container": name}, target=f"kubelet/{node}")
-        return self.node(node).kubelet, obj, name
+        return ann if ann in names else names[0]
 
     def logs(self, pod: str, container: str | None = None, namespace: str = "default", previous: bool = False,
-             tail: int | None = None, timestamps: bool = False) -> str:
-        """``kubectl logs``: the API server proxies GET pods/log to the kubelet, which reads the log file."""
-        kubelet, _, name = self._kubelet_for(pod, namespace, container)
-        return kubectl.Text(kubelet.container_logs(namespace, pod, name, previous=previous, tail=tail,
-                                                   timestamps=timestamps))
+             tail: int | None = None, timestamps: bool = False, client=None) -> str:
+        """``kubectl logs``: GET pods/<pod>/log; the API server proxies it to the kubelet, which reads the log
+        file. ``client`` makes the request as someone else (needs ``get pods/log``)."""
+        client = client or self.admin
+        name = self._default_container(pod, namespace, container, client)
+        opts = {"container": name, "previous": previous, "tailLines": tail, "timestamps": timestamps}
+        return kubectl.Text(self.apiserver.request("get", "pods", namespace=namespace, name=pod, subresource="log",
+                                                   creds=client.creds, component=client.component, options=opts))
 
-    def exec(self, pod: str, command, container: str | None = None, namespace: str = "default") -> str:
-        """``kubectl exec``: the API server upgrades pods/exec to a stream from the kubelet (CRI Exec).
-        Returns stdout (and stderr); a non-zero exit shows as ``command terminated with exit code N``."""
-        kubelet, _, name = self._kubelet_for(pod, namespace, container)
+    def exec(self, pod: str, command, container: str | None = None, namespace: str = "default",
+             client=None) -> str:
+        """``kubectl exec``: pods/<pod>/exec, which the API server upgrades to a stream from the kubelet (CRI
+        Exec). Returns stdout (and stderr); a non-zero exit shows as ``command terminated with exit code N``.
+        ``client`` makes the request as someone else (needs ``create pods/exec``)."""
+        client = client or self.admin
+        name = self._default_container(pod, namespace, container, client)
         cmd = command.split() if isinstance(command, str) else list(command)
-        res = kubelet.run_in_container(namespace, pod, name, cmd)
+        res = self.apiserver.request("create", "pods", namespace=namespace, name=pod, subresource="exec",
+                                     body={"kind": "PodExecOptions", "apiVersion": "v1", "container": name,
+                                           "command": cmd, "stdout": True, "stderr": True},
+                                     creds=client.creds, component=client.component)
         out = res["stdout"] + res["stderr"]
         if res["exitCode"]:
             out += f"command terminated with exit code {res['exitCode']}\n"

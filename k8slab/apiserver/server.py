@@ -111,6 +111,7 @@ class APIServer:
         self.admission = default_plugins()
         self.trace_stages = trace_stages
         self.available = True
+        self.kubelet_connections = None  # node name -> its kubelet's :10250 server (pods/log, pods/exec)
         self.requests = 0
         self._authz_cache: dict = {}
         # watch cache: resource -> {"ns/name": object}
@@ -274,6 +275,9 @@ class APIServer:
             raise errors.new_not_found(resources.group_resource(info), name)
         if subresource == "scale":
             return self._scale_of(info, obj)
+        if subresource == "log" and info.resource == "pods":
+            from .podrest import pod_log
+            return pod_log(self, namespace, name, options, req, ref)
         return obj
 
     def _list(self, info, namespace, name, body, subresource, user, options, req, ref):
@@ -370,6 +374,9 @@ class APIServer:
         if subresource == "token" and info.resource == "serviceaccounts":
             from .tokenrequest import create_token
             return create_token(self, namespace, name, body)
+        if subresource == "exec" and info.resource == "pods":
+            from .podrest import pod_exec
+            return pod_exec(self, namespace, name, body, req, ref)
         if subresource:
             raise errors.new_method_not_supported(resources.group_resource(info), "create")
         obj = self._check_kind(info, body)
