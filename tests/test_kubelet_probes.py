@@ -311,3 +311,30 @@ def test_slow_or_unready_endpoints_through_the_kubelet(probe, want):
     m.pod("web", [{"name": "app", "image": "nginx:1.27", "readinessProbe": probe}])
     m.loop.run_until(m.loop.now + 30_000)
     assert ("Unhealthy", want) in m.events("web")
+
+
+def test_steady_successes_are_counted_and_traced_only_at_v3():
+    def run(verbosity):
+        m = Mini()
+        m.kubelet.log_verbosity = verbosity
+        m.runtime.set_behavior("web", "app", Behavior(ready_ms=15_000, fail_ms=100_000))
+        m.pod("web", [{"name": "app", "image": "nginx:1.27",
+                       "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 5},
+                       "livenessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 5}}])
+        m.loop.run_until(m.loop.now + 130_000)
+        r = m.kubelet.workers[m.get("web")["metadata"]["uid"]].containers[0]
+        evs = [(e.time, e.data["probe"], e.data["result"]) for e in m.loop.trace if e.kind == "probe"]
+        return m, sum(pw.probes for pw in r.probes.values()), evs
+
+    m3, n3, ev3 = run(3)
+    m0, n0, ev0 = run(0)
+    assert n3 == n0 and len(ev3) > 40 and len(ev0) < len(ev3) // 2
+    # at -v=0 every failure is still traced, a success is not; a changed verdict still shows as probe.result,
+    # and the same things happen
+    assert [e for e in ev3 if e[2] == "failure"] == ev0
+    readiness_ok = next(e for e in ev3 if e[1] == "readiness" and e[2] == "success")[0]
+    assert (readiness_ok, {"container": "app", "probe": "readiness", "result": "Success"}) in \
+        [(e.time, e.data) for e in m0.loop.trace.filter(kind="probe.result")]
+    assert m0.events("web") == m3.events("web")
+    assert [(e.time, e.data) for e in m0.loop.trace.filter(kind="probe.result")] == \
+        [(e.time, e.data) for e in m3.loop.trace.filter(kind="probe.result")]

@@ -123,6 +123,7 @@ class ProbeWorker:
     next_at: int | None = None  # virtual ms of its next tick
     probes: int = 0
     failures: int = 0
+    success_event: dict | None = None  # the trace data of a steady-state success, shared by its events
 
     def __post_init__(self) -> None:
         self.result = initial_value(self.kind)

@@ -41,16 +41,18 @@ def container_stats(kubelet) -> list[dict]:
     """One row per running container the kubelet runs: pod, namespace, name, cpu_ms (cumulative), memory
     (working set bytes), milli_cpu (current rate), start_ms."""
     rt = kubelet.runtime
+    containers = rt.containers
+    stats_of = rt.running_container_stats
     out = []
     for w in kubelet.workers.values():
         for r in w.containers:
-            c = rt.containers.get(r.container_id) if r.container_id else None
+            cid = r.container_id
+            c = containers.get(cid) if cid else None
             if c is None or c.state != "CONTAINER_RUNNING":
                 continue
-            milli, mem = rt.container_usage(c.id)
-            out.append({"pod": w.name, "namespace": w.namespace, "container": r.name, "id": c.id,
-                        "cpu_ms": rt.container_cpu_ms(c.id), "memory": mem, "milli_cpu": milli,
-                        "start_ms": c.started_ms})
+            milli, mem, cpu_ms = stats_of(c)
+            out.append({"pod": w.name, "namespace": w.namespace, "container": r.name, "id": cid,
+                        "cpu_ms": cpu_ms, "memory": mem, "milli_cpu": milli, "start_ms": c.started_ms})
     return out
 
 
