@@ -28,6 +28,7 @@ from __future__ import annotations
 from ..api import errors
 from ..api.objects import deepcopy, selector_matches
 from ..api.quantity import parse_quantity
+from ..client.record import EventRecorder
 from .base import Controller
 
 ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
@@ -167,6 +168,7 @@ class PersistentVolumeController(Controller):
 
     def __init__(self, manager, client) -> None:
         super().__init__(manager, client)
+        self.recorder = EventRecorder(client, "persistentvolume-controller", enabled=manager.events)
         self.claims = manager.factory.informer("persistentvolumeclaims")
         self.volumes = manager.factory.informer("persistentvolumes")
         self.classes = manager.factory.informer("storageclasses")
