@@ -234,3 +234,29 @@ def test_wait_for_first_consumer_provisions_on_the_scheduled_node():
         {"key": "topology.hostpath.csi/node", "operator": "In", "values": [node]}]
     c.run(seconds=5)
     assert c.admin.get("pods", "db", "default")["status"]["phase"] == "Running"
+
+
+def test_volume_pre_bound_by_the_user_gets_the_uid_but_no_bound_by_controller():
+    c = Cluster(nodes=1, seed=0)
+    c.apply("""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: mine}
+spec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], claimRef: {namespace: default, name: data},
+       csi: {driver: hostpath.csi.k8s.io, volumeHandle: v9}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: smaller}
+spec: {capacity: {storage: 500Mi}, accessModes: [ReadWriteOnce], csi: {driver: hostpath.csi.k8s.io, volumeHandle: v8}}
+""")
+    c.settle()
+    assert c.admin.get("persistentvolumes", "mine")["status"]["phase"] == "Available"
+    c.apply(claim_yaml("data", "100Mi"))
+    c.settle()
+    claim = c.admin.get("persistentvolumeclaims", "data", "default")
+    vol = c.admin.get("persistentvolumes", "mine")
+    assert claim["spec"]["volumeName"] == "mine"  # pre-bound wins over the smaller volume
+    assert vol["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
+    assert "pv.kubernetes.io/bound-by-controller" not in (vol["metadata"].get("annotations") or {})
+    assert claim["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] == "yes"

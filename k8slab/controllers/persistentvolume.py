@@ -343,13 +343,18 @@ class PersistentVolumeController(Controller):
 
     def bind_volume_to_claim(self, volume: dict, claim: dict) -> dict:
         dirty = False
+        # the controller (not the user) chose this volume for the claim
+        should_set_bound_by_controller = not is_volume_bound_to_claim(volume, claim)
         spec = volume.setdefault("spec", {})
-        if not is_volume_bound_to_claim(volume, claim) or not (spec.get("claimRef") or {}).get("uid"):
+        ref = spec.get("claimRef") or {}
+        md = claim["metadata"]
+        if (ref.get("name"), ref.get("namespace"), ref.get("uid")) != (md["name"], md.get("namespace"), md.get("uid")):
             spec["claimRef"] = claim_ref(claim)
             dirty = True
         anns = volume["metadata"].setdefault("annotations", {})
-        if dirty and anns.get(ANN_BOUND_BY_CONTROLLER) != ANN_YES and not anns.get(ANN_DYNAMICALLY_PROVISIONED):
+        if should_set_bound_by_controller and ANN_BOUND_BY_CONTROLLER not in anns:
             anns[ANN_BOUND_BY_CONTROLLER] = ANN_YES
+            dirty = True
         if not dirty:
             return volume
         return self.client.update("persistentvolumes", volume)
