@@ -1276,10 +1276,13 @@ class Kubelet:
             if timer.time == t and timer.background == (not open_):
                 return
             timer.cancel()
+        if self.stopped:
+            r.probe_timer = None
+            return
         if not r.probe_label:
             r.probe_label = f"probes {w.key}/{r.name}"
-        r.probe_timer = self._call(t - self.loop.now, self._probe, w, r, label=r.probe_label,
-                                   background=not open_)
+        r.probe_timer = self.loop.call_at(t, self._probe, w, r, component=self.component, label=r.probe_label,
+                                          background=not open_)
 
     def _probe(self, w: PodWorker, r: ContainerRecord) -> None:
         r.probe_timer = None
