@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
+from .daemonset import DaemonSetsController
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
@@ -29,6 +30,7 @@ CONTROLLERS = [
     ("nodeipam", NodeIpamController, "node-controller"),
     ("deployment", DeploymentController, "deployment-controller"),
     ("replicaset", ReplicaSetController, "replicaset-controller"),
+    ("daemonset", DaemonSetsController, "daemon-set-controller"),
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),

@@ -179,6 +179,9 @@ class ReplicaSetController(Controller):
     def update_pod(self, old: dict, new: dict) -> None:
         if new["metadata"].get("resourceVersion") == old["metadata"].get("resourceVersion"):
             return
+        if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
+            self.delete_pod(new)  # a graceful deletion has begun: count it as observed now, as upstream
+            return
         key = self._resolve(new)
         if key is not None:
             self.queue.add(key)
