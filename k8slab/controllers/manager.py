@@ -17,9 +17,11 @@ from .daemonset import DaemonSetsController
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .job import JobController
 from .nodeipam import NodeIpamController
 from .replicaset import ReplicaSetController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
+from .ttlafterfinished import TTLAfterFinishedController
 
 NAME = "kube-controller-manager"
 
@@ -31,6 +33,8 @@ CONTROLLERS = [
     ("deployment", DeploymentController, "deployment-controller"),
     ("replicaset", ReplicaSetController, "replicaset-controller"),
     ("daemonset", DaemonSetsController, "daemon-set-controller"),
+    ("job", JobController, "job-controller"),
+    ("ttl-after-finished", TTLAfterFinishedController, "ttl-after-finished-controller"),
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),
