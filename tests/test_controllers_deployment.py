@@ -181,3 +181,18 @@ def test_progress_deadline_exceeded_when_pods_never_become_ready():
     assert cond["Progressing"]["status"] == "False"
     assert cond["Progressing"]["reason"] == "ProgressDeadlineExceeded"
     assert cond["Available"]["reason"] == "MinimumReplicasAvailable"  # the old pods still serve
+
+
+@pytest.mark.parametrize("change,message", [
+    (("  selector:", "  strategy:\n    rollingUpdate: {maxSurge: 0, maxUnavailable: 0}\n  selector:"),
+     "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0"),
+    (("      labels:\n        app: web", "      labels:\n        app: api"),
+     "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"api\"}: `selector` does not match "
+     "template `labels`"),
+])
+def test_invalid_deployments_are_rejected_with_field_paths(change, message):
+    c = Cluster(nodes=1, seed=6)
+    with pytest.raises(Exception) as e:
+        c.apply(DEPLOY.replace(*change))
+    assert e.value.code == 422 and message in str(e.value)
+    assert c.get("deployments").names == []

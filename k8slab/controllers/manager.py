@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
+from .cronjob import CronJobController
 from .daemonset import DaemonSetsController
 from .deployment import DeploymentController
 from .endpointslice import EndpointsController, EndpointSliceController
@@ -34,6 +35,7 @@ CONTROLLERS = [
     ("replicaset", ReplicaSetController, "replicaset-controller"),
     ("daemonset", DaemonSetsController, "daemon-set-controller"),
     ("job", JobController, "job-controller"),
+    ("cronjob", CronJobController, "cronjob-controller"),
     ("ttl-after-finished", TTLAfterFinishedController, "ttl-after-finished-controller"),
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
