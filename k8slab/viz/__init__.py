@@ -12,7 +12,8 @@ Colours come from :mod:`k8slab.viz.style` and mean the same thing in every noteb
 
 from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
+from .controllers import job_figure, node_timeline, rollout_figure, watch_rollout
 from .tables import describe, events_table, journey, step_table
 
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
-           "step_table", "journey", "describe"]
+           "step_table", "journey", "describe", "watch_rollout", "rollout_figure", "job_figure", "node_timeline"]
