@@ -2,8 +2,10 @@
 
     from k8slab import widgets
     widgets.Stepper(c)      # Step / Play / Reset through the event loop, with the architecture picture
+    widgets.ReconcileLab(c, "deployment")   # one controller, one reconcile per Step; faults at a click
 """
 
+from .reconcile import ReconcileLab
 from .stepper import Stepper
 
-__all__ = ["Stepper"]
+__all__ = ["Stepper", "ReconcileLab"]
