@@ -13,3 +13,4 @@ from .core import Exercise, Result, check, exercises, hint, register
 __all__ = ["Exercise", "Result", "check", "exercises", "hint", "register"]
 
 from . import tour  # noqa: E402,F401  (registers the tour exercises)
+from . import controllers  # noqa: E402,F401  (registers the notebook 04 exercises)
