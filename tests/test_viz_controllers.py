@@ -54,3 +54,21 @@ def test_node_timeline_reads_trace_events():
     assert rows and {r["node"] for r in rows} >= {"node-1", "node-2"}
     fig = viz.node_timeline(c)
     assert fig.axes[0].get_title().startswith("Node events") and fig.axes[0].get_legend() is not None
+
+
+def test_node_timeline_shows_a_lost_node_and_its_evictions():
+    import pytest
+
+    c = Cluster(nodes=2, seed=1)
+    if not hasattr(c.node("node-2").kubelet, "stop"):
+        pytest.skip("this kubelet cannot be stopped")
+    c.apply(NGINX)
+    c.settle()
+    c.node("node-2").kubelet.stop()
+    c.run(seconds=400)
+    rows = [r for r in node_events(c) if r["node"] == "node-2"]
+    kinds = {r["kind"] for r in rows}
+    assert any("evict" in k for k in kinds) and any(k.startswith("node.") for k in kinds)
+    first_evict = min(r["time_s"] for r in rows if "evict" in r["kind"])
+    assert first_evict > min(r["time_s"] for r in rows if r["kind"].startswith("node."))
+    viz.node_timeline(c)

@@ -174,7 +174,11 @@ def node_events(c, kinds: list[str] | None = None) -> list[dict]:
         elif not (ref.startswith("nodes/") or any(h in kind.lower() for h in NODE_EVENT_HINTS)):
             continue
         data = e.data if isinstance(e.data, dict) else {}
-        node = ref.split("/", 1)[1] if ref.startswith("nodes/") else data.get("node") or data.get("nodeName") or ref
+        node = ref.split("/", 1)[1] if ref.startswith("nodes/") else data.get("node") or data.get("nodeName")
+        if node is None and ref.startswith("pods/"):  # an event about a pod: place it on the pod's node
+            pod = c.apiserver.cache["pods"].get(ref[len("pods/"):])
+            node = (pod or {}).get("spec", {}).get("nodeName")
+        node = node or ref
         rows.append({"time_s": e.time / 1000, "node": node, "kind": kind, "component": e.component})
     return rows
 
