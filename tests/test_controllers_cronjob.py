@@ -167,3 +167,12 @@ def test_bad_schedule_rejected_with_field_path():
     assert e.value.code == 422
     assert "spec.schedule: Invalid value: \"61 * * * *\": end of range (61) above maximum (59): 61" in str(e.value)
     assert c.get("cronjobs").names == []
+
+
+def test_settle_does_not_wait_for_the_next_schedule():
+    c = Cluster(nodes=1, seed=5)
+    c.apply(CJ.replace("sleep 5", "sleep 1"))
+    c.settle()  # returns: the next run is a timer, not pending work
+    assert c.now < 60_000 and c.get("jobs").names == []
+    c.run(seconds=70)
+    assert len(c.get("jobs")) == 1

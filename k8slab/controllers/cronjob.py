@@ -253,7 +253,8 @@ class CronJobController(Controller):
             new["status"] = {k: v for k, v in (cj.get("status") or {}).items() if v}
             self.client.update_status("cronjobs", new)
         if requeue_ms is not None:
-            self.queue.add_after(key, requeue_ms)
+            # the next scheduled time is a timer, not pending work: settle() does not wait for it, run() fires it
+            self.queue.add_after(key, requeue_ms, background=True)
 
     def sync_cron_job(self, cj: dict, jobs: list[dict]):
         now = self.loop.now
