@@ -134,3 +134,22 @@ def test_invalid_jobs_are_rejected_with_field_paths(patch, field):
                                                                                                  patch))
     assert e.value.code == 422 and field in str(e.value)
     assert c.get("jobs").names == []
+
+
+def test_suspend_deletes_pods_and_resume_restarts_the_deadline_clock():
+    c = Cluster(nodes=1, seed=6)
+    c.apply(JOB.replace("sleep 5", "sleep 60").replace("completions: 3", "activeDeadlineSeconds: 100\n  completions: 3"))
+    c.run(seconds=10)
+    assert any(p["status"]["phase"] == "Running" for p in _job_pods(c, "pi"))
+    c.admin.patch("jobs", "pi", {"spec": {"suspend": True}}, namespace="default")
+    c.run(seconds=150)  # longer than activeDeadlineSeconds: the clock does not run while suspended
+    job = c.get("job", "pi")
+    assert _conds(job) == [("Suspended", "JobSuspended")]
+    assert not [p for p in _job_pods(c, "pi") if p["status"]["phase"] in ("Pending", "Running")
+                and not p["metadata"].get("deletionTimestamp")]
+    c.admin.patch("jobs", "pi", {"spec": {"suspend": False}}, namespace="default")
+    c.run(seconds=5)
+    job = c.get("job", "pi")
+    cond = {x["type"]: x for x in job["status"]["conditions"]}["Suspended"]
+    assert (cond["status"], cond["reason"]) == ("False", "JobResumed")
+    assert job["status"]["active"] == 2 and job["status"]["startTime"] == cond["lastTransitionTime"]

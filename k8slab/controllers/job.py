@@ -223,7 +223,7 @@ class JobController(Controller):
                         _restarts(p) for p in active_pods) >= backoff_limit)
             deadline = spec.get("activeDeadlineSeconds")
             past_deadline = False
-            if deadline is not None and status.get("startTime"):
+            if deadline is not None and status.get("startTime") and not spec.get("suspend"):
                 remaining = parse_rfc3339(status["startTime"]) + deadline * 1000 - now
                 past_deadline = remaining <= 0
                 if not past_deadline:
@@ -258,8 +258,15 @@ class JobController(Controller):
                 if ftype == "Complete":
                     status["completionTime"] = now_s
                     self.recorder.normal(job, "Completed", "Job completed")
-        elif satisfied and not spec.get("suspend"):
+        elif satisfied and spec.get("suspend"):
+            if active_pods:  # a suspended Job keeps no pod running
+                self.delete_active_pods(job, key, active_pods)
+            elif not terminating:
+                status.pop("startTime", None)  # the deadline clock stops: a suspended Job has no startTime
+        elif satisfied:
             self.manage_job(job, key, active_pods, succeeded, succeeded_indexes, pods, now)
+        if interim is None:
+            self.update_suspended_condition(job, conditions, status, now_s)
 
         active = len(active_pods)
         new_status = {k: v for k, v in status.items() if k not in ("active", "ready", "terminating", "succeeded",
@@ -276,6 +283,22 @@ class JobController(Controller):
             new["metadata"] = dict(job["metadata"])
             new["status"] = new_status
             self.client.update_status("jobs", new)
+
+    def update_suspended_condition(self, job: dict, conditions: list, status: dict, now_s: str) -> None:
+        """The Suspended condition: True while spec.suspend is set; False (JobResumed) once it is cleared, which
+        also restarts the activeDeadlineSeconds clock (status.startTime)."""
+        cur = next((c for c in conditions if c["type"] == "Suspended"), None)
+        if job["spec"].get("suspend"):
+            if cur is None or cur["status"] != "True":
+                new = {"type": "Suspended", "status": "True", "lastProbeTime": now_s, "lastTransitionTime": now_s,
+                       "reason": "JobSuspended", "message": "Job suspended"}
+                conditions[:] = [c for c in conditions if c["type"] != "Suspended"] + [new]
+                self.recorder.normal(job, "Suspended", "Job suspended")
+        elif cur is not None and cur["status"] == "True":
+            cur.update({"status": "False", "lastProbeTime": now_s, "lastTransitionTime": now_s,
+                        "reason": "JobResumed", "message": "Job resumed"})
+            self.recorder.normal(job, "Resumed", "Job resumed")
+            status["startTime"] = now_s
 
     def manage_job(self, job: dict, key: str, active_pods: list, succeeded: int, succeeded_indexes: set,
                    pods: list, now: int) -> None:
