@@ -176,3 +176,35 @@ def test_settle_does_not_wait_for_the_next_schedule():
     assert c.now < 60_000 and c.get("jobs").names == []
     c.run(seconds=70)
     assert len(c.get("jobs")) == 1
+
+
+def _brute_next(s, t, limit_minutes=60 * 24 * 400):
+    t = t.replace(second=0, microsecond=0)
+    for _ in range(limit_minutes):
+        t += dt.timedelta(minutes=1)
+        if t.minute in s.minutes and t.hour in s.hours and t.month in s.months and s.day_matches(t):
+            return t
+    return None
+
+
+def test_next_matches_a_minute_by_minute_search():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    def field(lo, hi):
+        single = st.integers(lo, hi).map(str)
+        rng = st.tuples(st.integers(lo, hi), st.integers(lo, hi)).map(lambda p: f"{min(p)}-{max(p)}")
+        step = st.tuples(st.sampled_from(["*", str(lo)]), st.integers(1, 7)).map(lambda p: f"{p[0]}/{p[1]}")
+        return st.one_of(st.just("*"), single, rng, step, st.lists(single, min_size=1, max_size=3).map(",".join))
+
+    spec = st.tuples(field(0, 59), field(0, 23), field(1, 28), field(1, 12), field(0, 6)).map(" ".join)
+    start = st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31)).map(
+        lambda d: d.replace(tzinfo=UTC))
+
+    @settings(max_examples=60, deadline=None)
+    @given(spec, start)
+    def check(text, t):
+        s = parse_standard(text)
+        assert s.next(t) == _brute_next(s, t)
+
+    check()
