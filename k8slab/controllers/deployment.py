@@ -15,7 +15,7 @@ import math
 
 from ..api import errors
 from ..api.objects import deepcopy, parse_rfc3339, rfc3339, selector_matches
-from .base import Controller, controller_ref, get_controller_of
+from .base import ORPHAN_POD_INDEX_KEY, Controller, controller_ref, get_controller_of
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
@@ -24,6 +24,7 @@ REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 MAX_REV_HISTORY_LENGTH_IN_CHARS = 2000
 DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY = "pod-template-hash"
 ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+RS_CONTROLLER_UID_INDEX = "rsControllerUID"
 
 
 # -- deployment_util.go helpers ---------------------------------------------------------------------------------------
@@ -314,6 +315,9 @@ class DeploymentController(Controller):
         f = manager.factory
         self.d_informer = f.informer("deployments")
         self.rs_informer = f.informer("replicasets")
+        if RS_CONTROLLER_UID_INDEX not in self.rs_informer.indexers:
+            self.rs_informer.add_indexer(RS_CONTROLLER_UID_INDEX, lambda rs: [
+                (get_controller_of(rs) or {}).get("uid") or ORPHAN_POD_INDEX_KEY])
         self.pod_informer = f.informer("pods")
         self.d_informer.add_event_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.rs_informer.add_event_handler(self._rs_event, lambda o, n: self._rs_event(n), self._rs_event)
@@ -347,8 +351,15 @@ class DeploymentController(Controller):
     def get_replica_sets_for_deployment(self, d: dict) -> list[dict]:
         """The ReplicaSets this Deployment controls, adopting matching orphans."""
         uid = d["metadata"]["uid"]
+        ns = d["metadata"]["namespace"]
+        # the ReplicaSets it controls plus the orphans of its namespace, in the namespace's listing order (a lookup
+        # shortcut through a controller-UID index: the same set a list of the namespace and a filter would give)
+        candidates = self.rs_informer.by_index(RS_CONTROLLER_UID_INDEX, uid) + [
+            rs for rs in self.rs_informer.by_index(RS_CONTROLLER_UID_INDEX, ORPHAN_POD_INDEX_KEY)
+            if rs["metadata"].get("namespace") == ns]
+        candidates.sort(key=lambda rs: f"{rs['metadata'].get('namespace', '')}/{rs['metadata']['name']}")
         out = []
-        for rs in self.rs_informer.list_namespace(d["metadata"]["namespace"]):
+        for rs in candidates:
             ref = get_controller_of(rs)
             if ref is not None:
                 if ref.get("uid") == uid:
