@@ -277,7 +277,7 @@ class JobController(Controller):
         if indexed:
             new_status["completedIndexes"] = format_indexes(succeeded_indexes)
         new_status = {k: v for k, v in new_status.items()
-                      if v or k in ("ready", "uncountedTerminatedPods", "terminating", "completedIndexes")}
+                      if v or k in ("ready", "uncountedTerminatedPods", "terminating")}
         if new_status != (job.get("status") or {}):
             new = dict(job)
             new["metadata"] = dict(job["metadata"])
