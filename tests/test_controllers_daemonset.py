@@ -215,3 +215,33 @@ def test_on_delete_replaces_only_deleted_pods():
     c.settle()
     assert sorted(p["spec"]["containers"][0]["image"] for p in _daemon_pods(c)) == ["redis:7", "redis:8"]
     assert c.get("daemonset", "agent")["status"]["updatedNumberScheduled"] == 1
+
+
+def test_flowcontrol_backoff():
+    from k8slab.controllers.daemonset import Backoff
+
+    b = Backoff(1000, 8000)
+    assert not b.is_in_back_off_since_update("k", 0)
+    b.next("k", 0)
+    assert b.get("k") == 1000 and b.is_in_back_off_since_update("k", 999)
+    assert not b.is_in_back_off_since_update("k", 1000)
+    for t in (1000, 3000, 7000, 15000):
+        b.next("k", t)
+    assert b.get("k") == 8000  # 2, 4, 8, then capped
+    b.next("k", 15000 + 16001)  # quiet for more than twice the maximum: start again
+    assert b.get("k") == 1000
+
+
+def test_failed_daemon_pod_is_deleted_then_backed_off():
+    c = Cluster(nodes=1, seed=7)
+    ctrl = c.controller_manager["daemonset"]
+    ds = {"metadata": {"name": "agent", "namespace": "default", "uid": "u1"}, "status": {"observedGeneration": 1},
+          "spec": {"template": {"spec": {}}}}
+    node = c.get("node", "node-1")
+    failed = {"metadata": {"name": "agent-x", "namespace": "default", "labels": {}}, "spec": {"nodeName": "node-1"},
+              "status": {"phase": "Failed"}}
+    create, delete = ctrl.pods_should_be_on_node(node, {"node-1": [failed]}, ds, "h")
+    assert (create, delete) == (False, ["agent-x"])
+    create, delete = ctrl.pods_should_be_on_node(node, {"node-1": [failed]}, ds, "h")
+    assert (create, delete) == (False, [])  # within the 1 s backoff: not yet
+    assert "default/agent" in ctrl.queue._waiting

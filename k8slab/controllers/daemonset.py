@@ -168,6 +168,40 @@ def node_should_run_daemon_pod(node: dict, ds: dict) -> tuple[bool, bool]:
     return True, True
 
 
+class Backoff:
+    """client-go util/flowcontrol.Backoff without jitter: per-key delays that double up to a maximum and are
+    forgotten after twice the maximum without a new failure."""
+
+    def __init__(self, initial_ms: int, max_ms: int) -> None:
+        self.initial_ms, self.max_ms = initial_ms, max_ms
+        self.entries: dict[str, list[int]] = {}  # key -> [backoff ms, last update ms]
+
+    def _expired(self, now: int, last: int) -> bool:
+        return now - last > 2 * self.max_ms
+
+    def get(self, key: str) -> int:
+        e = self.entries.get(key)
+        return e[0] if e else 0
+
+    def next(self, key: str, now: int) -> None:
+        e = self.entries.get(key)
+        if e is None or self._expired(now, e[1]):
+            self.entries[key] = [self.initial_ms, now]
+        else:
+            e[0] = min(e[0] * 2, self.max_ms)
+            e[1] = now
+
+    def is_in_back_off_since_update(self, key: str, now: int) -> bool:
+        e = self.entries.get(key)
+        if e is None or self._expired(now, e[1]):
+            return False
+        return now - e[1] < e[0]
+
+
+def failed_pods_backoff_key(ds: dict, node_name: str) -> str:
+    return f"{ds['metadata']['uid']}/{(ds.get('status') or {}).get('observedGeneration', 0)}/{node_name}"
+
+
 def surge_count(ds: dict, number_to_schedule: int) -> int:
     us = ds["spec"].get("updateStrategy") or {}
     if us.get("type", "RollingUpdate") != "RollingUpdate":
@@ -229,6 +263,7 @@ class DaemonSetsController(Controller):
         self.history_informer = f.informer("controllerrevisions")
         self.expectations = ControllerExpectations(self.loop)
         self.burst_replicas = BURST_REPLICAS
+        self.failed_pods_backoff = Backoff(1000, 15 * 60 * 1000)
         self.ds_informer.add_event_handler(self.enqueue, lambda o, n: self.enqueue(n), self._delete_ds)
         self.pod_informer.add_event_handler(self.add_pod, self.update_pod, self.delete_pod)
         self.node_informer.add_event_handler(self.add_node, self.update_node, None)
@@ -400,7 +435,15 @@ class DaemonSetsController(Controller):
                 if p["metadata"].get("deletionTimestamp"):
                     continue
                 if p.get("status", {}).get("phase") == "Failed":
-                    # a failed daemon pod is deleted and replaced (upstream backs off between tries per node)
+                    # a failed daemon pod is deleted and replaced, with a per-node backoff (1 s doubling to 15 min)
+                    # against fighting a kubelet that keeps rejecting it
+                    bkey = failed_pods_backoff_key(ds, node["metadata"]["name"])
+                    now = self.loop.now
+                    if self.failed_pods_backoff.is_in_back_off_since_update(bkey, now):
+                        self.queue.add_after(f"{ds['metadata']['namespace']}/{ds['metadata']['name']}",
+                                             self.failed_pods_backoff.get(bkey))
+                        continue
+                    self.failed_pods_backoff.next(bkey, now)
                     self.recorder.warning(ds, "FailedDaemonPod",
                                           f"Found failed daemon pod {p['metadata']['namespace']}/"
                                           f"{p['metadata']['name']} on node {node['metadata']['name']}, will try "
