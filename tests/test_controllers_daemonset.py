@@ -245,3 +245,22 @@ def test_failed_daemon_pod_is_deleted_then_backed_off():
     create, delete = ctrl.pods_should_be_on_node(node, {"node-1": [failed]}, ds, "h")
     assert (create, delete) == (False, [])  # within the 1 s backoff: not yet
     assert "default/agent" in ctrl.queue._waiting
+
+
+@pytest.mark.parametrize("change,message", [
+    (("  selector:", "  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 0}}\n"
+                     "  selector:"),
+     "spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"),
+    (("  selector:", "  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1, maxSurge: 1}}\n"
+                     "  selector:"),
+     "spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when maxUnavailable is non-zero"),
+    (("    metadata: {labels: {app: agent}}", "    metadata: {labels: {app: other}}"),
+     "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match "
+     "template `labels`"),
+])
+def test_invalid_daemonsets_are_rejected_with_field_paths(change, message):
+    c = Cluster(nodes=1, seed=8)
+    with pytest.raises(Exception) as e:
+        c.apply(DS.replace(*change))
+    assert e.value.code == 422 and message in str(e.value)
+    assert c.get("daemonsets").names == []
