@@ -53,7 +53,9 @@ def rollout(nodes: int = 100, replicas: int = 1000, seed: int = 0) -> dict:
 
 def settle(nodes: int, pods_per_node: int = 30, per_deployment: int = 100, seed: int = 0) -> dict:
     t0 = time.perf_counter()
-    c = Cluster(nodes=nodes, seed=seed, events=False, trace_stages=False, coredns_replicas=2)
+    # a /24 per node: the default 10.244.0.0/16 has room for 256 nodes, so larger clusters get a /11
+    pod_cidr = "10.244.0.0/16" if nodes <= 250 else "10.64.0.0/11"
+    c = Cluster(nodes=nodes, seed=seed, events=False, trace_stages=False, coredns_replicas=2, pod_cidr=pod_cidr)
     t_build = time.perf_counter() - t0
     total = nodes * pods_per_node
     t1 = time.perf_counter()
