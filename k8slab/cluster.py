@@ -429,6 +429,44 @@ class Cluster:
         info = resources.lookup(resource)
         return kubectl.KubeObject(self.admin.scale(info.resource, name, replicas, namespace=namespace))
 
+    def _rollout_target(self, resource: str) -> None:
+        if resources.lookup(resource).resource != "deployments":
+            raise ValueError(f'rollout of "{resource}" is not supported here; use a deployment')
+
+    def rollout_undo(self, resource: str, name: str, to_revision: int | None = None, namespace: str = "default"):
+        """``kubectl rollout undo [--to-revision=N]``: the template of an earlier revision, written back."""
+        from . import rollout
+
+        self._rollout_target(resource)
+        out = kubectl.Text(rollout.rollback_deployment(self.admin, name, namespace, to_revision))
+        self._record("rollout_undo", resource, name, to_revision=to_revision, namespace=namespace)  # recorded once it succeeded (replay re-runs it)
+        return out
+
+    def rollout_pause(self, resource: str, name: str, namespace: str = "default"):
+        """``kubectl rollout pause``: sets spec.paused; template changes no longer start a rollout."""
+        from . import rollout
+
+        self._rollout_target(resource)
+        out = kubectl.Text(rollout.pause_deployment(self.admin, name, namespace))
+        self._record("rollout_pause", resource, name, namespace=namespace)  # recorded once it succeeded (replay re-runs it)
+        return out
+
+    def rollout_resume(self, resource: str, name: str, namespace: str = "default"):
+        """``kubectl rollout resume``: clears spec.paused."""
+        from . import rollout
+
+        self._rollout_target(resource)
+        out = kubectl.Text(rollout.resume_deployment(self.admin, name, namespace))
+        self._record("rollout_resume", resource, name, namespace=namespace)  # recorded once it succeeded (replay re-runs it)
+        return out
+
+    def rollout_history(self, resource: str, name: str, namespace: str = "default"):
+        """``kubectl rollout history``: one row per revision still kept as a ReplicaSet."""
+        from . import rollout
+
+        self._rollout_target(resource)
+        return kubectl.Text(rollout.history_text(rollout.history(self.admin, name, namespace)))
+
     def describe(self, resource: str, name: str, namespace: str = "default") -> str:
         info = resources.lookup(resource)
         obj = self.admin.get(info.resource, name, namespace=namespace if info.namespaced else None)

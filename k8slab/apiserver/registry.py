@@ -33,6 +33,26 @@ def generate_name(base: str, rng: random.Random) -> str:
     return base + "".join(rng.choice(NAME_ALPHANUMS) for _ in range(RANDOM_LENGTH))
 
 
+def generate_job_selector(job: dict) -> None:
+    """pkg/registry/batch/job/strategy.go generateSelector: label the template with the Job's name and uid and
+    select on the uid, so that a Job only ever matches its own pods."""
+    md = job["metadata"]
+    tmd = job.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
+    if tmd.get("labels") is None:
+        tmd["labels"] = {}
+    labels = tmd["labels"]
+    for k in ("job-name", "batch.kubernetes.io/job-name"):
+        labels.setdefault(k, md.get("name", ""))
+    for k in ("controller-uid", "batch.kubernetes.io/controller-uid"):
+        labels.setdefault(k, md["uid"])
+    sel = job["spec"].get("selector")
+    if sel is None:
+        sel = job["spec"]["selector"] = {}
+    if sel.get("matchLabels") is None:
+        sel["matchLabels"] = {}
+    sel["matchLabels"].setdefault("batch.kubernetes.io/controller-uid", md["uid"])
+
+
 def new_uid(rng: random.Random) -> str:
     """A version-4 UUID drawn from the API server's seeded generator."""
     b = bytearray(rng.getrandbits(128).to_bytes(16, "big"))
@@ -183,6 +203,8 @@ class Registry:
             obj["status"] = {"phase": "Active"}
         elif resource == "services":
             obj["status"] = {"loadBalancer": {}}
+        elif resource == "jobs" and not (obj.get("spec") or {}).get("manualSelector"):
+            generate_job_selector(obj)
 
     def allocate_service(self, svc: dict, old: dict | None = None) -> list[errors.FieldError]:
         """Allocate spec.clusterIP(s) and NodePorts (alloc.go); returns field errors, changes nothing on error."""

@@ -15,13 +15,16 @@ import math
 
 from ..api import errors
 from ..api.objects import deepcopy, parse_rfc3339, rfc3339, selector_matches
-from .base import Controller, controller_ref, get_controller_of
+from .base import ORPHAN_POD_INDEX_KEY, Controller, controller_ref, get_controller_of
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
+REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
+MAX_REV_HISTORY_LENGTH_IN_CHARS = 2000
 DEFAULT_DEPLOYMENT_UNIQUE_LABEL_KEY = "pod-template-hash"
 ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+RS_CONTROLLER_UID_INDEX = "rsControllerUID"
 
 
 # -- deployment_util.go helpers ---------------------------------------------------------------------------------------
@@ -222,6 +225,70 @@ def deployment_progressing(d: dict, new_status: dict) -> bool:
             or new_status.get("availableReplicas", 0) > old.get("availableReplicas", 0))
 
 
+# annotationsToSkip: Deployment annotations that are not copied to its ReplicaSets
+ANNOTATIONS_TO_SKIP = {"kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
+                       REVISION_HISTORY_ANNOTATION, DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION,
+                       "deprecated.deployment.rollback.to"}
+
+
+def copy_deployment_annotations_to_replica_set(d: dict, rs: dict) -> bool:
+    """copyDeploymentAnnotationsToReplicaSet: e.g. kubernetes.io/change-cause, which ``rollout history`` shows."""
+    changed = False
+    ann = rs["metadata"].setdefault("annotations", {})
+    for k, v in (d["metadata"].get("annotations") or {}).items():
+        if k in ANNOTATIONS_TO_SKIP or ann.get(k) == v:
+            continue
+        ann[k] = v
+        changed = True
+    return changed
+
+
+def set_replicas_annotations(rs: dict, desired: int, max_replicas: int) -> bool:
+    ann = rs["metadata"].setdefault("annotations", {})
+    changed = False
+    for k, v in ((DESIRED_REPLICAS_ANNOTATION, str(desired)), (MAX_REPLICAS_ANNOTATION, str(max_replicas))):
+        if ann.get(k) != v:
+            ann[k] = v
+            changed = True
+    return changed
+
+
+def set_new_replica_set_annotations(d: dict, rs: dict, new_revision: str, exists: bool) -> bool:
+    """SetNewReplicaSetAnnotations: copy the Deployment's annotations, raise the revision to ``new_revision`` and,
+    when an old ReplicaSet becomes the new one again (a rollback), remember its old revisions in
+    deployment.kubernetes.io/revision-history."""
+    changed = copy_deployment_annotations_to_replica_set(d, rs)
+    ann = rs["metadata"].setdefault("annotations", {})
+    had = REVISION_ANNOTATION in ann
+    old_revision = ann.get(REVISION_ANNOTATION, "")
+    try:
+        old_int = int(old_revision) if old_revision else 0
+    except ValueError:
+        old_int = 0
+    new_int = int(new_revision)
+    if old_int < new_int:
+        ann[REVISION_ANNOTATION] = new_revision
+        changed = True
+    if had and old_int < new_int:
+        hist = ann.get(REVISION_HISTORY_ANNOTATION, "")
+        olds = hist.split(",")
+        if not olds[0]:
+            ann[REVISION_HISTORY_ANNOTATION] = old_revision
+        else:
+            total = len(hist) + len(old_revision) + 1
+            start = 0
+            while total > MAX_REV_HISTORY_LENGTH_IN_CHARS and start < len(olds):
+                total -= len(olds[start]) + 1
+                start += 1
+            if total <= MAX_REV_HISTORY_LENGTH_IN_CHARS:
+                ann[REVISION_HISTORY_ANNOTATION] = ",".join(olds[start:] + [old_revision])
+    if not exists:
+        replicas = d["spec"].get("replicas", 1)
+        if set_replicas_annotations(rs, replicas, replicas + max_surge(d)):
+            changed = True
+    return changed
+
+
 def _condition(status: dict, ctype: str) -> dict | None:
     for c in status.get("conditions") or ():
         if c.get("type") == ctype:
@@ -248,6 +315,9 @@ class DeploymentController(Controller):
         f = manager.factory
         self.d_informer = f.informer("deployments")
         self.rs_informer = f.informer("replicasets")
+        if RS_CONTROLLER_UID_INDEX not in self.rs_informer.indexers:
+            self.rs_informer.add_indexer(RS_CONTROLLER_UID_INDEX, lambda rs: [
+                (get_controller_of(rs) or {}).get("uid") or ORPHAN_POD_INDEX_KEY])
         self.pod_informer = f.informer("pods")
         self.d_informer.add_event_handler(self.enqueue, lambda o, n: self.enqueue(n), self.enqueue)
         self.rs_informer.add_event_handler(self._rs_event, lambda o, n: self._rs_event(n), self._rs_event)
@@ -281,8 +351,15 @@ class DeploymentController(Controller):
     def get_replica_sets_for_deployment(self, d: dict) -> list[dict]:
         """The ReplicaSets this Deployment controls, adopting matching orphans."""
         uid = d["metadata"]["uid"]
+        ns = d["metadata"]["namespace"]
+        # the ReplicaSets it controls plus the orphans of its namespace, in the namespace's listing order (a lookup
+        # shortcut through a controller-UID index: the same set a list of the namespace and a filter would give)
+        candidates = self.rs_informer.by_index(RS_CONTROLLER_UID_INDEX, uid) + [
+            rs for rs in self.rs_informer.by_index(RS_CONTROLLER_UID_INDEX, ORPHAN_POD_INDEX_KEY)
+            if rs["metadata"].get("namespace") == ns]
+        candidates.sort(key=lambda rs: f"{rs['metadata'].get('namespace', '')}/{rs['metadata']['name']}")
         out = []
-        for rs in self.rs_informer.list_namespace(d["metadata"]["namespace"]):
+        for rs in candidates:
             ref = get_controller_of(rs)
             if ref is not None:
                 if ref.get("uid") == uid:
@@ -327,10 +404,10 @@ class DeploymentController(Controller):
         max_old = max([revision(rs) for rs in old_rss] or [0])
         new_revision = str(max_old + 1)
         if existing is not None:
-            ann = existing["metadata"].get("annotations") or {}
-            if ann.get(REVISION_ANNOTATION) != new_revision and revision(existing) <= max_old:
-                new = deepcopy(existing)
-                new["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = new_revision
+            new = deepcopy(existing)
+            changed = set_new_replica_set_annotations(d, new, new_revision, True)
+            if changed or new["spec"].get("minReadySeconds", 0) != d["spec"].get("minReadySeconds", 0):
+                new["spec"]["minReadySeconds"] = d["spec"].get("minReadySeconds", 0)
                 existing = self.client.update("replicasets", new)
             return existing
         if not create:
@@ -344,12 +421,11 @@ class DeploymentController(Controller):
         rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
               "metadata": {"name": f"{d['metadata']['name']}-{h}", "namespace": d["metadata"]["namespace"],
                            "labels": dict(template["metadata"]["labels"]),
-                           "annotations": {DESIRED_REPLICAS_ANNOTATION: str(d["spec"].get("replicas", 1)),
-                                           MAX_REPLICAS_ANNOTATION: str(d["spec"].get("replicas", 1) + max_surge(d)),
-                                           REVISION_ANNOTATION: new_revision},
+                           "annotations": {},
                            "ownerReferences": [controller_ref(d)]},
               "spec": {"replicas": 0, "minReadySeconds": d["spec"].get("minReadySeconds", 0),
                        "selector": selector, "template": template}}
+        set_new_replica_set_annotations(d, rs, new_revision, False)
         all_rss = list(old_rss)
         rs["spec"]["replicas"] = new_rs_new_replicas(d, all_rss, rs)
         try:
@@ -382,6 +458,7 @@ class DeploymentController(Controller):
         if d["metadata"].get("deletionTimestamp"):
             self.sync_status_only(d, rss)
             return
+        d = self.check_paused_conditions(d)
         if d["spec"].get("paused"):
             self.sync(d, rss)
             return
@@ -392,6 +469,28 @@ class DeploymentController(Controller):
             self.rollout_rolling(d, rss)
         else:
             self.rollout_recreate(d, rss)
+
+    def check_paused_conditions(self, d: dict) -> dict:
+        """checkPausedConditions: Progressing becomes Unknown (DeploymentPaused / DeploymentResumed)."""
+        if d["spec"].get("progressDeadlineSeconds") is None:
+            return d
+        cond = _condition(d.get("status") or {}, "Progressing")
+        if cond is not None and cond.get("reason") == "ProgressDeadlineExceeded":
+            return d
+        paused_exists = cond is not None and cond.get("reason") == "DeploymentPaused"
+        if d["spec"].get("paused") and not paused_exists:
+            reason, msg = "DeploymentPaused", "Deployment is paused"
+        elif not d["spec"].get("paused") and paused_exists:
+            reason, msg = "DeploymentResumed", "Deployment is resumed"
+        else:
+            return d
+        new = dict(d)
+        new["metadata"] = dict(d["metadata"])
+        new["status"] = deepcopy(d.get("status") or {})
+        now = rfc3339(self.loop.now)
+        _set_condition(new["status"], {"type": "Progressing", "status": "Unknown", "lastUpdateTime": now,
+                                       "lastTransitionTime": now, "reason": reason, "message": msg})
+        return self.client.update_status("deployments", new)
 
     def is_scaling_event(self, d: dict, rss: list) -> bool:
         new_rs, old_rss = self.get_all_replica_sets_and_sync_revision(d, rss, False)
@@ -404,6 +503,8 @@ class DeploymentController(Controller):
     def sync(self, d: dict, rss: list) -> None:
         new_rs, old_rss = self.get_all_replica_sets_and_sync_revision(d, rss, False)
         self.scale(d, new_rs, old_rss)
+        if d["spec"].get("paused"):
+            self.cleanup_deployment(old_rss, d)
         self.sync_deployment_status(d, [rs for rs in old_rss + [new_rs] if rs is not None], new_rs)
 
     def sync_status_only(self, d: dict, rss: list) -> None:

@@ -14,20 +14,24 @@ from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
 from .clusterroleaggregation import ClusterRoleAggregationController
+from .cronjob import CronJobController
+from .daemonset import DaemonSetsController
 from .deployment import DeploymentController
 from .disruption import DisruptionController
 from .endpointslice import EndpointsController, EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .job import JobController
 from .namespace import NamespaceController
-from .nodelifecycle import NodeLifecycleController
-from .podgc import PodGCController
 from .nodeipam import NodeIpamController
+from .nodelifecycle import NodeLifecycleController
 from .persistentvolume import PersistentVolumeController
 from .podautoscaler import HorizontalPodAutoscalerController
+from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .resourcequota import ResourceQuotaController
 from .serviceaccount import RootCACertPublisher, ServiceAccountsController
 from .tainteviction import TaintEvictionController
+from .ttlafterfinished import TTLAfterFinishedController
 
 NAME = "kube-controller-manager"
 
@@ -38,6 +42,10 @@ CONTROLLERS = [
     ("nodeipam", NodeIpamController, "node-controller"),
     ("deployment", DeploymentController, "deployment-controller"),
     ("replicaset", ReplicaSetController, "replicaset-controller"),
+    ("daemonset", DaemonSetsController, "daemon-set-controller"),
+    ("job", JobController, "job-controller"),
+    ("cronjob", CronJobController, "cronjob-controller"),
+    ("ttl-after-finished", TTLAfterFinishedController, "ttl-after-finished-controller"),
     ("endpointslice", EndpointSliceController, "endpointslice-controller"),
     ("endpoints", EndpointsController, "endpoint-controller"),
     ("garbagecollector", GarbageCollector, "generic-garbage-collector"),

@@ -179,6 +179,9 @@ class ReplicaSetController(Controller):
     def update_pod(self, old: dict, new: dict) -> None:
         if new["metadata"].get("resourceVersion") == old["metadata"].get("resourceVersion"):
             return
+        if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
+            self.delete_pod(new)  # a graceful deletion has begun: count it as observed now, as upstream
+            return
         key = self._resolve(new)
         if key is not None:
             self.queue.add(key)
@@ -294,15 +297,23 @@ class ReplicaSetController(Controller):
 
     def update_status(self, rs: dict, filtered: list[dict]) -> None:
         """calculateStatus + updateReplicaSetStatus."""
-        tmpl_labels = rs["spec"]["template"].get("metadata", {}).get("labels") or {}
+        tmpl_labels = (rs["spec"]["template"].get("metadata", {}).get("labels") or {}).items()
         mrs = rs["spec"].get("minReadySeconds", 0)
+        now = self.loop.now
+        labeled = ready = available = 0
+        for p in filtered:  # one pass over the pods (this runs on every sync)
+            labels = p["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in tmpl_labels):
+                labeled += 1
+            if is_pod_ready(p):
+                ready += 1
+                if mrs == 0 or is_pod_available(p, mrs, now):
+                    available += 1
         status = {
             "replicas": len(filtered),
-            "fullyLabeledReplicas": sum(1 for p in filtered
-                                        if all((p["metadata"].get("labels") or {}).get(k) == v
-                                               for k, v in tmpl_labels.items())),
-            "readyReplicas": sum(1 for p in filtered if is_pod_ready(p)),
-            "availableReplicas": sum(1 for p in filtered if is_pod_available(p, mrs, self.loop.now)),
+            "fullyLabeledReplicas": labeled,
+            "readyReplicas": ready,
+            "availableReplicas": available,
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
         old = rs.get("status") or {}

@@ -14,6 +14,7 @@ Colours come from :mod:`k8slab.viz.style` and mean the same thing in every noteb
 
 from . import style
 from .architecture import ArchitectureView, architecture, last_step_events, touched
+from .controllers import job_figure, node_timeline, rollout_figure, watch_rollout
 from .network import path_table, pod_network, route_table
 from .node import cri_calls, hpa_plot, node_resources, node_view, pod_timeline, sample_node_usage
 from .pipeline import pipeline, pipeline_stages, pipeline_table, stop_reason
@@ -23,4 +24,5 @@ from .tables import describe, events_table, journey, step_table
 __all__ = ["style", "architecture", "ArchitectureView", "last_step_events", "touched", "events_table",
            "step_table", "journey", "describe", "pipeline", "pipeline_stages", "pipeline_table", "stop_reason",
            "pod_network", "path_table", "route_table", "raft_graph", "raft_table", "raft_timeline",
-           "node_view", "cri_calls", "pod_timeline", "sample_node_usage", "node_resources", "hpa_plot"]
+           "node_view", "cri_calls", "pod_timeline", "sample_node_usage", "node_resources", "hpa_plot",
+           "watch_rollout", "rollout_figure", "job_figure", "node_timeline"]
