@@ -58,15 +58,26 @@ def container_stats(kubelet) -> list[dict]:
 
 def node_usage(kubelet) -> dict:
     """The node's usage now: pods plus the system daemons (cpu_ms cumulative since the kubelet started)."""
-    rows = container_stats(kubelet)
+    rt = kubelet.runtime
+    containers = rt.containers
+    stats_of = rt.running_container_stats
     up = kubelet.loop.now - (kubelet.started_at or 0)
     seen = kubelet.cpu_seen  # container id -> CPU ms last measured: exited containers keep counting
-    for r in rows:
-        seen[r["id"]] = r["cpu_ms"]
+    milli_total = mem_total = n = 0
+    for w in kubelet.workers.values():
+        for r in w.containers:
+            cid = r.container_id
+            c = containers.get(cid) if cid else None
+            if c is None or c.state != "CONTAINER_RUNNING":
+                continue
+            milli, mem, seen[cid] = stats_of(c)
+            milli_total += milli
+            mem_total += mem
+            n += 1
     return {"cpu_ms": sum(seen.values()) + SYSTEM_CPU_MILLI * up // 1000,
-            "milli_cpu": sum(r["milli_cpu"] for r in rows) + SYSTEM_CPU_MILLI,
-            "memory": sum(r["memory"] for r in rows) + SYSTEM_MEMORY_BYTES,
-            "containers": len(rows)}
+            "milli_cpu": milli_total + SYSTEM_CPU_MILLI,
+            "memory": mem_total + SYSTEM_MEMORY_BYTES,
+            "containers": n}
 
 
 def _seconds(ms: int) -> str:
