@@ -542,6 +542,7 @@ class Cluster:
 
         self.csi_provisioners = getattr(self, "csi_provisioners", {})
         if driver not in self.csi_provisioners:
+            self._record("install_csi_driver", driver)
             for obj in rbac_manifests():
                 try:
                     self.admin.create(resources.lookup(obj["kind"]).resource, obj)

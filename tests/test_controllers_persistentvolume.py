@@ -260,3 +260,15 @@ spec: {capacity: {storage: 500Mi}, accessModes: [ReadWriteOnce], csi: {driver: h
     assert vol["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
     assert "pv.kubernetes.io/bound-by-controller" not in (vol["metadata"].get("annotations") or {})
     assert claim["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] == "yes"
+
+
+def test_replay_reinstalls_the_csi_driver():
+    c = Cluster(nodes=1, seed=0)
+    c.install_csi_driver()
+    c.apply(SC.format(mode="Immediate"))
+    c.apply(claim_yaml("data", "1Gi", "csi-hostpath"))
+    c.settle()
+    r = c.replay()
+    assert r.admin.get("persistentvolumeclaims", "data", "default")["spec"]["volumeName"] == \
+        c.admin.get("persistentvolumeclaims", "data", "default")["spec"]["volumeName"]
+    assert [(e.kind, e.ref) for e in r.trace] == [(e.kind, e.ref) for e in c.trace]
