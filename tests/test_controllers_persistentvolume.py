@@ -1,5 +1,7 @@
 """The PV controller (persistentvolume-binder) and a CSI driver's external-provisioner, through the cluster."""
 
+import json
+
 from k8slab import Cluster
 from k8slab.controllers.persistentvolume import find_best_match_for_claim, find_matching_volume
 
@@ -101,6 +103,11 @@ spec:
 """
 
 
+def stored(c, name):
+    """The PersistentVolume as etcd holds it (what the API server wrote, not a cached object)."""
+    return json.loads(c.etcd.get(f"/registry/persistentvolumes/{name}").value)
+
+
 def events(c, name):
     return [(e["reason"], e["message"]) for e in c.admin.list("events", "default")["items"]
             if e["involvedObject"].get("name") == name]
@@ -121,6 +128,7 @@ def test_static_binding_both_sides_then_pod_mounts_through_csi():
     assert anns["pv.kubernetes.io/bind-completed"] == "yes" and anns["pv.kubernetes.io/bound-by-controller"] == "yes"
     assert vol["status"]["phase"] == "Bound"
     assert vol["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
+    assert stored(c, "pv-small")["spec"]["claimRef"] == vol["spec"]["claimRef"]
     assert vol["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] == "yes"
     assert c.admin.get("persistentvolumes", "pv-big")["status"]["phase"] == "Available"
     pod = c.admin.get("pods", "db", "default")
@@ -272,3 +280,49 @@ def test_replay_reinstalls_the_csi_driver():
     assert r.admin.get("persistentvolumeclaims", "data", "default")["spec"]["volumeName"] == \
         c.admin.get("persistentvolumeclaims", "data", "default")["spec"]["volumeName"]
     assert [(e.kind, e.ref) for e in r.trace] == [(e.kind, e.ref) for e in c.trace]
+
+
+def test_wait_for_first_consumer_binds_a_local_volume_of_the_chosen_node():
+    c = Cluster(nodes=1, seed=0)
+    c.apply("""
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local-storage}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: local-elsewhere}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local-storage
+  csi: {driver: hostpath.csi.k8s.io, volumeHandle: l0}
+  nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [
+    {key: kubernetes.io/hostname, operator: In, values: [node-9]}]}]}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: local-node-1}
+spec:
+  capacity: {storage: 5Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local-storage
+  csi: {driver: hostpath.csi.k8s.io, volumeHandle: l1}
+  nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [
+    {key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]}}
+""")
+    c.apply(claim_yaml("data", "1Gi", "local-storage"))
+    c.settle()
+    c.run(seconds=15)
+    assert c.admin.get("persistentvolumeclaims", "data", "default")["status"]["phase"] == "Pending"
+    c.apply(pod_yaml("db", "data"))
+    c.settle()
+    claim = c.admin.get("persistentvolumeclaims", "data", "default")
+    assert claim["spec"]["volumeName"] == "local-node-1" and claim["status"]["phase"] == "Bound"
+    assert stored(c, "local-node-1")["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
+    assert stored(c, "local-node-1")["status"]["phase"] == "Bound"
+    assert "volume.kubernetes.io/selected-node" not in claim["metadata"]["annotations"]
+    c.run(seconds=5)
+    assert c.admin.get("pods", "db", "default")["status"]["phase"] == "Running"

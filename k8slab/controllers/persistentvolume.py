@@ -87,11 +87,22 @@ def _storage(obj_spec_field: dict | None) -> int | float:
     return parse_quantity(q) if q is not None else 0
 
 
+def check_node_affinity(volume: dict, node: dict) -> bool:
+    """CheckNodeAffinity: the volume's required node selector terms (ORed) match the node; none means any."""
+    from .daemonset import node_selector_term_matches
+
+    terms = (((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms")
+    if terms is None:
+        return True
+    return any(node_selector_term_matches(t, node) for t in terms)
+
+
 def find_matching_volume(claim: dict, volumes: list[dict], delay_binding: bool = False,
-                         excluded_volumes: dict | None = None) -> dict | None:
-    """FindMatchingVolume (the PV controller's path, node == nil): the volume pre-bound to the claim if it is big
-    enough, else the smallest Available, unclaimed volume of the claim's class, volumeMode and selector whose
-    capacity covers the request. With ``delay_binding`` only pre-bound volumes are returned."""
+                         excluded_volumes: dict | None = None, node: dict | None = None) -> dict | None:
+    """FindMatchingVolume: the volume pre-bound to the claim if it is big enough, else the smallest Available,
+    unclaimed volume of the claim's class, volumeMode and selector whose capacity covers the request. In the PV
+    controller's path (no ``node``) with ``delay_binding`` only pre-bound volumes are returned; in the
+    scheduler's path the volume's node affinity must match ``node`` and its access modes the claim's."""
     spec = claim.get("spec") or {}
     requested = _storage((spec.get("resources") or {}).get("requests"))
     requested_class = get_persistent_volume_claim_class(claim)
@@ -106,11 +117,12 @@ def find_matching_volume(claim: dict, volumes: list[dict], delay_binding: bool =
             continue
         if volume["metadata"].get("deletionTimestamp"):
             continue
+        node_affinity_valid = node is None or check_node_affinity(volume, node)
         if is_volume_bound_to_claim(volume, claim):
             if qty < requested:
                 continue
-            return volume
-        if delay_binding:
+            return volume if node_affinity_valid else None
+        if node is None and delay_binding:
             continue
         if (volume.get("status") or {}).get("phase") != "Available":
             continue
@@ -119,6 +131,10 @@ def find_matching_volume(claim: dict, volumes: list[dict], delay_binding: bool =
         if selector is not None and not selector_matches(selector, volume["metadata"].get("labels") or {}):
             continue
         if get_persistent_volume_class(volume) != requested_class:
+            continue
+        if not node_affinity_valid:
+            continue
+        if node is not None and not check_access_modes(claim, volume):
             continue
         if qty >= requested and (smallest is None or smallest_qty > qty):
             smallest, smallest_qty = volume, qty
@@ -253,7 +269,7 @@ class PersistentVolumeController(Controller):
                                          "set")
                 self.update_claim_status(claim, "Pending", None)
                 return
-            self.bind(volume, claim)
+            self.bind(deepcopy(volume), claim)
             return
         # the user asked for a particular volume
         volume = self.volumes.get(spec["volumeName"])
@@ -477,13 +493,15 @@ class PersistentVolumeController(Controller):
 
 
 def volume_binding_pre_bind(client, pod: dict, node_name: str) -> list[str]:
-    """The scheduler side of WaitForFirstConsumer (pkg/scheduler/framework/plugins/volumebinding, PreBind ->
-    BindPodVolumes): each unbound claim of the pod whose class delays binding gets the
-    ``volume.kubernetes.io/selected-node`` annotation, which lets the PV controller and the external-provisioner
-    go ahead on that node. Returns the claims it annotated. Upstream PreBind also waits until the claims are
-    bound before the pod is bound; here the kubelet's mount retry covers that wait."""
+    """The scheduler side of WaitForFirstConsumer (pkg/scheduler/framework/plugins/volumebinding, FindPodVolumes
+    and PreBind -> BindPodVolumes): for each unbound claim of the pod whose class delays binding, an existing
+    volume that fits the claim and the chosen node is pre-bound to it (``spec.claimRef``, which the PV controller
+    then completes); otherwise the claim gets the ``volume.kubernetes.io/selected-node`` annotation, which lets
+    the external-provisioner create a volume for that node. Returns the claims it handled. Upstream PreBind also
+    waits until the claims are bound before the pod is bound; here the kubelet's mount retry covers that wait."""
     ns = pod["metadata"].get("namespace", "default")
     done = []
+    node = None
     for vol in (pod.get("spec") or {}).get("volumes") or []:
         name = (vol.get("persistentVolumeClaim") or {}).get("claimName")
         if not name:
@@ -503,6 +521,19 @@ def volume_binding_pre_bind(client, pod: dict, node_name: str) -> list[str]:
         except errors.StatusError:
             continue
         if sc.get("volumeBindingMode") != VOLUME_BINDING_WAIT:
+            continue
+        if node is None:
+            node = client.get("nodes", node_name)
+        volumes = client.list("persistentvolumes")["items"]
+        match = find_matching_volume(claim, sorted(volumes, key=lambda v: v["metadata"]["name"]), True,
+                                     node=node)
+        if match is not None:
+            # bindAPIUpdate: GetBindVolumeToClaim, then the PV controller finishes the binding
+            match = deepcopy(match)
+            match["spec"]["claimRef"] = claim_ref(claim)
+            match["metadata"].setdefault("annotations", {})[ANN_BOUND_BY_CONTROLLER] = ANN_YES
+            client.update("persistentvolumes", match)
+            done.append(name)
             continue
         client.patch("persistentvolumeclaims", name, {"metadata": {"annotations": {ANN_SELECTED_NODE: node_name}}},
                      ns)
