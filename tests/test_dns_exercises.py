@@ -58,6 +58,8 @@ def test_08_3_route(c):
     assert not r.correct and "db runs on node-2" in r.message
     r = check("08.3", "default via 192.168.0.1 dev eth0", c)
     assert not r.correct and "default route" in r.message
+    r = check("08.3", want.replace(" onlink", ""), c)
+    assert not r.correct and "right destination" in r.message
 
 
 def test_08_4_port(c):
