@@ -61,38 +61,85 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
                           ) -> tuple[int, list[int]]:
     """``select_host`` on totals alone: returns (position of the chosen node, positions of the top ``count``
     nodes, chosen first). The heap is Go's container/heap with ``Less = a > b``, as in select_host, so nodes come
-    off in the same order and ``rng`` is drawn from exactly as often; only the comparisons of totals matter."""
+    off in the same order and ``rng`` is drawn from exactly as often (once per extra node tied at the top).
+
+    Nodes tied at the top leave the heap in an order that depends only on which positions hold a top score, not
+    on how the lower scores compare (a lower element sinks towards a top child, the left one when both are), so
+    when at least ``count`` nodes tie the heap is run on that one bit per node, and only until the chosen node
+    is out."""
     n = len(totals)
     if n == 0:
         raise ValueError("empty priorityList")
-    first = totals[0]
-    if totals.count(first) == n:
-        # every node tied: the heap never moves anything; pops come out 0, n-1, n-2, ..., 1
-        order = None
-        k = n
-    else:
-        order = _heap_order(totals, count)
-        top = totals[order[0]]
-        k = 0
-        for p in order:
-            if totals[p] != top:
-                break
-            k += 1
+    top = max(totals)
+    k = totals.count(top)
     selected = 0
-    randrange = rng.randrange
+    below = rng._randbelow  # what randrange(c) calls for c > 0
     for c in range(2, k + 1):
-        if randrange(c) == 0:
+        if below(c) == 0:
             selected = c - 1
-    if order is None:
-        def at(i: int) -> int:
-            return 0 if i == 0 else n - i
-        positions = [at(i) for i in range(min(n, max(count, selected + 1)))]
+    need = max(count, selected + 1)
+    if k == n:
+        # every node tied: the heap never moves anything; pops come out 0, n-1, n-2, ..., 1
+        positions = [0] + list(range(n - 1, n - min(n, need), -1))
+    elif k >= count:
+        positions = _tied_pop_order([t == top for t in totals], need)
     else:
-        positions = order
-    head = positions[:max(count, selected + 1)]
+        positions = _heap_order(totals, count)
+    head = positions[:need]
     if selected != 0:
         head[0], head[selected] = head[selected], head[0]
     return head[0], head[:count]
+
+
+def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
+    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node."""
+    n = len(is_top)
+    h = list(range(n))
+    key = list(is_top)
+    for i in range(n // 2 - 1, -1, -1):
+        if key[i]:
+            continue
+        x, j = h[i], i
+        while True:
+            c = 2 * j + 1
+            if c >= n:
+                break
+            if not key[c]:
+                c += 1
+                if c >= n or not key[c]:
+                    break
+            h[j] = h[c]
+            key[j] = True
+            j = c
+        h[j] = x
+        key[j] = False
+    out = []
+    size = n
+    while len(out) < need:
+        out.append(h[0])
+        size -= 1
+        if size == 0:
+            break
+        x = h[size]
+        if key[size]:
+            h[0] = x
+            key[0] = True
+            continue
+        j = 0
+        while True:
+            c = 2 * j + 1
+            if c >= size:
+                break
+            if not key[c]:
+                c += 1
+                if c >= size or not key[c]:
+                    break
+            h[j] = h[c]
+            key[j] = True
+            j = c
+        h[j] = x
+        key[j] = False
+    return out
 
 
 def _heap_order(totals: list[int], count: int) -> list[int]:
