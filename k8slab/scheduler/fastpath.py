@@ -224,10 +224,12 @@ class NodeArrays:
             for key in self.dirty:
                 i = by_id.get(key)
                 if i is not None:
+                    self.affinity_total -= int(self.affinity_pods[i])
+                    self.anti_affinity_total -= int(self.anti_affinity_pods[i])
                     self._read(i, infos[i])
+                    self.affinity_total += int(self.affinity_pods[i])
+                    self.anti_affinity_total += int(self.anti_affinity_pods[i])
             self.dirty.clear()
-            self.affinity_total = int(self.affinity_pods.sum())
-            self.anti_affinity_total = int(self.anti_affinity_pods.sum())
 
     def _rebuild(self, infos: list[NodeInfo]) -> None:
         np = _np()
