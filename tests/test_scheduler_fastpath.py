@@ -245,3 +245,19 @@ def test_scheduler_places_pods_the_same_with_and_without_fast_path():
     fast, slow = run(True), run(False)
     assert sum(1 for v in fast[0].values() if v) > 60
     assert fast == slow
+
+
+def test_select_host_positions_with_a_random_subclass():
+    class OwnRandom(random.Random):  # overrides random(): randrange then avoids getrandbits
+        def random(self):
+            return super().random()
+
+    for case in range(50):
+        totals = [case % 3] * 40 + [3] * (case + 3)
+        random.Random(case).shuffle(totals)
+        scores = [NodePluginScores(f"n{i}", [], t) for i, t in enumerate(totals)]
+        r1, r2 = OwnRandom(case), OwnRandom(case)
+        host, top = select_host(scores, 3, r1)
+        pos, top_pos = select_host_positions(totals, r2)
+        assert (f"n{pos}", [f"n{p}" for p in top_pos]) == (host, [ns.name for ns in top])
+        assert r1.getstate() == r2.getstate()

@@ -27,6 +27,7 @@ scores, chosen node, start index, top nodes and RNG state.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from k8slab.scheduler.algorithm import (
@@ -45,6 +46,9 @@ _SKIPPABLE = ("NodeAffinity", "NodePorts", "PodTopologySpread", "InterPodAffinit
 """Plugins the fast path takes only when their PreFilter (and PreScore) say Skip."""
 _SCORES = ("TaintToleration", "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality")
 """Score plugins computed over the arrays."""
+
+
+_RANDBELOW_WITH_GETRANDBITS = getattr(random.Random, "_randbelow_with_getrandbits", None)
 
 
 def _np():
@@ -73,10 +77,21 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
     top = max(totals)
     k = totals.count(top)
     selected = 0
-    below = rng._randbelow  # what randrange(c) calls for c > 0
-    for c in range(2, k + 1):
-        if below(c) == 0:
-            selected = c - 1
+    if getattr(type(rng), "_randbelow", None) is _RANDBELOW_WITH_GETRANDBITS:
+        # randrange(c) for c > 0 is _randbelow_with_getrandbits(c): draw bit_length(c) bits until below c
+        getrandbits = rng.getrandbits
+        for c in range(2, k + 1):
+            bits = c.bit_length()
+            r = getrandbits(bits)
+            while r >= c:
+                r = getrandbits(bits)
+            if r == 0:
+                selected = c - 1
+    else:
+        below = rng._randbelow  # what randrange(c) calls for c > 0
+        for c in range(2, k + 1):
+            if below(c) == 0:
+                selected = c - 1
     need = max(count, selected + 1)
     if k == n:
         # every node tied: the heap never moves anything; pops come out 0, n-1, n-2, ..., 1
