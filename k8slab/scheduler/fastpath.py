@@ -253,8 +253,9 @@ class NodeArrays:
         self.names = [ni.name for ni in infos]
         self.index = {name: i for i, name in enumerate(self.names)}
         self._by_id = {id(ni): i for i, ni in enumerate(infos)}
-        for col in self._INT_COLUMNS:
-            setattr(self, col, np.zeros(n, dtype=np.int64))
+        self.data = np.zeros((len(self._INT_COLUMNS), n), dtype=np.int64)
+        for k, col in enumerate(self._INT_COLUMNS):
+            setattr(self, col, self.data[k])
         self.taint_sets, self.taint_ids, self.taint_lists = [], {}, []
         for i, ni in enumerate(infos):
             self._read(i, ni)
@@ -265,31 +266,21 @@ class NodeArrays:
 
     def _read(self, i: int, ni: NodeInfo) -> None:
         a, r, z = ni.allocatable, ni.requested, ni.non_zero_requested
-        self.alloc_cpu[i] = a.milli_cpu
-        self.alloc_mem[i] = a.memory
-        self.alloc_eph[i] = a.ephemeral_storage
-        self.alloc_pods[i] = a.allowed_pod_number
-        self.req_cpu[i] = r.milli_cpu
-        self.req_mem[i] = r.memory
-        self.req_eph[i] = r.ephemeral_storage
-        self.nz_cpu[i] = z.milli_cpu
-        self.nz_mem[i] = z.memory
-        self.num_pods[i] = len(ni.pods)
         node = ni.node
         spec = (node or {}).get("spec") or {}
-        self.unschedulable[i] = 2 if node is None else (1 if spec.get("unschedulable") else 0)
-        taints = spec.get("taints") or []
-        key = _taint_key(taints)
+        taints = spec.get("taints")
+        key = _taint_key(taints) if taints else ()
         tid = self.taint_ids.get(key)
         if tid is None:
             tid = self.taint_ids[key] = len(self.taint_sets)
             self.taint_sets.append(key)
-            self.taint_lists.append(list(taints))
-        self.taints[i] = tid
-        self.images[i] = len(ni.image_states)
-        self.affinity_pods[i] = len(ni.pods_with_affinity)
-        self.anti_affinity_pods[i] = len(ni.pods_with_required_anti_affinity)
-        self.scalar_alloc[i] = len(a.scalar_resources)
+            self.taint_lists.append(list(taints or ()))
+        # one column write, in the order of _INT_COLUMNS
+        self.data[:, i] = (a.milli_cpu, a.memory, a.ephemeral_storage, a.allowed_pod_number,
+                           r.milli_cpu, r.memory, r.ephemeral_storage, z.milli_cpu, z.memory, len(ni.pods),
+                           2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
+                           len(ni.image_states), len(ni.pods_with_affinity),
+                           len(ni.pods_with_required_anti_affinity), len(a.scalar_resources))
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,14 +390,16 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     # fail; the real plugins then run on those few nodes only, for their exact statuses.
     num_to_find = num_feasible_nodes_to_find(fw.percentage_of_nodes_to_score, n, global_percentage)
     start = next_start_index % n
-    rejects = _rejects(np, fw, state, pod, arrays, active_filters)
+    idx = _rotation(np, start, num_to_find, n)
+    rejects = _rejects(np, fw, state, pod, arrays, active_filters, idx)
     if rejects is False:
         return None
-    idx = _rotation(np, start, num_to_find, n)
     rejected = None
-    if rejects is not None and rejects[idx].any():
+    if rejects is not None:
         idx = _rotation(np, start, n, n)
-        rejected = rejects[idx]
+        rejected = _rejects(np, fw, state, pod, arrays, active_filters, idx)
+        if rejected is False or rejected is None:
+            return None
         ok_pos = np.flatnonzero(~rejected)
         cut = int(ok_pos[num_to_find - 1]) + 1 if len(ok_pos) >= num_to_find else n
         idx, rejected = idx[:cut], rejected[:cut]
@@ -508,8 +501,7 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     host = node_names[idx_list[chosen_pos]]
     result.suggested_host = host
     payload = _Payload(idx_list, active_filters, active_scores, weights,
-                       [raw[p].tolist() for p in active_scores], [normalized[p].tolist() for p in active_scores],
-                       totals, host, statuses)
+                       [raw[p] for p in active_scores], [normalized[p] for p in active_scores], totals, host, statuses)
     result.__dict__["_fill"] = payload.fill
     result.top_nodes = [payload.node_plugin_scores(node_names[idx_list[p]], p) for p in top_pos]
     return result
@@ -522,19 +514,19 @@ def _rotation(np, start: int, count: int, n: int):
     return idx
 
 
-def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays, active_filters: list[str]):
-    """A boolean column: the node fails one of the Filter plugins (None: no node fails; False: the arrays do not
+def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays, active_filters: list[str], idx):
+    """Whether each node of ``idx`` fails one of the Filter plugins (None: none fails; False: the arrays do not
     cover this pod)."""
     spec = pod.get("spec") or {}
     out = None
     tolerations = spec.get("tolerations") or []
-    if "NodeUnschedulable" in active_filters and arrays.unschedulable.any():
-        if (arrays.unschedulable == 2).any():
+    if "NodeUnschedulable" in active_filters and arrays.unschedulable[idx].any():
+        if (arrays.unschedulable[idx] == 2).any():
             return False
         from k8slab.scheduler.plugins.tainttoleration import tolerations_tolerate_taint
         if not tolerations_tolerate_taint(tolerations, {"key": TAINT_NODE_UNSCHEDULABLE,
                                                         "effect": TAINT_EFFECT_NO_SCHEDULE}):
-            out = arrays.unschedulable != 0
+            out = arrays.unschedulable[idx] != 0
     if "TaintToleration" in active_filters and any(arrays.taint_sets):
         from k8slab.scheduler.plugins.tainttoleration import (
             do_not_schedule_taints_filter, find_matching_untolerated_taint,
@@ -542,20 +534,20 @@ def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays
         bad = [find_matching_untolerated_taint(lst, tolerations, do_not_schedule_taints_filter) is not None
                for lst in arrays.taint_lists]
         if any(bad):
-            col = np.asarray(bad)[arrays.taints]
+            col = np.asarray(bad)[arrays.taints[idx]]
             out = col if out is None else out | col
     if "NodeResourcesFit" in active_filters:
         from k8slab.scheduler.plugins.noderesources import PRE_FILTER_STATE_KEY
         req = state.read(PRE_FILTER_STATE_KEY)
         if req.scalar_resources:
             return False
-        ok = arrays.num_pods + 1 <= arrays.alloc_pods
+        ok = arrays.num_pods[idx] + 1 <= arrays.alloc_pods[idx]
         if req.milli_cpu > 0:
-            ok &= req.milli_cpu <= arrays.alloc_cpu - arrays.req_cpu
+            ok &= req.milli_cpu <= arrays.alloc_cpu[idx] - arrays.req_cpu[idx]
         if req.memory > 0:
-            ok &= req.memory <= arrays.alloc_mem - arrays.req_mem
+            ok &= req.memory <= arrays.alloc_mem[idx] - arrays.req_mem[idx]
         if req.ephemeral_storage > 0:
-            ok &= req.ephemeral_storage <= arrays.alloc_eph - arrays.req_eph
+            ok &= req.ephemeral_storage <= arrays.alloc_eph[idx] - arrays.req_eph[idx]
         out = ~ok if out is None else out | ~ok
     if out is not None and not out.any():
         return None
@@ -580,6 +572,9 @@ class _Payload:
         self.pos = idx_list
 
     def node_plugin_scores(self, name: str, p: int) -> NodePluginScores:
+        if self.raw and not isinstance(self.raw[0], list):
+            self.raw = [a.tolist() for a in self.raw]
+            self.normalized = [a.tolist() for a in self.normalized]
         return NodePluginScores(name, [PluginScore(s, self.normalized[k][p] * w, self.raw[k][p],
                                                    self.normalized[k][p], w)
                                        for k, (s, w) in enumerate(zip(self.scores, self.weights))], self.totals[p])
