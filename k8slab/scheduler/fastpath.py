@@ -497,13 +497,19 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     result.evaluated_nodes = evaluated
     result.scored = True
     result.skipped_score_plugins = set(skip_score)
-    idx_list = idx.tolist()
-    host = node_names[idx_list[chosen_pos]]
+    host = node_names[int(idx[chosen_pos])]
     result.suggested_host = host
-    payload = _Payload(idx_list, active_filters, active_scores, weights,
-                       [raw[p] for p in active_scores], [normalized[p] for p in active_scores], totals, host, statuses)
+    # kept with the result for explain(): compact columns (scores are 0..100, raw counts small)
+    compact = {}
+    for p in active_scores:
+        for a in (raw[p], normalized[p]):
+            if id(a) not in compact:
+                compact[id(a)] = a.astype(np.int16)
+    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights,
+                       [compact[id(raw[p])] for p in active_scores], [compact[id(normalized[p])] for p in active_scores],
+                       total.astype(np.int32), host, statuses)
     result.__dict__["_fill"] = payload.fill
-    result.top_nodes = [payload.node_plugin_scores(node_names[idx_list[p]], p) for p in top_pos]
+    result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
     return result
 
 
@@ -559,9 +565,8 @@ class _Payload:
 
     __slots__ = ("pos", "filters", "scores", "weights", "raw", "normalized", "totals", "host", "rejected")
 
-    def __init__(self, idx_list, filters, scores, weights, raw, normalized, totals, host, rejected) -> None:
+    def __init__(self, pos, filters, scores, weights, raw, normalized, totals, host, rejected) -> None:
         self.rejected = rejected
-        self.pos = None
         self.filters = filters
         self.scores = scores
         self.weights = weights
@@ -569,21 +574,20 @@ class _Payload:
         self.normalized = normalized
         self.totals = totals
         self.host = host
-        self.pos = idx_list
+        self.pos = pos
 
     def node_plugin_scores(self, name: str, p: int) -> NodePluginScores:
-        if self.raw and not isinstance(self.raw[0], list):
-            self.raw = [a.tolist() for a in self.raw]
-            self.normalized = [a.tolist() for a in self.normalized]
-        return NodePluginScores(name, [PluginScore(s, self.normalized[k][p] * w, self.raw[k][p],
-                                                   self.normalized[k][p], w)
-                                       for k, (s, w) in enumerate(zip(self.scores, self.weights))], self.totals[p])
+        scores = []
+        for k, (s, w) in enumerate(zip(self.scores, self.weights)):
+            norm = int(self.normalized[k][p])
+            scores.append(PluginScore(s, norm * w, int(self.raw[k][p]), norm, w))
+        return NodePluginScores(name, scores, int(self.totals[p]))
 
     def fill(self, result: ScheduleResult, rec: NodeRecord) -> None:
         positions = result.__dict__.get("_positions")
         if positions is None:
             names = result.node_names
-            positions = result.__dict__["_positions"] = {names[i]: p for p, i in enumerate(self.pos)}
+            positions = result.__dict__["_positions"] = {names[i]: p for p, i in enumerate(self.pos.tolist())}
         p = positions.get(rec.name)
         if p is None:
             rejected = self.rejected.get(rec.name)
