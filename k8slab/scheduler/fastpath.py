@@ -13,9 +13,10 @@ verdicts and scores for the examined nodes in a handful of array operations:
   columns: the default plugin classes, no nominated pods, no pod (anti-)affinity anywhere in the cluster (so
   InterPodAffinity's PreFilter and PreScore are Skip), PodTopologySpread, NodeAffinity and NodePorts skipped at
   PreFilter and PreScore (their own PreFilter/PreScore run to decide that), only cpu, memory, ephemeral-storage
-  and pods requested, and every examined node feasible. Otherwise it returns None and the caller runs the
-  per-plugin path. The arithmetic is upstream's: int64 floor divisions, DefaultNormalizeScore, the float64
-  fractions of BalancedAllocation, score weights.
+  and pods requested, and at least two feasible nodes. Otherwise it returns None and the caller runs the
+  per-plugin path. Nodes the arrays reject (a taint, a cordon, no room) are few: the real Filter plugins run on
+  those alone, for their exact statuses and the FailedScheduling histogram. The arithmetic is upstream's: int64
+  floor divisions, DefaultNormalizeScore, the float64 fractions of BalancedAllocation, score weights.
 * The per-node record behind ``explain()`` is filled in only when a node's row is asked for, from the arrays kept
   with the result; the rows are the same as the per-plugin path's.
 * ``select_host_positions`` is ``select_host`` on a plain list of totals: the same container/heap order, the same
@@ -369,7 +370,8 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     skip: set[str] = set()
     for pl in fw.extension_points["PreFilter"]:
         if pl.NAME == "InterPodAffinity":
-            # Skip exactly when no existing pod has required anti-affinity and the pod has no required terms
+            # its PreFilter says Skip when the pod has no required terms and no existing pod's required
+            # anti-affinity matches it; taken here only in the plain case: no such terms anywhere
             if pod_affinity or arrays.anti_affinity_total:
                 return None
             skip.add(pl.NAME)
@@ -506,8 +508,8 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             if id(a) not in compact:
                 compact[id(a)] = a.astype(np.int16)
     payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights,
-                       [compact[id(raw[p])] for p in active_scores], [compact[id(normalized[p])] for p in active_scores],
-                       total.astype(np.int32), host, statuses)
+                       [compact[id(raw[p])] for p in active_scores],
+                       [compact[id(normalized[p])] for p in active_scores], total.astype(np.int32), host, statuses)
     result.__dict__["_fill"] = payload.fill
     result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
     return result
