@@ -34,8 +34,10 @@ def rand_node(rng: random.Random, i: int) -> dict:
     status = {"allocatable": alloc, "capacity": alloc}
     if rng.random() < 0.2:
         status["images"] = [{"names": [rng.choice(IMAGES)], "sizeBytes": rng.choice([50, 300, 800]) * 2**20}]
-    return {"metadata": {"name": f"n{i}", "labels": {"kubernetes.io/hostname": f"n{i}"}}, "spec": spec,
-            "status": status}
+    labels = {"kubernetes.io/hostname": f"n{i}"}
+    if rng.random() < 0.8:
+        labels["zone"] = rng.choice("abc")
+    return {"metadata": {"name": f"n{i}", "labels": labels}, "spec": spec, "status": status}
 
 
 def rand_requests(rng: random.Random) -> dict:
@@ -59,11 +61,21 @@ def rand_pod(rng: random.Random, name: str, node: str | None = None, affinity: b
         spec["tolerations"] = [rng.choice([{"key": "dedicated", "operator": "Exists"},
                                            {"key": "dedicated", "value": "a", "effect": "PreferNoSchedule"},
                                            {"operator": "Exists"}])]
+    meta = {"name": name, "namespace": "default", "uid": f"uid-{name}"}
+    if rng.random() < 0.3:
+        meta["labels"] = {"app": "w"}
+    if rng.random() < 0.15:
+        spec["affinity"] = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 5, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}}]}}
+    if rng.random() < 0.15:
+        spec["topologySpreadConstraints"] = [{"maxSkew": 1, "topologyKey": "zone",
+                                              "whenUnsatisfiable": "ScheduleAnyway",
+                                              "labelSelector": {"matchLabels": {"app": "w"}}}]
     if affinity:
         spec["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
             {"weight": 10, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "x"}},
                                                "topologyKey": "kubernetes.io/hostname"}}]}}
-    return {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"}, "spec": spec}
+    return {"metadata": meta, "spec": spec}
 
 
 def rand_cluster(rng: random.Random, num_nodes: int, affinity: bool = False):
@@ -226,6 +238,10 @@ def test_scheduler_places_pods_the_same_with_and_without_fast_path():
         loop.settle(60_000)
         admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
                                          "metadata": {"name": "default", "namespace": "default"}})
+        # a Service selecting app=w: its pods get PodTopologySpread's system default constraints (DefaultSelector)
+        admin.create("services", {"apiVersion": "v1", "kind": "Service",
+                                  "metadata": {"name": "w", "namespace": "default"},
+                                  "spec": {"selector": {"app": "w"}, "ports": [{"port": 80}]}})
         rng = random.Random(4)
         for i in range(110):
             n = rand_node(rng, i)
@@ -239,11 +255,16 @@ def test_scheduler_places_pods_the_same_with_and_without_fast_path():
             admin.create("pods", p)
         loop.settle(600_000)
         placed = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in server.cache.get("pods", {}).values()}
-        explained = sched.explain("default/p7").fillna(-1).to_dict()
-        return placed, sched.next_start_node_index, explained
+        explained = {name: sched.explain(f"default/{name}").fillna(-1).to_dict() for name in ("p7", "p8", "p9")}
+        spread = sum(1 for r in sched.results.values() if r.scored
+                     and "PodTopologySpread" not in r.skipped_score_plugins)
+        taken = sum(1 for r in sched.results.values() if "_fill" in r.__dict__)  # cycles the fast path ran
+        return (placed, sched.next_start_node_index, explained, spread), taken
 
-    fast, slow = run(True), run(False)
+    (fast, taken), (slow, not_taken) = run(True), run(False)
+    assert taken > 60 and not_taken == 0
     assert sum(1 for v in fast[0].values() if v) > 60
+    assert fast[3] > 10  # pods the system default spread constraints applied to
     assert fast == slow
 
 

@@ -12,11 +12,14 @@ verdicts and scores for the examined nodes in a handful of array operations:
 * ``fast_schedule_pod`` takes a pod when everything the default plugins would do for it is covered by those
   columns: the default plugin classes, no nominated pods, no pod (anti-)affinity anywhere in the cluster (so
   InterPodAffinity's PreFilter and PreScore are Skip), PodTopologySpread, NodeAffinity and NodePorts skipped at
-  PreFilter and PreScore (their own PreFilter/PreScore run to decide that), only cpu, memory, ephemeral-storage
+  PreFilter (their own PreFilter runs to decide that), only cpu, memory, ephemeral-storage
   and pods requested, and at least two feasible nodes. Otherwise it returns None and the caller runs the
   per-plugin path. Nodes the arrays reject (a taint, a cordon, no room) are few: the real Filter plugins run on
   those alone, for their exact statuses and the FailedScheduling histogram. The arithmetic is upstream's: int64
-  floor divisions, DefaultNormalizeScore, the float64 fractions of BalancedAllocation, score weights.
+  floor divisions, DefaultNormalizeScore, the float64 fractions of BalancedAllocation, score weights. The Score of
+  NodeAffinity (preferred terms) and PodTopologySpread (soft and system default constraints) depends on labels
+  and pod counts per topology domain; when their PreScore does not skip, those two plugins score the feasible
+  nodes themselves, one by one.
 * The per-node record behind ``explain()`` is filled in only when a node's row is asked for, from the arrays kept
   with the result; the rows are the same as the per-plugin path's.
 * ``select_host_positions`` is ``select_host`` on a plain list of totals: the same container/heap order, the same
@@ -38,7 +41,7 @@ from k8slab.scheduler.algorithm import (
 from k8slab.scheduler.framework import (
     MAX_NODE_SCORE, RESOURCE_CPU, RESOURCE_MEMORY, TAINT_EFFECT_NO_SCHEDULE,
     TAINT_NODE_UNSCHEDULABLE, CycleState, FilterVerdict, Framework, NodeInfo,
-    NodePluginScores, PluginScore, is_success,
+    NodePluginScores, NodeScore, PluginScore, is_success,
 )
 
 _FILTERS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeResourcesFit")
@@ -443,7 +446,7 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             return None
     state.skip_score_plugins = skip_score
     active_scores = [p for p in plan["scores"] if p not in skip_score]
-    if any(p not in _SCORES for p in active_scores):
+    if "InterPodAffinity" in active_scores:
         return None
 
     # -- Score -----------------------------------------------------------------------------------
@@ -476,6 +479,13 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             r = _image_score(np, arrays, idx, node_infos, pod, n)
             raw[name] = r
             normalized[name] = r
+        else:
+            # NodeAffinity's preferred terms, PodTopologySpread's soft (or system default) constraints: the
+            # plugin itself scores each feasible node and normalizes, as run_score_plugins does
+            scored = _plugin_scores(fw.plugins[name], state, pod, feasible)
+            if scored is None:
+                return None  # an error or a score out of range: the per-plugin path reports it
+            raw[name], normalized[name] = np.asarray(scored[0], dtype=np.int64), np.asarray(scored[1], dtype=np.int64)
     weights = [fw.score_plugin_weight[p] for p in active_scores]
     total = np.zeros(len(idx), dtype=np.int64)
     for name, w in zip(active_scores, weights):
@@ -513,6 +523,26 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     result.__dict__["_fill"] = payload.fill
     result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
     return result
+
+
+def _plugin_scores(pl, state: CycleState, pod: dict, nodes: list[NodeInfo]) -> tuple[list[int], list[int]] | None:
+    """One Score plugin over the feasible nodes, then its NormalizeScore: (raw, normalized), or None on an
+    error status or a normalized score outside 0..100."""
+    score = pl.score
+    node_scores = []
+    for ni in nodes:
+        v, status = score(state, pod, ni)
+        if status is not None and not status.is_success():
+            return None
+        node_scores.append(NodeScore(ni.name, int(v)))
+    raw = [ns.score for ns in node_scores]
+    normalize = getattr(pl, "normalize_score", None)
+    if normalize is not None and not is_success(normalize(state, pod, node_scores)):
+        return None
+    normalized = [ns.score for ns in node_scores]
+    if any(v > MAX_NODE_SCORE or v < 0 for v in normalized):
+        return None
+    return raw, normalized
 
 
 def _rotation(np, start: int, count: int, n: int):
