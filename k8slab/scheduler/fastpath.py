@@ -32,6 +32,7 @@ scores, chosen node, start index, top nodes and RNG state.
 from __future__ import annotations
 
 import random
+from operator import itemgetter
 from typing import Any
 
 from k8slab.scheduler.algorithm import (
@@ -65,8 +66,8 @@ def _np():
 # selectHost on a list of totals
 # --------------------------------------------------------------------------------------------
 
-def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST_SCORED_NODES_TO_REPORT
-                          ) -> tuple[int, list[int]]:
+def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST_SCORED_NODES_TO_REPORT,
+                          is_top: list[bool] | None = None) -> tuple[int, list[int]]:
     """``select_host`` on totals alone: returns (position of the chosen node, positions of the top ``count``
     nodes, chosen first). The heap is Go's container/heap with ``Less = a > b``, as in select_host, so nodes come
     off in the same order and ``rng`` is drawn from exactly as often (once per extra node tied at the top).
@@ -74,7 +75,7 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
     Nodes tied at the top leave the heap in an order that depends only on which positions hold a top score, not
     on how the lower scores compare (a lower element sinks towards a top child, the left one when both are), so
     when at least ``count`` nodes tie the heap is run on that one bit per node, and only until the chosen node
-    is out."""
+    is out. ``is_top`` (optional) already says which totals equal the maximum."""
     n = len(totals)
     if n == 0:
         raise ValueError("empty priorityList")
@@ -101,7 +102,7 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
         # every node tied: the heap never moves anything; pops come out 0, n-1, n-2, ..., 1
         positions = [0] + list(range(n - 1, n - min(n, need), -1))
     elif k >= count:
-        positions = _tied_pop_order([t == top for t in totals], need)
+        positions = _tied_pop_order(is_top if is_top is not None else [t == top for t in totals], need)
     else:
         positions = _heap_order(totals, count)
     head = positions[:need]
@@ -426,7 +427,7 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     if len(idx) < 2:
         return None  # no node or a single one: nothing to score, the per-plugin path reports it
     tids = arrays.taints[idx]
-    feasible = [node_infos[i] for i in idx.tolist()]
+    feasible = list(itemgetter(*idx.tolist())(node_infos))
 
     # -- PreScore --------------------------------------------------------------------------------
     skip_score: set[str] = set()
@@ -493,7 +494,7 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     totals = total.tolist()
 
     # -- selectHost ------------------------------------------------------------------------------
-    chosen_pos, top_pos = select_host_positions(totals, rng)
+    chosen_pos, top_pos = select_host_positions(totals, rng, is_top=(total == total.max()).tolist())
     if node_names is None:
         node_names = [ni.name for ni in node_infos]
     result = ScheduleResult(
