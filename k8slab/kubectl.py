@@ -381,7 +381,14 @@ def describe(obj: dict, events: list[dict], now_ms: int) -> str:
         # DescribeEvents writes through a tabwriter (padding 2), with a dashed line under the header
         rows = [("Type", "Reason", "Age", "From", "Message"), ("----", "------", "----", "----", "-------")]
         for e in sorted(events, key=lambda e: e.get("lastTimestamp") or ""):
-            age = human_duration(now_ms - parse_rfc3339(e["lastTimestamp"])) if e.get("lastTimestamp") else ""
+            # kubectl: "<since last> (x<count> over <since first>)" for a repeated event, else the age of the first
+            first, last = e.get("firstTimestamp"), e.get("lastTimestamp")
+            if (e.get("count") or 1) > 1 and first and last:
+                age = (f"{human_duration(now_ms - parse_rfc3339(last))} (x{e['count']} over "
+                       f"{human_duration(now_ms - parse_rfc3339(first))})")
+            else:
+                stamp = first or last
+                age = human_duration(now_ms - parse_rfc3339(stamp)) if stamp else ""
             frm = (e.get("source") or {}).get("component", "")
             rows.append((e.get("type", ""), e.get("reason", ""), age, frm, e.get("message", "")))
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]

@@ -332,8 +332,9 @@ CONNECTIONS = [
      "etcd/ca.crt (--trusted-ca-file)", "etcd/ca.crt (--etcd-cafile)"),
     ("etcd member", "etcd member :2380", "etcd/peer.crt", "etcd/peer.crt", "etcd/ca.crt (--peer-trusted-ca-file)",
      "etcd/ca.crt"),
-    ("etcd liveness probe (etcdctl)", "etcd :2381/2379", "etcd/healthcheck-client.crt", "etcd/server.crt",
-     "etcd/ca.crt", "etcd/ca.crt"),
+    ("etcdctl health checks (kubeadm's etcd liveness probe is plain HTTP on 127.0.0.1:2381, no certificate)",
+     "etcd :2379", "etcd/healthcheck-client.crt", "etcd/server.crt", "etcd/ca.crt (--trusted-ca-file)",
+     "etcd/ca.crt"),
     ("kube-apiserver (aggregator)", "extension API server", "front-proxy-client.crt", "the extension's own",
      "front-proxy-ca.crt (--requestheader-client-ca-file)", "the APIService's caBundle"),
 ]

@@ -48,7 +48,7 @@ MATRIX = [
     (SCHED, [], "update", "leases", "kube-system", "kube-scheduler", True),
     (SCHED, [], "update", "leases", "kube-system", "kube-controller-manager", False),
     ("system:node:node-1", NODE, "update", "nodes/status", "", "node-1", True),
-    ("system:node:node-1", NODE, "update", "nodes", "", "node-2", False),
+    ("system:node:node-1", NODE, "update", "nodes", "", "node-2", True),  # NodeRestriction admission refuses it
     ("system:node:node-1", NODE, "update", "leases", "kube-node-lease", "node-1", True),
     ("system:node:node-1", NODE, "update", "leases", "kube-node-lease", "node-2", False),
     ("system:node:node-1", NODE, "create", "deployments", "default", "", False),
@@ -99,8 +99,9 @@ def test_matrix_agrees_with_real_requests(cluster):
 def test_can_i_text_and_reason(cluster):
     assert str(cluster.can_i("jane", "create", "deployments.apps", "team")) == "yes"
     assert str(cluster.can_i("jane", "create", "deployments", "default")) == "no"
-    r = cluster.can_i("system:node:node-1", "update", "nodes", groups=NODE, name="node-2")
-    assert str(r) == 'no - node "node-1" is not allowed to modify node "node-2"'
+    # The Node authorizer lets a kubelet update any Node; NodeRestriction admission refuses another node's.
+    assert str(cluster.can_i("system:node:node-1", "update", "nodes", groups=NODE, name="node-2")) == "yes"
+    assert str(cluster.can_i("system:node:node-1", "delete", "nodes", groups=NODE, name="node-1")) == "no"
     ok = cluster.can_i(SCHED, "create", "pods/binding", "default")
     assert ok.reason == ('RBAC: allowed by ClusterRoleBinding "system:kube-scheduler" of ClusterRole '
                          '"system:kube-scheduler" to User "system:kube-scheduler"')
@@ -278,3 +279,18 @@ def test_role_ref_is_immutable(cluster):
     assert e.value.code == 422
     assert ('roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", '
             'Name:"edit"}: cannot change roleRef') in e.value.message
+
+
+def test_node_restriction_not_the_authorizer_refuses_another_nodes_update(cluster):
+    from k8slab.apiserver import Credentials
+    from k8slab.client import Client
+
+    cert = cluster.pki.issue("kubelet-node-1", "ca", "system:node:node-1", ("system:nodes",))
+    kubelet = Client(cluster.apiserver, "kubelet", Credentials.certificate(cert))
+    with pytest.raises(StatusError) as e:
+        kubelet.patch("nodes", "control-plane", {"metadata": {"labels": {"x": "y"}}})
+    assert e.value.code == 403
+    assert e.value.message == 'nodes "control-plane" is forbidden: node "node-1" is not allowed to modify node "control-plane"'
+    assert "x" not in (cluster.get("node", "control-plane")["metadata"].get("labels") or {})
+    own = kubelet.patch("nodes", "node-1", {"metadata": {"labels": {"x": "y"}}})
+    assert own["metadata"]["labels"]["x"] == "y"

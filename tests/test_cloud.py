@@ -83,6 +83,10 @@ def test_load_balancer_for_service(c):
     reasons = [e["reason"] for e in c.events() if e["involvedObject"]["name"] == "web"
                and e["involvedObject"]["kind"] == "Service"]
     assert reasons[:2] == ["EnsuringLoadBalancer", "EnsuredLoadBalancer"]
+    # service_controller.go records as v1.EventSource{Component: "service-controller"}
+    sources = {e["source"]["component"] for e in c.events() if e["involvedObject"]["name"] == "web"
+               and e["involvedObject"]["kind"] == "Service"}
+    assert sources == {"service-controller"}
 
 
 def test_failing_load_balancer_api_is_retried_with_backoff():

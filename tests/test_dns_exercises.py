@@ -58,6 +58,8 @@ def test_08_3_route(c):
     assert not r.correct and "db runs on node-2" in r.message
     r = check("08.3", "default via 192.168.0.1 dev eth0", c)
     assert not r.correct and "default route" in r.message
+    r = check("08.3", want.replace(" onlink", ""), c)
+    assert not r.correct and "right destination" in r.message
 
 
 def test_08_4_port(c):
@@ -98,6 +100,12 @@ def test_08_5_dns_egress(c):
                         "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]}}
     r = check("08.5", any_dns, c)
     assert not r.correct and "any address" in r.message
+    every_port = DNS_POLICY.replace("    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]\n", "")
+    r = check("08.5", every_port, c)
+    assert not r.correct and "every port of the CoreDNS pods" in r.message
+    either_peer = DNS_POLICY.replace("      podSelector: {matchLabels: {k8s-app", "    - podSelector: {matchLabels: {k8s-app")
+    r = check("08.5", either_peer, c)
+    assert not r.correct and "same peer" in r.message
     udp_only = DNS_POLICY.replace(", {port: 53, protocol: TCP}", "")
     r = check("08.5", udp_only, c)
     assert r.correct and "TCP 53" in r.message

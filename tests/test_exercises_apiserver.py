@@ -47,12 +47,19 @@ def test_rbac():
     assert not r and "cannot" in r.message
     edit = dict(BINDING, roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"})
     assert not check("01.2", [edit])
+    with_list = dict(ROLE, rules=[dict(ROLE["rules"][0], verbs=["get", "list", "watch", "create", "update", "patch"])])
+    r = check("01.2", [with_list, BINDING])
+    assert not r and "can list deployments in apps" in r.message
+    with_scale = dict(ROLE, rules=[dict(ROLE["rules"][0], resources=["deployments", "deployments/scale"])])
+    r = check("01.2", [with_scale, BINDING])
+    assert not r and "can update deployments/scale in apps" in r.message
 
 
 def test_quota():
     assert check("01.3", 3)
     assert "another hard limit" in check("01.3", 10).message
     assert "requests, not limits" in check("01.3", 2).message
+    assert "300m request, not the 200m" in check("01.3", 5).message
     assert "LimitRange fills one in" in check("01.3", 0).message
 
 

@@ -47,6 +47,7 @@ def test_09_exercises():
     assert addons.hpa_next(3, 200, 300, 50, 20) == 6
     assert check("09.2", 6)
     assert "limit" in check("09.2", 9).message
+    assert "no `behavior`" in check("09.2", 7).message  # the default-behavior policies would give 3 + 4
     assert check("09.3", 300) and "sync period" in check("09.3", 15).message
     assert check("09.4", "100m") and "divide" in check("09.4", "1500m").message
     assert not check("09.4", None)

@@ -83,6 +83,7 @@ def test_cloud_exercises():
     t = terminated_node_timeline()
     assert check("05.2", round(t["deleted"] / 1000))
     assert "grace period alone" in check("05.2", 50).message
+    assert "before Kubernetes 1.32" in check("05.2", 40).message
     svc = c.get("service", "shop")
     assert check("05.3", svc["status"]["loadBalancer"]["ingress"][0]["ip"])
     assert "ClusterIP" in check("05.3", svc["spec"]["clusterIP"]).message

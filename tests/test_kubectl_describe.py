@@ -19,3 +19,19 @@ def test_describe_events_columns_fit_the_longest_reason():
     for line in events[2:]:
         assert line[age_col - 2:age_col] == "  " and line[age_col] != " "
     assert any("Successfully assigned default/p to node-1" in line for line in events)
+
+
+def test_describe_shows_a_repeated_event_with_its_count():
+    from k8slab.cri import Behavior
+
+    c = Cluster(nodes=1, seed=6)
+    c.set_behavior("flaky", "app", Behavior(fail_ms=25_000))
+    c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "flaky"},
+             "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                      "livenessProbe": {"httpGet": {"path": "/healthz", "port": 80}}}]}})
+    c.run(seconds=130)
+    ev = next(e for e in c.admin.list("events", "default")["items"]
+              if e["involvedObject"]["name"] == "flaky" and e["reason"] == "Unhealthy")
+    assert ev["count"] > 1
+    line = next(x for x in str(c.describe("pod", "flaky")).splitlines() if "Unhealthy" in x)
+    assert f"(x{ev['count']} over " in line

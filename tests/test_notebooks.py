@@ -48,3 +48,9 @@ def test_notebook_runs_without_error(path: Path, venv_env: dict[str, str], monke
         failure = ANSI.sub("", str(err))
     if failure:
         pytest.fail(f"{path.relative_to(REPO_ROOT)}:\n{failure}", pytrace=False)
+    if path.parent.name == "solutions":
+        # A solution's check must say Correct: an answer that only runs without error is not a solution.
+        not_yet = [line for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+                   for text in (out.get("text", ""), out.get("data", {}).get("text/plain", ""))
+                   for line in str(text).splitlines() if re.search(r"\[\d\d\.\d+\] Not yet", line)]
+        assert not not_yet, f"{path.relative_to(REPO_ROOT)}: {not_yet}"

@@ -74,10 +74,13 @@ def test_deterministic_and_same_ca_as_root_ca_configmap(pki):
 
 def test_connections_table_names_the_files():
     rows = connections()
-    etcd = next(r for r in rows if r["server"].startswith("etcd :2379"))
+    etcd = next(r for r in rows if r["client"] == "kube-apiserver" and r["server"] == "etcd :2379")
     assert etcd["client presents"] == "apiserver-etcd-client.crt"
     assert etcd["server presents"] == "etcd/server.crt"
     assert any("sa.key" in r["client presents"] for r in rows)
+    # kubeadm's etcd liveness probe is an HTTP GET on the metrics listener (127.0.0.1:2381): no certificate there.
+    health = next(r for r in rows if r["client presents"] == "etcd/healthcheck-client.crt")
+    assert health["server"] == "etcd :2379" and "2381" not in health["server"]
 
 
 # -- ServiceAccount JWTs ----------------------------------------------------------------------------------------

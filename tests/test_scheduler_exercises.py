@@ -54,6 +54,15 @@ def test_03_4_score_plugin():
     assert check("03.4", GoldFirst)
     assert "should prefer the gold node-3" in check("03.4", Backwards).message
     assert "keep scores in 0..100" in check("03.4", TooBig).message
+
+    class GoldIsOne(Plugin):
+        NAME = "GoldIsOne"
+
+        def score(self, state, pod, node_info):
+            return (1 if node_info.node["metadata"]["labels"].get("tier") == "gold" else 0), None
+
+    r = check("03.4", GoldIsOne)  # wins at weight 10 all the same, but is not what was asked
+    assert not r and "scores the gold node-3 1" in r.message
     assert not check("03.4", None)
     from k8slab.scheduler.plugins import REGISTRY
     assert "GoldFirst" not in REGISTRY                  # the checker leaves the registry as it found it

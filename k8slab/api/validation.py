@@ -1129,81 +1129,13 @@ def validate_job_spec(spec: dict | None, path: str = "spec", template_only_selec
     return errs
 
 
-# robfig/cron/v3 standard parser, as used by the CronJob controller and validation
-_CRON_BOUNDS = [(0, 59, {}), (0, 23, {}), (1, 31, {}),
-                (1, 12, {m: i + 1 for i, m in enumerate(
-                    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}),
-                (0, 6, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])})]
-_CRON_DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-_DURATION_RE = re.compile(r"^([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$")
-
-
-def _cron_int(expr: str, text: str) -> int:
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
-        raise ValueError(f'failed to parse int from {text}: strconv.Atoi: parsing {go_quote(text)}: invalid syntax')
-    n = int(text)
-    if n < 0:
-        raise ValueError(f"negative number ({n}) not allowed: {expr}")
-    return n
-
-
-def _cron_range(expr: str, lo: int, hi: int, names: dict) -> None:
-    range_and_step = expr.split("/")
-    low_and_high = range_and_step[0].split("-")
-    single = len(low_and_high) == 1
-
-    def value(text: str) -> int:
-        if text.lower() in names:
-            return names[text.lower()]
-        return _cron_int(expr, text)
-
-    if low_and_high[0] in ("*", "?"):
-        start, end = lo, hi
-    else:
-        start = value(low_and_high[0])
-        if len(low_and_high) == 1:
-            end = start
-        elif len(low_and_high) == 2:
-            end = value(low_and_high[1])
-        else:
-            raise ValueError(f"too many hyphens: {expr}")
-    if len(range_and_step) == 2:
-        step = _cron_int(expr, range_and_step[1])
-        if single and low_and_high[0] not in ("*", "?"):
-            end = hi
-    elif len(range_and_step) > 2:
-        raise ValueError(f"too many slashes: {expr}")
-    else:
-        step = 1
-    if start < lo:
-        raise ValueError(f"beginning of range ({start}) below minimum ({lo}): {expr}")
-    if end > hi:
-        raise ValueError(f"end of range ({end}) above maximum ({hi}): {expr}")
-    if start > end:
-        raise ValueError(f"beginning of range ({start}) beyond end of range ({end}): {expr}")
-    if step == 0:
-        raise ValueError(f"step of range should be a positive number: {expr}")
-
-
 def parse_cron_schedule(schedule: str) -> None:
     """Check a cron schedule like ``cron.ParseStandard``; raises ValueError with its message."""
+    from .cron import parse_standard
+
     if not schedule:
         raise ValueError("empty spec string")
-    if schedule.startswith("@"):
-        if schedule in _CRON_DESCRIPTORS:
-            return
-        if schedule.startswith("@every "):
-            dur = schedule[len("@every "):]
-            if not _DURATION_RE.match(dur) or dur in ("", "."):
-                raise ValueError(f'failed to parse duration {schedule}: time: invalid duration {go_quote(dur)}')
-            return
-        raise ValueError(f"unrecognized descriptor: {schedule}")
-    fields = schedule.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
-    for text, (lo, hi, names) in zip(fields, _CRON_BOUNDS):
-        for part in text.split(","):
-            _cron_range(part, lo, hi, names)
+    parse_standard(schedule)
 
 
 def validate_cron_job_spec(spec: dict | None, path: str = "spec") -> Errs:

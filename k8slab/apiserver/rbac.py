@@ -163,7 +163,8 @@ def node_rules() -> list[dict]:
 
 
 class NodeAuthorizer:
-    """Authorizes kubelets: their own Node and node Lease only, and the NodeRules for the rest."""
+    """Authorizes kubelets: their own node Lease only, and the NodeRules for the rest (Node objects are limited to
+    the kubelet's own by the NodeRestriction admission plugin, not here)."""
 
     def __init__(self) -> None:
         self.rules = node_rules()
@@ -173,8 +174,8 @@ class NodeAuthorizer:
         if NODES_GROUP not in user.groups or not user.name.startswith("system:node:"):
             return NO_OPINION, ""
         node = user.name[len("system:node:"):]
-        if attrs.resource == "nodes" and attrs.verb in ("update", "patch", "delete") and attrs.name != node:
-            return NO_OPINION, f'node "{node}" is not allowed to modify node "{attrs.name}"'
+        # Updating a Node is allowed here whatever its name: the NodeRestriction admission plugin limits a kubelet
+        # to its own Node (node_authorizer.go authorizeNode).
         if attrs.resource == "leases" and attrs.api_group == "coordination.k8s.io":
             if attrs.namespace != "kube-node-lease" or (attrs.name and attrs.name != node):
                 return NO_OPINION, 'can only access node lease with the same name as the requesting node'

@@ -195,6 +195,7 @@ class CloudNodeLifecycleController(CloudController):
 
 class RouteController(CloudController):
     NAME = "route-controller"
+    EVENT_SOURCE = "route_controller"  # route_controller.go names its event source with an underscore
     RESOURCE = "nodes"
 
     def __init__(self, manager, client) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..apiserver.authn import Credentials, service_account_user
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
+from ..controllers.manager import ControllerManagerProcess
 from ..kubelet import Kubelet
 from .controllers import (TAINT_EXTERNAL_CLOUD_PROVIDER, CloudNodeController, CloudNodeLifecycleController,
                           RouteController, ServiceController)
@@ -57,7 +58,7 @@ def rbac_manifests() -> list[dict]:
     ]
 
 
-class CloudControllerManager:
+class CloudControllerManager(ControllerManagerProcess):
     def __init__(self, server, cloud, cluster_cidr: str = "10.244.0.0/16", events: bool = True,
                  token_rng=None) -> None:
         self.server = server
@@ -75,22 +76,6 @@ class CloudControllerManager:
                             for name, cls in CONTROLLERS}
         self.elector = LeaderElector(self.client, NAME, f"control-plane_{token_rng.getrandbits(32):08x}"
                                      if token_rng else "control-plane", on_started_leading=self.factory.start)
-
-    def start(self) -> None:
-        self.elector.run()
-
-    def pause(self) -> None:
-        self.paused = True
-        for c in self.controllers.values():
-            c.queue.pause()
-
-    def resume(self) -> None:
-        self.paused = False
-        for c in self.controllers.values():
-            c.queue.resume()
-
-    def __getitem__(self, name: str):
-        return self.controllers[name]
 
 
 class ExternalCloudKubelet(Kubelet):

@@ -80,7 +80,10 @@ class Controller:
         self.client = client
         self.component = f"kube-controller-manager/{self.NAME}"
         self.queue = RateLimitingQueue(self.loop, self.NAME, self.component, self.process_next_work_item)
-        self.recorder = EventRecorder(client, f"{self.NAME}-controller", enabled=manager.events)
+        # the Event's source.component: "<name>-controller" unless the name already says it (the CCM's controllers)
+        source = getattr(self, "EVENT_SOURCE", "") or (
+            self.NAME if self.NAME.endswith("-controller") else f"{self.NAME}-controller")
+        self.recorder = EventRecorder(client, source, enabled=manager.events)
         self.syncs = 0
         self.errors = 0
         self.last_key = None

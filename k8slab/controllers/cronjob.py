@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from ..api import errors
+from ..api.cron import CronSchedule, parse_standard
 from ..api.objects import EPOCH, deepcopy, parse_rfc3339, rfc3339
 from .base import Controller, controller_ref, get_controller_of
 from .job import is_job_finished
@@ -22,130 +23,6 @@ from .job import is_job_finished
 NEXT_SCHEDULE_DELTA_MS = 100
 SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 EPOCH_UNIX_S = int(EPOCH.timestamp())
-
-_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-_BOUNDS = [(0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, {m: i + 1 for i, m in enumerate(_MONTHS)}),
-           (0, 6, {d: i for i, d in enumerate(_DAYS)})]
-DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-               "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
-
-
-class CronSchedule:
-    """SpecSchedule: the allowed minutes, hours, days of month, months and days of week; ``dom_star`` and
-    ``dow_star`` record a "*" (robfig's starBit), which decides how the two day fields combine."""
-
-    def __init__(self, text: str, minutes, hours, dom, months, dow, dom_star: bool, dow_star: bool,
-                 tz: _dt.tzinfo = _dt.timezone.utc) -> None:
-        self.text = text
-        self.minutes, self.hours, self.dom, self.months, self.dow = minutes, hours, dom, months, dow
-        self.dom_star, self.dow_star = dom_star, dow_star
-        self.tz = tz
-
-    def __repr__(self) -> str:
-        return f"CronSchedule({self.text!r})"
-
-    def day_matches(self, t: _dt.datetime) -> bool:
-        """dayMatches: with a "*" in either day field both must match, otherwise either may."""
-        dom_match = t.day in self.dom
-        dow_match = (t.weekday() + 1) % 7 in self.dow
-        if self.dom_star or self.dow_star:
-            return dom_match and dow_match
-        return dom_match or dow_match
-
-    def next(self, t: _dt.datetime) -> _dt.datetime | None:
-        """Next: the first activation time strictly after ``t`` (None if there is none within five years)."""
-        t = t.astimezone(self.tz).replace(second=0, microsecond=0) + _dt.timedelta(minutes=1)
-        limit = t.year + 5
-        while t.year <= limit:
-            if t.month not in self.months:
-                t = (t.replace(day=1, hour=0, minute=0) + _dt.timedelta(days=32)).replace(day=1)
-                continue
-            if not self.day_matches(t):
-                t = t.replace(hour=0, minute=0) + _dt.timedelta(days=1)
-                continue
-            if t.hour not in self.hours:
-                t = t.replace(minute=0) + _dt.timedelta(hours=1)
-                continue
-            if t.minute not in self.minutes:
-                t = t + _dt.timedelta(minutes=1)
-                continue
-            return t
-        return None
-
-
-def _get_range(expr: str, lo: int, hi: int, names: dict) -> tuple[set[int], bool]:
-    """getRange: one comma-separated part ("*", "5", "1-5", "*/15", "3/10", "mon-fri")."""
-    range_and_step = expr.split("/")
-    low_and_high = range_and_step[0].split("-")
-    single = len(low_and_high) == 1
-    star = False
-
-    def value(text: str) -> int:
-        if text.lower() in names:
-            return names[text.lower()]
-        if not text.lstrip("+-").isdigit():
-            raise ValueError(f"failed to parse int from {text}")
-        n = int(text)
-        if n < 0:
-            raise ValueError(f"negative number ({n}) not allowed: {expr}")
-        return n
-
-    if low_and_high[0] in ("*", "?"):
-        start, end, star = lo, hi, True
-    else:
-        start = value(low_and_high[0])
-        if len(low_and_high) == 1:
-            end = start
-        elif len(low_and_high) == 2:
-            end = value(low_and_high[1])
-        else:
-            raise ValueError(f"too many hyphens: {expr}")
-    if len(range_and_step) == 1:
-        step = 1
-    elif len(range_and_step) == 2:
-        step = value(range_and_step[1])
-        if single and low_and_high[0] not in ("*", "?"):
-            end = hi  # "N/step" means "N-max/step"
-        if step > 1:
-            star = False
-    else:
-        raise ValueError(f"too many slashes: {expr}")
-    if start < lo:
-        raise ValueError(f"beginning of range ({start}) below minimum ({lo}): {expr}")
-    if end > hi:
-        raise ValueError(f"end of range ({end}) above maximum ({hi}): {expr}")
-    if start > end:
-        raise ValueError(f"beginning of range ({start}) beyond end of range ({end}): {expr}")
-    if step == 0:
-        raise ValueError(f"step of range should be a positive number: {expr}")
-    return set(range(start, end + 1, step)), star
-
-
-def parse_standard(text: str, tz: _dt.tzinfo = _dt.timezone.utc) -> CronSchedule:
-    """cron.ParseStandard: five fields or a descriptor; raises ValueError with robfig's message."""
-    spec = text.strip()
-    if not spec:
-        raise ValueError("empty spec string")
-    if spec.startswith("@"):
-        if spec not in DESCRIPTORS:
-            raise ValueError(f"unrecognized descriptor: {spec}")
-        spec = DESCRIPTORS[spec]
-    fields = spec.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
-    sets, stars = [], []
-    for f, (lo, hi, names) in zip(fields, _BOUNDS):
-        acc: set[int] = set()
-        star = False
-        for part in f.split(","):
-            bits, s = _get_range(part, lo, hi, names)
-            acc |= bits
-            star = star or s
-        sets.append(acc)
-        stars.append(star)
-    return CronSchedule(text, sets[0], sets[1], sets[2], sets[3], sets[4], stars[2], stars[4], tz)
-
 
 def to_datetime(ms: int) -> _dt.datetime:
     return EPOCH + _dt.timedelta(milliseconds=ms)

@@ -61,7 +61,33 @@ CONTROLLERS = [
 ]
 
 
-class KubeControllerManager:
+class ControllerManagerProcess:
+    """What kube-controller-manager and cloud-controller-manager share (k8s.io/controller-manager): a set of
+    controllers that run while the process holds its leader-election Lease, and can be stopped as a whole."""
+
+    controllers: dict
+    elector: LeaderElector
+    paused: bool = False
+
+    def start(self) -> None:
+        self.elector.run()
+
+    def pause(self) -> None:
+        """Stop every controller's worker (as if the process were stopped); their queues keep filling."""
+        self.paused = True
+        for c in self.controllers.values():
+            c.queue.pause()
+
+    def resume(self) -> None:
+        self.paused = False
+        for c in self.controllers.values():
+            c.queue.resume()
+
+    def __getitem__(self, name: str):
+        return self.controllers[name]
+
+
+class KubeControllerManager(ControllerManagerProcess):
     def __init__(self, server, cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: int = 24,
                  ca_pem: str = "", events: bool = True, token_rng=None) -> None:
         self.server = server
@@ -86,19 +112,3 @@ class KubeControllerManager:
         self.elector = LeaderElector(self.client, NAME, f"control-plane_{token_rng.getrandbits(32):08x}"
                                      if token_rng else "control-plane", on_started_leading=self.factory.start)
 
-    def start(self) -> None:
-        self.elector.run()
-
-    def pause(self) -> None:
-        """Stop every controller's worker (as if the process were stopped); their queues keep filling."""
-        self.paused = True
-        for c in self.controllers.values():
-            c.queue.pause()
-
-    def resume(self) -> None:
-        self.paused = False
-        for c in self.controllers.values():
-            c.queue.resume()
-
-    def __getitem__(self, name: str):
-        return self.controllers[name]

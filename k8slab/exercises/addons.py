@@ -90,6 +90,9 @@ def _check_hpa(answer, cluster=None):
                      f"(or reach 4): max(2 x 3, 4) = 6."
     if got == raw:
         return False, f"{raw} is what the utilization asks for; is there a limit on how fast one sync scales up?"
+    if got == 7:
+        return False, ("3 + 4 = 7 is what a `behavior` scale-up policy of 4 Pods per 15 s would allow; with no "
+                       "`behavior` the controller keeps its older rule: at most max(2 x current, 4) replicas")
     return False, "desired = ceil(current x currentUtilization / targetUtilization); utilization is usage / request"
 
 

@@ -118,6 +118,7 @@ CI_CHECKS = [  # (verb, resource, namespace, expected) for user ci-bot
     ("delete", "deployments", "apps", False), ("create", "deployments", "default", False),
     ("get", "secrets", "apps", False), ("create", "pods", "apps", False),
     ("create", "rolebindings", "apps", False), ("list", "nodes", "", False),
+    ("list", "deployments", "apps", False), ("update", "deployments/scale", "apps", False),
 ]
 
 
@@ -193,8 +194,10 @@ def _check_quota(answer, cluster):
     if answer == 0:
         return False, ("a quota on requests.cpu refuses pods without a CPU request, but here the LimitRange "
                        "fills one in before ResourceQuota looks")
-    if answer in (2, 5):
+    if answer == 2:
         return False, "the quota counts requests, not limits (500m is the default limit)"
+    if answer == 5:
+        return False, "this namespace's LimitRange gives a 300m request, not the 200m of the notebook's dev namespace"
     return False, f"not {answer}: work out what request each pod ends up with, then divide"
 
 

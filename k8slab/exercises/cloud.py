@@ -84,6 +84,9 @@ def _check_deleted(answer, cluster):
                       f"controller, which looks at nodes that are not Ready every 5 s, ask the cloud and delete it.")
     if abs(answer - 50) <= 2:
         return False, "50 s is the node-monitor grace period alone; what has to happen after the node is Unknown?"
+    if abs(answer - 40) <= 2:
+        return False, ("40 s was --node-monitor-grace-period before Kubernetes 1.32; it is 50 s now, and the Node is "
+                       "deleted only after it is Unknown")
     if abs(answer - 300) <= 10:
         return False, "300 s is the pods' toleration of the unreachable taint, not what deletes the Node"
     return False, f"{answer} s is not it: find the node.unknown and node.deleted events in c.trace"

@@ -47,7 +47,7 @@ def _check_keys(answer, cluster):
     if a_node != node:
         if isinstance(a_node, str) and "/nodes/" in a_node:
             return False, ("Nodes are not stored under /registry/nodes/: the key prefix kept the resource's old "
-                           "name from Kubernetes 1.0. Try c.etcd.keys('/registry/m')")
+                           "name from before Kubernetes 1.0 (minion). Try c.etcd.keys('/registry/m')")
         return False, f"{a_node!r} is not the Node's key"
     return True, f"{dep} and {node}: <prefix>/<resource prefix>/[<namespace>/]<name>, with minions for Nodes"
 

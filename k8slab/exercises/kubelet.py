@@ -124,7 +124,8 @@ def _check_crash(answer, cluster=None):
         return False, f"the exit code is in status.containerStatuses[0].lastState.terminated (not {got_code})"
     if got_backoff != backoff:
         if got_backoff in (10, 20, 40, 80, 160, 300):
-            return False, "a step of the right sequence, but not the current one: count the restarts so far"
+            return False, ("a step of the right sequence, but not the current one: the pod has kept crashing while "
+                           "the notebook ran on; look at its waiting message and restart count again now")
         return False, "the back-off starts at 10 s and doubles after each restart, up to 300 s"
     return True, f"exit code {code}; the kubelet waits {backoff} s after the last exit (10 s doubling per restart, " \
                  f"at most 5 minutes, reset after 10 minutes without a crash)."

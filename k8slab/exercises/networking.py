@@ -225,6 +225,8 @@ def check_route(answer, cluster=None):
     got = " ".join(answer.split())
     if got == want:
         return True, f"`{want}`: the longest prefix holding db's IP; the packet goes into the overlay to node-2."
+    if got.split()[:1] == want.split()[:1]:
+        return False, f"right destination; give the whole line as `ip route` prints it: `{want.split()[0]} ...`"
     if got.startswith("default"):
         return False, "the default route is only for addresses no longer prefix covers; db's IP has a /24 route"
     if "cni0" in got:
@@ -306,6 +308,14 @@ def check_dns_egress(answer, cluster=None):
     if all(v.allowed for v in evaluate(pols, src, Endpoint("203.0.113.7"), 53, "UDP")):
         return False, ("DNS is allowed to any address: select the CoreDNS pods (kube-system, k8s-app=kube-dns) "
                        "as the peer")
+    if all(v.allowed for v in evaluate(pols, src, dns, 9153, "TCP")):
+        return False, ("this opens every port of the CoreDNS pods (their metrics on 9153 too): list the ports, "
+                       "53 UDP and TCP")
+    other = Endpoint("10.244.0.250", {"metadata": {"name": "other", "namespace": "kube-system",
+                                                   "labels": {"app": "other"}}}, dns.namespace_labels)
+    if all(v.allowed for v in evaluate(pols, src, other, 53, "UDP")):
+        return False, ("this lets shop pods reach any pod in kube-system on port 53: put namespaceSelector and "
+                       "podSelector in the same peer (one list item), so that both must match")
     msg = "DNS works again and nothing else is open."
     if not tcp:
         msg += " Consider TCP 53 as well: answers too large for UDP are retried over TCP."

@@ -183,12 +183,14 @@ def _check_plugin(answer, cluster):
     infos = build_node_infos(GOLD_NODES)
     pod = {"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "c"}]}}
     plugin = answer(None, None)
+    raw = {}
     for ni in infos:
         out = plugin.score(CycleState(), pod, ni)
         if not (isinstance(out, tuple) and len(out) == 2):
             return False, "score must return a pair (score, status), e.g. return 100, None"
         if not 0 <= int(out[0]) <= 100 and not callable(getattr(answer, "normalize_score", None)):
             return False, f"score returned {out[0]} for {ni.name}: keep scores in 0..100"
+        raw[ni.name] = int(out[0])
     saved = REGISTRY.get(answer.NAME)
     REGISTRY[answer.NAME] = answer
     try:
@@ -203,6 +205,11 @@ def _check_plugin(answer, cluster):
     chosen = df[df["chosen"] == True].index.tolist()  # noqa: E712
     if chosen != ["node-3"]:
         return False, f"with your plugin at weight 10 the pod went to {chosen}; it should prefer the gold node-3."
+    if not callable(getattr(answer, "normalize_score", None)):
+        gold, other = raw["node-3"], max(v for k, v in raw.items() if k != "node-3")
+        if (gold, other) != (100, 0):
+            return False, (f"your plugin scores the gold node-3 {gold} and the others up to {other}; the question "
+                           "asks for 100 and 0 (MaxNodeScore and MinNodeScore)")
     return True, "your plugin's weighted score outweighs the built-in plugins' small differences."
 
 

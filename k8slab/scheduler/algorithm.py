@@ -228,6 +228,9 @@ class ScheduleResult:
             if name not in names:
                 raise KeyError(name)
             rec = records[name] = NodeRecord(name)
+            fill = self.__dict__.get("_fill")
+            if fill is not None:
+                fill(self, rec)
         return rec
 
     def table_rows(self) -> list[dict[str, Any]]:

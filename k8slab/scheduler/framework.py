@@ -569,6 +569,8 @@ class NodeInfo:
         self.allocatable = Resource()
         self.image_states: dict[str, ImageStateSummary] = {}
         self.pvc_ref_counts: dict[str, int] = {}
+        self.on_change: Callable[["NodeInfo"], None] | None = None
+        """Called after every change (the scheduler's fast path re-reads this node's row)."""
         if node is not None:
             self.set_node(node)
         for pod in pods:
@@ -596,6 +598,8 @@ class NodeInfo:
         for image in (node.get("status") or {}).get("images") or []:
             for image_name in image.get("names") or []:
                 self.image_states.setdefault(image_name, ImageStateSummary(int(image.get("sizeBytes") or 0)))
+        if self.on_change is not None:
+            self.on_change(self)
 
     def add_pod(self, pod: dict) -> None:
         self.add_pod_info(PodInfo(pod))
@@ -652,6 +656,8 @@ class NodeInfo:
             self.pvc_ref_counts[key] = self.pvc_ref_counts.get(key, 0) + sign
             if self.pvc_ref_counts[key] <= 0:
                 del self.pvc_ref_counts[key]
+        if self.on_change is not None:
+            self.on_change(self)
 
     def snapshot(self) -> "NodeInfo":
         """A copy that can be changed without touching this one (NodeInfo.Snapshot)."""

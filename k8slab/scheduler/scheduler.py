@@ -17,9 +17,10 @@ from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
 from ..client.record import EventRecorder
 from .algorithm import FitError, NoNodesAvailableError, schedule_pod
+from .fastpath import NodeArrays, fast_schedule_pod
 from .framework import (
-    MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, Profile, SchedulerError, default_profile,
-    is_success, pod_priority,
+    MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, PodInfo, Profile, SchedulerError,
+    default_profile, get_pod_key, is_success, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
@@ -101,6 +102,12 @@ class KubeScheduler:
         self.queue_history: list[tuple[int, int, int, int]] = []
         """(time ms, activeQ, backoffQ, unschedulablePods) sampled at every scheduling cycle, after the pop."""
         self.node_infos: dict[str, NodeInfo] = {}
+        self.node_arrays = NodeArrays()
+        """The cache's NodeInfos as numpy columns, for the vectorised default profile (fastpath.py)."""
+        self.fast_path = True
+        """Compute the default plugins over the arrays when a pod allows it; False runs every plugin per node."""
+        self._snapshot_list: list[NodeInfo] | None = None
+        self._snapshot_names: list[str] | None = None
         self.assumed: dict[str, str] = {}  # pod uid -> node
         self.next_start_node_index = 0
         self.results: dict[str, object] = {}  # pod uid -> ScheduleResult of the cycle that placed (or failed) it
@@ -223,8 +230,14 @@ class KubeScheduler:
             state.num_nodes = len(nodes)
             ni.image_states[image] = state
 
+    def _nodes_changed(self) -> None:
+        self._snapshot_list = self._snapshot_names = None
+        self.node_arrays.invalidate()
+
     def _add_node(self, node: dict) -> None:
         self.node_infos[node["metadata"]["name"]] = NodeInfo(node)
+        self.node_infos[node["metadata"]["name"]].on_change = self.node_arrays.touch
+        self._nodes_changed()
         self._set_image_states(self.node_infos[node["metadata"]["name"]], set())
         for p in self.pod_informer.list():
             if p.get("spec", {}).get("nodeName") == node["metadata"]["name"] and not _is_terminal(p):
@@ -250,7 +263,9 @@ class KubeScheduler:
 
     def _delete_node(self, node: dict) -> None:
         ni = self.node_infos.pop(node["metadata"]["name"], None)
+        self._nodes_changed()
         if ni is not None:
+            ni.on_change = None
             images = set(ni.image_states)
             ni.image_states = {}
             self._set_image_states(ni, images)
@@ -263,8 +278,15 @@ class KubeScheduler:
         if uid in self.assumed:
             # the binding landed: confirm the assumed pod with the version from the API
             if ni is not None:
+                old = next((pi for pi in ni.pods if get_pod_key(pi.pod) == uid), None)
                 ni.remove_pod(pod)
-                ni.add_pod(pod)
+                info = PodInfo(pod)
+                if old is not None and old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
+                        and old.pod.get("spec", {}).get("initContainers") == pod["spec"].get("initContainers") \
+                        and old.pod.get("spec", {}).get("overhead") == pod["spec"].get("overhead") \
+                        and old.pod.get("spec", {}).get("resources") == pod["spec"].get("resources"):
+                    info._resource = old._resource  # same requests: keep the resources computed at assume time
+                ni.add_pod_info(info)
             del self.assumed[uid]
             return
         if ni is not None:
@@ -335,7 +357,12 @@ class KubeScheduler:
         self._kick()
 
     def snapshot(self) -> list[NodeInfo]:
-        return list(self.node_infos.values())
+        """The NodeInfos in cache order. The list is kept until a node is added or removed (the NodeInfos in it
+        are the cache's own, so pod changes show without a new list)."""
+        if self._snapshot_list is None:
+            self._snapshot_list = list(self.node_infos.values())
+            self._snapshot_names = [ni.name for ni in self._snapshot_list]
+        return self._snapshot_list
 
     def schedule_one(self) -> None:
         """ScheduleOne: one scheduling cycle for the next pod in activeQ."""
@@ -357,8 +384,16 @@ class KubeScheduler:
         state = CycleState()
         nodes = self.snapshot()
         try:
-            result = schedule_pod(fw, state, pod, nodes, self.rng, self.next_start_node_index,
-                                  global_percentage=self.percentage_of_nodes_to_score)
+            result = None
+            if self.fast_path:
+                result = fast_schedule_pod(fw, state, pod, self.node_arrays, nodes, self.rng,
+                                           self.next_start_node_index, self.percentage_of_nodes_to_score,
+                                           nominated_pods=bool(self.nominated), node_names=self._snapshot_names)
+                if result is None:
+                    state = CycleState()
+            if result is None:
+                result = schedule_pod(fw, state, pod, nodes, self.rng, self.next_start_node_index,
+                                      global_percentage=self.percentage_of_nodes_to_score)
         except FitError as e:
             if e.result is not None:
                 self.next_start_node_index = e.result.next_start_node_index

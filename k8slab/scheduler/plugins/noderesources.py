@@ -296,7 +296,13 @@ class ResourceAllocationScorer:
         return milli_value(q) if resource == RESOURCE_CPU else value(q)
 
     def calculate_pod_resource_request_list(self, pod: dict) -> list[int]:
-        return [self.calculate_pod_resource_request(pod, r["name"]) for r in self.resources]
+        """calculatePodResourceRequestList: the pod's requests are summed once for all resources."""
+        reqs = pod_requests(pod, non_missing=None if self.use_requested else non_zero_container_defaults())
+        out = []
+        for r in self.resources:
+            q = reqs.get(r["name"])
+            out.append(0 if q is None else milli_value(q) if r["name"] == RESOURCE_CPU else value(q))
+        return out
 
     @staticmethod
     def is_best_effort_pod(pod_requests_list: list[int]) -> bool:

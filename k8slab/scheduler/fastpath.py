@@ -1,0 +1,709 @@
+"""Mirrors: pkg/scheduler/schedule_one.go (findNodesThatPassFilters, prioritizeNodes, selectHost) and the Filter
+and Score functions of the default plugins NodeUnschedulable, NodeName, TaintToleration, NodeResourcesFit,
+NodeResourcesBalancedAllocation and ImageLocality, computed over numpy arrays.
+
+Upstream runs Filter and Score for many nodes at once in 16 goroutines; the Python model runs them one node at a
+time, which costs about 500 nodes x 11 plugin calls per pod in a 5,000-node cluster. This module computes the same
+verdicts and scores for the examined nodes in a handful of array operations:
+
+* ``NodeArrays`` keeps per-node columns (allocatable, requested, non-zero requested, pod count, unschedulable,
+  taints, images) in the snapshot order, refreshed from the scheduler cache's NodeInfos: a NodeInfo reports every
+  change through its ``on_change`` hook, and only the changed rows are read again.
+* ``fast_schedule_pod`` takes a pod when everything the default plugins would do for it is covered by those
+  columns: the default plugin classes, no nominated pods, no pod (anti-)affinity anywhere in the cluster (so
+  InterPodAffinity's PreFilter and PreScore are Skip), PodTopologySpread, NodeAffinity and NodePorts skipped at
+  PreFilter (their own PreFilter runs to decide that), only cpu, memory, ephemeral-storage
+  and pods requested, and at least two feasible nodes. Otherwise it returns None and the caller runs the
+  per-plugin path. Nodes the arrays reject (a taint, a cordon, no room) are few: the real Filter plugins run on
+  those alone, for their exact statuses and the FailedScheduling histogram. The arithmetic is upstream's: int64
+  floor divisions, DefaultNormalizeScore, the float64 fractions of BalancedAllocation, score weights. The Score of
+  NodeAffinity (preferred terms) and PodTopologySpread (soft and system default constraints) depends on labels
+  and pod counts per topology domain; when their PreScore does not skip, those two plugins score the feasible
+  nodes themselves, one by one.
+* The per-node record behind ``explain()`` is filled in only when a node's row is asked for, from the arrays kept
+  with the result; the rows are the same as the per-plugin path's.
+* ``select_host_positions`` is ``select_host`` on a plain list of totals: the same container/heap order, the same
+  reservoir-sampling draws from the scheduler's RNG.
+
+tests/test_scheduler_fastpath.py checks on random clusters and pods that both paths give the same verdicts,
+scores, chosen node, start index, top nodes and RNG state.
+"""
+
+from __future__ import annotations
+
+import random
+from operator import itemgetter
+from typing import Any
+
+from k8slab.scheduler.algorithm import (
+    DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE, NUMBER_OF_HIGHEST_SCORED_NODES_TO_REPORT, Diagnosis, NodeRecord,
+    ScheduleResult, num_feasible_nodes_to_find,
+)
+from k8slab.scheduler.framework import (
+    MAX_NODE_SCORE, RESOURCE_CPU, RESOURCE_MEMORY, TAINT_EFFECT_NO_SCHEDULE,
+    TAINT_NODE_UNSCHEDULABLE, CycleState, FilterVerdict, Framework, NodeInfo,
+    NodePluginScores, NodeScore, PluginScore, is_success,
+)
+
+_FILTERS = ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeResourcesFit")
+"""Filter plugins computed over the arrays."""
+_SKIPPABLE = ("NodeAffinity", "NodePorts", "PodTopologySpread", "InterPodAffinity")
+"""Plugins the fast path takes only when their PreFilter (and PreScore) say Skip."""
+_SCORES = ("TaintToleration", "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality")
+"""Score plugins computed over the arrays."""
+
+
+_RANDBELOW_WITH_GETRANDBITS = getattr(random.Random, "_randbelow_with_getrandbits", None)
+
+
+def _np():
+    import numpy
+
+    return numpy
+
+
+# --------------------------------------------------------------------------------------------
+# selectHost on a list of totals
+# --------------------------------------------------------------------------------------------
+
+def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST_SCORED_NODES_TO_REPORT,
+                          is_top: list[bool] | None = None) -> tuple[int, list[int]]:
+    """``select_host`` on totals alone: returns (position of the chosen node, positions of the top ``count``
+    nodes, chosen first). The heap is Go's container/heap with ``Less = a > b``, as in select_host, so nodes come
+    off in the same order and ``rng`` is drawn from exactly as often (once per extra node tied at the top).
+
+    Nodes tied at the top leave the heap in an order that depends only on which positions hold a top score, not
+    on how the lower scores compare (a lower element sinks towards a top child, the left one when both are), so
+    when at least ``count`` nodes tie the heap is run on that one bit per node, and only until the chosen node
+    is out. ``is_top`` (optional) already says which totals equal the maximum."""
+    n = len(totals)
+    if n == 0:
+        raise ValueError("empty priorityList")
+    top = max(totals)
+    k = totals.count(top)
+    selected = 0
+    if getattr(type(rng), "_randbelow", None) is _RANDBELOW_WITH_GETRANDBITS:
+        # randrange(c) for c > 0 is _randbelow_with_getrandbits(c): draw bit_length(c) bits until below c
+        getrandbits = rng.getrandbits
+        for c in range(2, k + 1):
+            bits = c.bit_length()
+            r = getrandbits(bits)
+            while r >= c:
+                r = getrandbits(bits)
+            if r == 0:
+                selected = c - 1
+    else:
+        below = rng._randbelow  # what randrange(c) calls for c > 0
+        for c in range(2, k + 1):
+            if below(c) == 0:
+                selected = c - 1
+    need = max(count, selected + 1)
+    if k == n:
+        # every node tied: the heap never moves anything; pops come out 0, n-1, n-2, ..., 1
+        positions = [0] + list(range(n - 1, n - min(n, need), -1))
+    elif k >= count:
+        positions = _tied_pop_order(is_top if is_top is not None else [t == top for t in totals], need)
+    else:
+        positions = _heap_order(totals, count)
+    head = positions[:need]
+    if selected != 0:
+        head[0], head[selected] = head[selected], head[0]
+    return head[0], head[:count]
+
+
+def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
+    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node."""
+    n = len(is_top)
+    h = list(range(n))
+    key = list(is_top)
+    for i in range(n // 2 - 1, -1, -1):
+        if key[i]:
+            continue
+        x, j = h[i], i
+        while True:
+            c = 2 * j + 1
+            if c >= n:
+                break
+            if not key[c]:
+                c += 1
+                if c >= n or not key[c]:
+                    break
+            h[j] = h[c]
+            key[j] = True
+            j = c
+        h[j] = x
+        key[j] = False
+    out = []
+    size = n
+    while len(out) < need:
+        out.append(h[0])
+        size -= 1
+        if size == 0:
+            break
+        x = h[size]
+        if key[size]:
+            h[0] = x
+            key[0] = True
+            continue
+        j = 0
+        while True:
+            c = 2 * j + 1
+            if c >= size:
+                break
+            if not key[c]:
+                c += 1
+                if c >= size or not key[c]:
+                    break
+            h[j] = h[c]
+            key[j] = True
+            j = c
+        h[j] = x
+        key[j] = False
+    return out
+
+
+def _heap_order(totals: list[int], count: int) -> list[int]:
+    """The positions in the order select_host pops them, up to the last node tied with the maximum and at least
+    ``count`` nodes (container/heap Init and Pop with Less = greater total)."""
+    h = list(range(len(totals)))
+    t = totals
+    n = len(h)
+
+    def down(i: int, n: int) -> None:
+        while True:
+            j1 = 2 * i + 1
+            if j1 >= n:
+                return
+            j = j1
+            j2 = j1 + 1
+            if j2 < n and t[h[j2]] > t[h[j1]]:
+                j = j2
+            if not t[h[j]] > t[h[i]]:
+                return
+            h[i], h[j] = h[j], h[i]
+            i = j
+
+    for i in range(n // 2 - 1, -1, -1):
+        down(i, n)
+    out = []
+    top = t[h[0]]
+    while h:
+        m = len(h) - 1
+        h[0], h[m] = h[m], h[0]
+        down(0, m)
+        p = h.pop()
+        if t[p] != top and len(out) >= count:
+            break
+        out.append(p)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Per-node columns
+# --------------------------------------------------------------------------------------------
+
+def _taint_key(taints: list[dict]) -> tuple:
+    return tuple((t.get("key") or "", t.get("value") or "", t.get("effect") or "") for t in taints)
+
+
+class NodeArrays:
+    """Per-node columns in snapshot order, refreshed from the NodeInfos. ``touch(node_info)`` marks one row
+    stale (NodeInfo.on_change points here); ``invalidate()`` drops everything (a node was added or removed)."""
+
+    _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "req_cpu", "req_mem", "req_eph",
+                    "nz_cpu", "nz_mem", "num_pods", "unschedulable", "taints", "images", "affinity_pods",
+                    "anti_affinity_pods", "scalar_alloc")
+
+    def __init__(self) -> None:
+        self.infos: list[NodeInfo] = []
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+        self.valid = False
+        self.dirty: set[int] = set()
+        self.taint_sets: list[tuple] = []
+        self.taint_ids: dict[tuple, int] = {}
+        self.taint_lists: list[list[dict]] = []
+        self.affinity_total = 0
+        self.anti_affinity_total = 0
+
+    def touch(self, node_info: NodeInfo) -> None:
+        if self.valid:
+            self.dirty.add(id(node_info))
+
+    def invalidate(self) -> None:
+        self.valid = False
+        self.dirty.clear()
+
+    def sync(self, infos: list[NodeInfo]) -> None:
+        """Bring the columns up to date with ``infos`` (the snapshot list of this cycle)."""
+        if not self.valid or infos is not self.infos:
+            self._rebuild(infos)
+            return
+        if self.dirty:
+            by_id = self._by_id
+            for key in self.dirty:
+                i = by_id.get(key)
+                if i is not None:
+                    self.affinity_total -= int(self.affinity_pods[i])
+                    self.anti_affinity_total -= int(self.anti_affinity_pods[i])
+                    self._read(i, infos[i])
+                    self.affinity_total += int(self.affinity_pods[i])
+                    self.anti_affinity_total += int(self.anti_affinity_pods[i])
+            self.dirty.clear()
+
+    def _rebuild(self, infos: list[NodeInfo]) -> None:
+        np = _np()
+        n = len(infos)
+        self.infos = infos
+        self.names = [ni.name for ni in infos]
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self._by_id = {id(ni): i for i, ni in enumerate(infos)}
+        self.data = np.zeros((len(self._INT_COLUMNS), n), dtype=np.int64)
+        for k, col in enumerate(self._INT_COLUMNS):
+            setattr(self, col, self.data[k])
+        self.taint_sets, self.taint_ids, self.taint_lists = [], {}, []
+        for i, ni in enumerate(infos):
+            self._read(i, ni)
+        self.dirty.clear()
+        self.valid = True
+        self.affinity_total = int(self.affinity_pods.sum())
+        self.anti_affinity_total = int(self.anti_affinity_pods.sum())
+
+    def _read(self, i: int, ni: NodeInfo) -> None:
+        a, r, z = ni.allocatable, ni.requested, ni.non_zero_requested
+        node = ni.node
+        spec = (node or {}).get("spec") or {}
+        taints = spec.get("taints")
+        key = _taint_key(taints) if taints else ()
+        tid = self.taint_ids.get(key)
+        if tid is None:
+            tid = self.taint_ids[key] = len(self.taint_sets)
+            self.taint_sets.append(key)
+            self.taint_lists.append(list(taints or ()))
+        # one column write, in the order of _INT_COLUMNS
+        self.data[:, i] = (a.milli_cpu, a.memory, a.ephemeral_storage, a.allowed_pod_number,
+                           r.milli_cpu, r.memory, r.ephemeral_storage, z.milli_cpu, z.memory, len(ni.pods),
+                           2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
+                           len(ni.image_states), len(ni.pods_with_affinity),
+                           len(ni.pods_with_required_anti_affinity), len(a.scalar_resources))
+
+
+# --------------------------------------------------------------------------------------------
+# Which profiles and pods the arrays cover
+# --------------------------------------------------------------------------------------------
+
+def _profile_plan(fw: Framework) -> dict | None:
+    """What the fast path needs to know about a profile, or None when it cannot take it (a plugin that is not
+    the built-in class, a Filter or Score plugin it does not compute, a scoring strategy other than
+    LeastAllocated/MostAllocated over cpu and memory)."""
+    plan = fw.__dict__.get("_fast_plan", False)
+    if plan is not False:
+        return plan
+    plan = _build_plan(fw)
+    fw.__dict__["_fast_plan"] = plan
+    return plan
+
+
+def _build_plan(fw: Framework) -> dict | None:
+    from k8slab.scheduler.plugins import REGISTRY
+    from k8slab.scheduler.plugins.noderesources import LEAST_ALLOCATED, MOST_ALLOCATED
+
+    builtin = {name: cls for name, cls in REGISTRY.items()}
+    for ep in ("PreFilter", "Filter", "PreScore", "Score"):
+        for pl in fw.extension_points[ep]:
+            if builtin.get(pl.NAME) is not type(pl):
+                return None
+    filters = fw.filter_plugin_names
+    if any(p not in _FILTERS and p not in _SKIPPABLE for p in filters):
+        return None
+    scores = fw.score_plugin_names
+    if not scores or any(p not in _SCORES and p not in _SKIPPABLE for p in scores):
+        return None
+    for p in fw.extension_points["PreScore"]:
+        if p.NAME not in _SCORES and p.NAME not in _SKIPPABLE:
+            return None
+    plan: dict[str, Any] = {"filters": filters, "scores": scores}
+    fit = fw.plugins.get("NodeResourcesFit")
+    if fit is not None and "NodeResourcesFit" in scores:
+        strategy = fit.args["scoringStrategy"]
+        if strategy["type"] not in (LEAST_ALLOCATED, MOST_ALLOCATED):
+            return None
+        if any(r["name"] not in (RESOURCE_CPU, RESOURCE_MEMORY) for r in strategy["resources"]):
+            return None
+        plan["fit_most"] = strategy["type"] == MOST_ALLOCATED
+        plan["fit_resources"] = [(r["name"], int(r["weight"])) for r in strategy["resources"]]
+    ba = fw.plugins.get("NodeResourcesBalancedAllocation")
+    if ba is not None and "NodeResourcesBalancedAllocation" in scores:
+        names = [r["name"] for r in ba.args["resources"]]
+        if any(n not in (RESOURCE_CPU, RESOURCE_MEMORY) for n in names) or len(set(names)) != len(names):
+            return None
+        plan["ba_resources"] = names
+    return plan
+
+
+def _pod_has_affinity_terms(pod: dict) -> bool:
+    a = (pod.get("spec") or {}).get("affinity") or {}
+    return bool(a.get("podAffinity") or a.get("podAntiAffinity"))
+
+
+# --------------------------------------------------------------------------------------------
+# One scheduling cycle over the arrays
+# --------------------------------------------------------------------------------------------
+
+def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays, node_infos: list[NodeInfo],
+                      rng, next_start_index: int = 0, global_percentage: int = DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE,
+                      nominated_pods: bool = False, node_names: list[str] | None = None) -> ScheduleResult | None:
+    """``schedule_pod`` over the arrays, or None (before any draw from ``rng``) when the pod or the profile needs
+    the per-plugin path. ``state`` must be fresh: on None the caller starts again with a new CycleState.
+    ``nominated_pods``: some pod is nominated to a node (the filters would have to run with it)."""
+    n = len(node_infos)
+    if n < 2 or nominated_pods:
+        return None
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName") or (pod.get("status") or {}).get("nominatedNodeName"):
+        return None
+    plan = _profile_plan(fw)
+    if plan is None:
+        return None
+    arrays.sync(node_infos)
+    np = _np()
+    fw.snapshot = node_infos
+    pod_affinity = _pod_has_affinity_terms(pod)
+
+    # -- PreFilter ------------------------------------------------------------------------------
+    skip: set[str] = set()
+    for pl in fw.extension_points["PreFilter"]:
+        if pl.NAME == "InterPodAffinity":
+            # its PreFilter says Skip when the pod has no required terms and no existing pod's required
+            # anti-affinity matches it; taken here only in the plain case: no such terms anywhere
+            if pod_affinity or arrays.anti_affinity_total:
+                return None
+            skip.add(pl.NAME)
+            continue
+        res, s = pl.pre_filter(state, pod, node_infos)
+        if s is not None and s.is_skip():
+            skip.add(pl.NAME)
+            continue
+        if not is_success(s) or (res is not None and not res.all_nodes()):
+            return None
+    state.skip_filter_plugins = skip
+    active_filters = [p for p in plan["filters"] if p not in skip]
+    if any(p not in _FILTERS for p in active_filters):
+        return None
+
+    # -- Filter ---------------------------------------------------------------------------------
+    # Nodes are examined in rotation from the start index until num_to_find fit. The arrays say which nodes
+    # fail; the real plugins then run on those few nodes only, for their exact statuses.
+    num_to_find = num_feasible_nodes_to_find(fw.percentage_of_nodes_to_score, n, global_percentage)
+    start = next_start_index % n
+    idx = _rotation(np, start, num_to_find, n)
+    rejects = _rejects(np, fw, state, pod, arrays, active_filters, idx)
+    if rejects is False:
+        return None
+    rejected = None
+    if rejects is not None:
+        idx = _rotation(np, start, n, n)
+        rejected = _rejects(np, fw, state, pod, arrays, active_filters, idx)
+        if rejected is False or rejected is None:
+            return None
+        ok_pos = np.flatnonzero(~rejected)
+        cut = int(ok_pos[num_to_find - 1]) + 1 if len(ok_pos) >= num_to_find else n
+        idx, rejected = idx[:cut], rejected[:cut]
+    diagnosis = Diagnosis()
+    statuses: dict[str, tuple] = {}
+    if rejected is not None:
+        for i in idx[rejected].tolist():
+            ni = node_infos[i]
+            status, verdicts = fw.run_filter_plugins_with_verdicts(state, pod, ni)
+            if status is None or not status.is_rejected():
+                return None  # the arrays and the plugins disagree, or a plugin failed: the per-plugin path decides
+            diagnosis.node_to_status.set(ni.name, status)
+            diagnosis.add_plugin_status(status)
+            statuses[ni.name] = (verdicts, status)
+        evaluated = len(idx)
+        idx = idx[~rejected]
+    else:
+        evaluated = len(idx)
+    if len(idx) < 2:
+        return None  # no node or a single one: nothing to score, the per-plugin path reports it
+    tids = arrays.taints[idx]
+    feasible = list(itemgetter(*idx.tolist())(node_infos))
+
+    # -- PreScore --------------------------------------------------------------------------------
+    skip_score: set[str] = set()
+    for pl in fw.extension_points["PreScore"]:
+        if pl.NAME == "InterPodAffinity":
+            from k8slab.scheduler.plugins.interpodaffinity import preferred_terms
+            if preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity") \
+                    or arrays.affinity_total:
+                return None
+            skip_score.add(pl.NAME)
+            continue
+        s = pl.pre_score(state, pod, feasible)
+        if s is not None and s.is_skip():
+            skip_score.add(pl.NAME)
+            continue
+        if not is_success(s):
+            return None
+    state.skip_score_plugins = skip_score
+    active_scores = [p for p in plan["scores"] if p not in skip_score]
+    if "InterPodAffinity" in active_scores:
+        return None
+
+    # -- Score -----------------------------------------------------------------------------------
+    raw: dict[str, Any] = {}
+    normalized: dict[str, Any] = {}
+    for name in active_scores:
+        if name == "TaintToleration":
+            from k8slab.scheduler.plugins.tainttoleration import (
+                PRE_SCORE_STATE_KEY, count_intolerable_taints_prefer_no_schedule,
+            )
+            tol = state.read(PRE_SCORE_STATE_KEY).tolerations_prefer_no_schedule
+            per_set = np.asarray([count_intolerable_taints_prefer_no_schedule(lst, tol)
+                                  for lst in arrays.taint_lists], dtype=np.int64)
+            r = per_set[tids]
+            raw[name] = r
+            normalized[name] = _default_normalize(np, r, reverse=True)
+        elif name == "NodeResourcesFit":
+            from k8slab.scheduler.plugins.noderesources import PRE_SCORE_STATE_KEY as FIT_KEY
+            requests = state.read(FIT_KEY).pod_requests
+            r = _fit_score(np, arrays, idx, plan, requests)
+            raw[name] = r
+            normalized[name] = r
+        elif name == "NodeResourcesBalancedAllocation":
+            from k8slab.scheduler.plugins.balancedallocation import PRE_SCORE_STATE_KEY as BA_KEY
+            requests = state.read(BA_KEY).pod_requests
+            r = _balanced_score(np, arrays, idx, plan["ba_resources"], requests)
+            raw[name] = r
+            normalized[name] = r
+        elif name == "ImageLocality":
+            r = _image_score(np, arrays, idx, node_infos, pod, n)
+            raw[name] = r
+            normalized[name] = r
+        else:
+            # NodeAffinity's preferred terms, PodTopologySpread's soft (or system default) constraints: the
+            # plugin itself scores each feasible node and normalizes, as run_score_plugins does
+            scored = _plugin_scores(fw.plugins[name], state, pod, feasible)
+            if scored is None:
+                return None  # an error or a score out of range: the per-plugin path reports it
+            raw[name], normalized[name] = np.asarray(scored[0], dtype=np.int64), np.asarray(scored[1], dtype=np.int64)
+    weights = [fw.score_plugin_weight[p] for p in active_scores]
+    total = np.zeros(len(idx), dtype=np.int64)
+    for name, w in zip(active_scores, weights):
+        total += normalized[name] * w
+    totals = total.tolist()
+
+    # -- selectHost ------------------------------------------------------------------------------
+    chosen_pos, top_pos = select_host_positions(totals, rng, is_top=(total == total.max()).tolist())
+    if node_names is None:
+        node_names = [ni.name for ni in node_infos]
+    result = ScheduleResult(
+        next_start_node_index=(start + evaluated) % n,
+        node_names=node_names,
+        filter_plugins=fw.filter_plugin_names,
+        score_plugins=plan["scores"],
+        score_weights=dict(fw.score_plugin_weight),
+    )
+    result.skipped_filter_plugins = set(skip)
+    result.diagnosis = diagnosis
+    result.feasible_nodes = len(idx)
+    result.evaluated_nodes = evaluated
+    result.scored = True
+    result.skipped_score_plugins = set(skip_score)
+    host = node_names[int(idx[chosen_pos])]
+    result.suggested_host = host
+    # kept with the result for explain(): compact columns (scores are 0..100, raw counts small)
+    compact = {}
+    for p in active_scores:
+        for a in (raw[p], normalized[p]):
+            if id(a) not in compact:
+                compact[id(a)] = a.astype(np.int16)
+    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights,
+                       [compact[id(raw[p])] for p in active_scores],
+                       [compact[id(normalized[p])] for p in active_scores], total.astype(np.int32), host, statuses)
+    result.__dict__["_fill"] = payload.fill
+    result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
+    return result
+
+
+def _plugin_scores(pl, state: CycleState, pod: dict, nodes: list[NodeInfo]) -> tuple[list[int], list[int]] | None:
+    """One Score plugin over the feasible nodes, then its NormalizeScore: (raw, normalized), or None on an
+    error status or a normalized score outside 0..100."""
+    score = pl.score
+    node_scores = []
+    for ni in nodes:
+        v, status = score(state, pod, ni)
+        if status is not None and not status.is_success():
+            return None
+        node_scores.append(NodeScore(ni.name, int(v)))
+    raw = [ns.score for ns in node_scores]
+    normalize = getattr(pl, "normalize_score", None)
+    if normalize is not None and not is_success(normalize(state, pod, node_scores)):
+        return None
+    normalized = [ns.score for ns in node_scores]
+    if any(v > MAX_NODE_SCORE or v < 0 for v in normalized):
+        return None
+    return raw, normalized
+
+
+def _rotation(np, start: int, count: int, n: int):
+    idx = np.arange(start, start + count, dtype=np.int64)
+    if start + count > n:
+        idx %= n
+    return idx
+
+
+def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays, active_filters: list[str], idx):
+    """Whether each node of ``idx`` fails one of the Filter plugins (None: none fails; False: the arrays do not
+    cover this pod)."""
+    spec = pod.get("spec") or {}
+    out = None
+    tolerations = spec.get("tolerations") or []
+    if "NodeUnschedulable" in active_filters and arrays.unschedulable[idx].any():
+        if (arrays.unschedulable[idx] == 2).any():
+            return False
+        from k8slab.scheduler.plugins.tainttoleration import tolerations_tolerate_taint
+        if not tolerations_tolerate_taint(tolerations, {"key": TAINT_NODE_UNSCHEDULABLE,
+                                                        "effect": TAINT_EFFECT_NO_SCHEDULE}):
+            out = arrays.unschedulable[idx] != 0
+    if "TaintToleration" in active_filters and any(arrays.taint_sets):
+        from k8slab.scheduler.plugins.tainttoleration import (
+            do_not_schedule_taints_filter, find_matching_untolerated_taint,
+        )
+        bad = [find_matching_untolerated_taint(lst, tolerations, do_not_schedule_taints_filter) is not None
+               for lst in arrays.taint_lists]
+        if any(bad):
+            col = np.asarray(bad)[arrays.taints[idx]]
+            out = col if out is None else out | col
+    if "NodeResourcesFit" in active_filters:
+        from k8slab.scheduler.plugins.noderesources import PRE_FILTER_STATE_KEY
+        req = state.read(PRE_FILTER_STATE_KEY)
+        if req.scalar_resources:
+            return False
+        ok = arrays.num_pods[idx] + 1 <= arrays.alloc_pods[idx]
+        if req.milli_cpu > 0:
+            ok &= req.milli_cpu <= arrays.alloc_cpu[idx] - arrays.req_cpu[idx]
+        if req.memory > 0:
+            ok &= req.memory <= arrays.alloc_mem[idx] - arrays.req_mem[idx]
+        if req.ephemeral_storage > 0:
+            ok &= req.ephemeral_storage <= arrays.alloc_eph[idx] - arrays.req_eph[idx]
+        out = ~ok if out is None else out | ~ok
+    if out is not None and not out.any():
+        return None
+    return out
+
+
+class _Payload:
+    """The arrays of one fast cycle, turned into NodeRecords when a node's row is asked for."""
+
+    __slots__ = ("pos", "filters", "scores", "weights", "raw", "normalized", "totals", "host", "rejected")
+
+    def __init__(self, pos, filters, scores, weights, raw, normalized, totals, host, rejected) -> None:
+        self.rejected = rejected
+        self.filters = filters
+        self.scores = scores
+        self.weights = weights
+        self.raw = raw
+        self.normalized = normalized
+        self.totals = totals
+        self.host = host
+        self.pos = pos
+
+    def node_plugin_scores(self, name: str, p: int) -> NodePluginScores:
+        scores = []
+        for k, (s, w) in enumerate(zip(self.scores, self.weights)):
+            norm = int(self.normalized[k][p])
+            scores.append(PluginScore(s, norm * w, int(self.raw[k][p]), norm, w))
+        return NodePluginScores(name, scores, int(self.totals[p]))
+
+    def fill(self, result: ScheduleResult, rec: NodeRecord) -> None:
+        positions = result.__dict__.get("_positions")
+        if positions is None:
+            names = result.node_names
+            positions = result.__dict__["_positions"] = {names[i]: p for p, i in enumerate(self.pos.tolist())}
+        p = positions.get(rec.name)
+        if p is None:
+            rejected = self.rejected.get(rec.name)
+            if rejected is not None:
+                rec.evaluated = True
+                rec.filters, rec.status = rejected
+            return
+        rec.evaluated = rec.feasible = True
+        rec.filters = [FilterVerdict(f, None) for f in self.filters]
+        rec.status = None
+        nps = self.node_plugin_scores(rec.name, p)
+        rec.scores = nps.scores
+        rec.total_score = nps.total_score
+        rec.chosen = rec.name == self.host
+
+
+# --------------------------------------------------------------------------------------------
+# Score functions over arrays (integer arithmetic as in the Go code)
+# --------------------------------------------------------------------------------------------
+
+def _default_normalize(np, scores, reverse: bool):
+    """DefaultNormalizeScore(MaxNodeScore, reverse, scores)."""
+    max_count = int(scores.max()) if len(scores) else 0
+    if max_count == 0:
+        if reverse:
+            return np.full(len(scores), MAX_NODE_SCORE, dtype=np.int64)
+        return scores.copy()
+    out = MAX_NODE_SCORE * scores // max_count
+    if reverse:
+        out = MAX_NODE_SCORE - out
+    return out
+
+
+def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int]):
+    """LeastAllocated / MostAllocated over cpu and memory with non-zero requests (resource_allocation.go)."""
+    node_score = np.zeros(len(idx), dtype=np.int64)
+    weight_sum = np.zeros(len(idx), dtype=np.int64)
+    for (name, weight), pod_req in zip(plan["fit_resources"], requests):
+        if name == RESOURCE_CPU:
+            alloc, req = arrays.alloc_cpu[idx], arrays.nz_cpu[idx] + pod_req
+        else:
+            alloc, req = arrays.alloc_mem[idx], arrays.nz_mem[idx] + pod_req
+        has = alloc != 0
+        safe = np.where(has, alloc, 1)
+        if plan["fit_most"]:
+            s = np.minimum(req, safe) * MAX_NODE_SCORE // safe
+        else:
+            s = np.where(req > alloc, 0, (safe - req) * MAX_NODE_SCORE // safe)
+        node_score += np.where(has, s * weight, 0)
+        weight_sum += np.where(has, weight, 0)
+    return np.where(weight_sum == 0, 0, node_score // np.where(weight_sum == 0, 1, weight_sum))
+
+
+def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int]):
+    """balancedResourceScorer with real requests: 1 - std of the requested fractions, times 100, truncated."""
+    fractions = []
+    present = []
+    for name, pod_req in zip(resources, requests):
+        if name == RESOURCE_CPU:
+            alloc, req = arrays.alloc_cpu[idx], arrays.req_cpu[idx] + pod_req
+        else:
+            alloc, req = arrays.alloc_mem[idx], arrays.req_mem[idx] + pod_req
+        has = alloc != 0
+        f = np.minimum(req.astype(np.float64) / np.where(has, alloc, 1).astype(np.float64), 1.0)
+        fractions.append(f)
+        present.append(has)
+    std = np.zeros(len(idx), dtype=np.float64)
+    if len(fractions) == 2:
+        both = present[0] & present[1]
+        std = np.where(both, np.abs((fractions[0] - fractions[1]) / 2), 0.0)
+    return ((1 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
+
+
+def _image_score(np, arrays: NodeArrays, idx, node_infos: list[NodeInfo], pod: dict, total_num_nodes: int):
+    """ImageLocality: only nodes holding images can score above 0."""
+    from k8slab.scheduler.plugins.imagelocality import calculate_priority, sum_image_scores
+
+    spec = pod.get("spec") or {}
+    num_containers = len(spec.get("initContainers") or []) + len(spec.get("containers") or [])
+    base = calculate_priority(0, num_containers)
+    out = np.full(len(idx), base, dtype=np.int64)
+    with_images = np.nonzero(arrays.images[idx])[0]
+    for p in with_images.tolist():
+        ni = node_infos[int(idx[p])]
+        out[p] = calculate_priority(sum_image_scores(ni, pod, total_num_nodes), num_containers)
+    return out
