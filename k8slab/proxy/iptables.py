@@ -829,6 +829,9 @@ class SharedRuleCache:
         self.slices = _BoundedCache(max_slice_endpoints)
         self.endpoints = _BoundedCache(max_service_endpoints)
         self.rules = _BoundedCache(max_rule_lines)
+        # the slice object last parsed or found, with its resourceVersion: an EndpointSlice change reaches every
+        # node's proxier one after the other with the same object, and all but the first take this shortcut
+        self._last_slice: tuple = (None, None, None)
 
     def service_map(self, service: dict) -> dict:
         """service_to_service_map(service), computed once per Service version. The result is read-only."""
@@ -843,6 +846,10 @@ class SharedRuleCache:
 
     def endpoint_slice(self, eps: dict) -> ParsedEndpointSlice:
         """parse_endpoint_slice(eps), computed once per EndpointSlice version."""
+        last_obj, last_rv, last_parsed = self._last_slice
+        if eps is last_obj and (eps.get("metadata") or {}).get("resourceVersion") == last_rv:
+            self.slices.hits += 1  # the entry was the last one used: it is already the most recent
+            return last_parsed
         key = _object_version_key(eps)
         if key is None:
             return parse_endpoint_slice(eps)
@@ -852,6 +859,7 @@ class SharedRuleCache:
             parsed.index_nodes()
             hash(parsed)  # computed once here, it makes comparing versions cheap for every proxier
             self.slices.put(key, parsed, 1 + len(parsed.endpoints))
+        self._last_slice = (eps, key[3], parsed)
         return parsed
 
     def service_endpoints(self, key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
