@@ -280,12 +280,16 @@ class EndpointsController(Controller):
                     else "notReadyAddresses"
                 if len(self._address_cache) > 100_000:
                     self._address_cache.clear()
-                cached = self._address_cache[ck] = (ports, addr, field)
-            ports, addr, field = cached
-            if not ports:
+                # the subset key and the ports as written (empty names left out) are kept with the address
+                cached = self._address_cache[ck] = (
+                    tuple((p["name"], p["port"], p["protocol"]) for p in ports), addr, field,
+                    [{kk: vv for kk, vv in p.items() if vv != ""} for p in ports])
+            k, addr, field, subset_ports = cached
+            if not k:
                 continue
-            k = tuple((p["name"], p["port"], p["protocol"]) for p in ports)
-            sub = subsets.setdefault(k, {"ports": [{kk: vv for kk, vv in p.items() if vv != ""} for p in ports]})
+            sub = subsets.get(k)
+            if sub is None:
+                sub = subsets[k] = {"ports": subset_ports}
             sub.setdefault(field, []).append(addr)
         out = []
         for sub in subsets.values():
