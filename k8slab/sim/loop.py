@@ -120,7 +120,7 @@ class Loop:
     def emit(self, component: str, kind: str, ref: str = "", data: Any = None, cause: int | None = None,
              target: str = "") -> int:
         """Record a trace event for the current step; ``cause`` defaults to the step's cause."""
-        seq = self.trace.record(self.now, self.steps if self.current is not None else 0, component, kind, ref, data,
+        seq = self.trace.record(self.now, 0 if self.current is None else self.steps, component, kind, ref, data,
                                 self.cause if cause is None else cause, target)
         if seq:
             self.last_emitted = seq
