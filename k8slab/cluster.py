@@ -21,11 +21,8 @@ from .api.serialize import load_manifests
 from .apiserver import APIServer
 from .apiserver.authn import Credentials
 from .client import Client, SharedInformerFactory
-from .cloud import CloudControllerManager, FakeCloud
-from .cloud.manager import ExternalCloudKubelet, rbac_manifests
 from .cni import BridgePlugin
 from .cni import network as netmodel
-from .cni import path as cni_path
 from .controllers import KubeControllerManager
 from .cri import ContainerRuntime
 from .dns import CoreDNS
@@ -133,6 +130,8 @@ class Cluster:
         self.schedulers = [self.scheduler]
         self._nodes: dict[str, NodeAgents] = {}
         # --cloud-provider=external: a fake cloud whose VMs are the nodes, and a cloud-controller-manager
+        if cloud_provider == "fake":
+            from .cloud import FakeCloud  # loaded only for clusters that use it
         self.cloud = FakeCloud(self.loop, component_rng(seed, "cloud")) if cloud_provider == "fake" else None
         self.cloud_controller_manager = None
         self.custom_controllers: dict = {}
@@ -212,6 +211,8 @@ class Cluster:
                 taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
         if self.cloud is not None:
             self.cloud.add_instance(name, ip, "lab.standard-2" if control_plane else "lab.standard-4")
+        if self.cloud is not None:
+            from .cloud.manager import ExternalCloudKubelet
         kubelet_cls = ExternalCloudKubelet if self.cloud is not None else Kubelet
         kubelet = kubelet_cls(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
                               capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods),
@@ -225,6 +226,9 @@ class Cluster:
                                        cni, proxy)
 
     def _start_cloud_controller_manager(self, events: bool) -> None:
+        from .cloud import CloudControllerManager
+        from .cloud.manager import rbac_manifests
+
         for obj in rbac_manifests():
             info = resources.info_for(obj)
             self.admin.create(info.resource, obj, namespace=obj["metadata"].get("namespace"))
@@ -612,11 +616,15 @@ class Cluster:
                     protocol: str = "TCP", namespace: str = "default"):
         """Walk one new connection from a pod (or a node) to ``dst`` (name or IP), hop by hop: DNS lookup, kube-proxy
         DNAT on the source node, NetworkPolicy egress, veth, cni0, routes, overlay, NetworkPolicy ingress, pod."""
+        from .cni import path as cni_path
+
         return cni_path.trace(self, dst, port, from_pod=from_pod, from_node=from_node, protocol=protocol,
                               namespace=namespace)
 
     def resolv_conf(self, pod: str, namespace: str = "default") -> str:
         """The pod's /etc/resolv.conf (``pod`` is "name" or "namespace/name")."""
+        from .cni import path as cni_path
+
         return kubectl.Text(cni_path.pod_resolv_conf(self, pod, namespace))
 
     def _pod_by_ip(self, ip: str) -> dict | None:

@@ -154,10 +154,33 @@ class Selector:
         self.requirements = sorted(requirements, key=lambda r: r.key)
         self.nothing = nothing
 
+    @property
+    def requirements(self) -> list[Requirement]:
+        return self._requirements
+
+    @requirements.setter
+    def requirements(self, reqs: list[Requirement]) -> None:
+        # Selectors are matched millions of times (the scheduler counts pods per node): when every requirement is
+        # ``key=value`` (the common case) they are also kept as (key, value) pairs, one dict lookup each.
+        self._requirements = reqs
+        if all(r.operator in ("=", "==", "in") and len(r.values) == 1 and isinstance(r.values[0], str)
+               for r in reqs):
+            self._equal = tuple((r.key, r.values[0]) for r in reqs)
+        else:
+            self._equal = None
+
     def matches(self, labels: dict | None) -> bool:
         if self.nothing:
             return False
-        labels = labels or {}
+        if not labels:
+            labels = {}
+        equal = self._equal
+        if equal is not None:
+            get = labels.get
+            for k, v in equal:
+                if get(k) != v:
+                    return False
+            return True
         return all(r.matches(labels) for r in self.requirements)
 
     def empty(self) -> bool:

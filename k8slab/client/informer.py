@@ -73,6 +73,26 @@ class Informer:
                     if not s:
                         del idx[v]
 
+    def _index_update(self, k: str, old: dict, new: dict) -> None:
+        """Move ``k`` from ``old``'s index values to ``new``'s; values that stay the same are left alone."""
+        for name, fn in self.indexers.items():
+            before, after = fn(old), fn(new)
+            if before == after:
+                continue
+            idx = self.indices[name]
+            for v in before:
+                s = idx.get(v)
+                if s is not None:
+                    s.discard(k)
+                    if not s:
+                        del idx[v]
+            for v in after:
+                s = idx.get(v)
+                if s is None:
+                    idx[v] = {k}
+                else:
+                    s.add(k)
+
     # -- reading the cache ------------------------------------------------------------------------------------------
     def get(self, key: str) -> dict | None:
         return self.store.get(key)
@@ -129,10 +149,11 @@ class Informer:
                 if delete is not None:
                     delete(old if old is not None else obj)
             return
-        if old is not None:
-            self._index_remove(k, old)
         self.store[k] = obj
-        self._index_add(k, obj)
+        if old is None:
+            self._index_add(k, obj)
+        else:
+            self._index_update(k, old, obj)
         if old is None:
             for add, _, _ in self.handlers:
                 if add is not None:

@@ -35,6 +35,10 @@ def find_port(pod: dict, svc_port: dict) -> int | None:
     return None
 
 
+def _first(pair: tuple):
+    return pair[0]
+
+
 def _selector(svc: dict) -> dict | None:
     sel = svc.get("spec", {}).get("selector")
     return {"matchLabels": sel} if sel else None
@@ -138,17 +142,26 @@ class EndpointSliceController(Controller):
         ns = svc["metadata"]["namespace"]
         sel = _selector(svc)
         ports_spec = svc["spec"].get("ports") or []
-        endpoints = []
+        named = []  # (pod name, endpoint): names are unique in a namespace, so sorting never compares endpoints
         ports = None
         svc_version = (svc["metadata"]["uid"], svc["metadata"].get("resourceVersion"))
+        cache = self._endpoint_cache
+        node_get = self.node_informer.get
+        zones: dict = {}  # node name -> its zone label, looked up once per sync
         for pod in list_by_selector(self.pod_informer, ns, sel):
-            if not pod.get("status", {}).get("podIP") or pod["status"].get("phase") in ("Succeeded", "Failed"):
+            status = pod.get("status", {})
+            if not status.get("podIP") or status.get("phase") in ("Succeeded", "Failed"):
                 continue
-            node = self.node_informer.get(pod["spec"].get("nodeName") or "")
-            zone = ((node or {}).get("metadata", {}).get("labels") or {}).get("topology.kubernetes.io/zone")
+            node_name = pod["spec"].get("nodeName") or ""
+            zone = zones.get(node_name, zones)
+            if zone is zones:
+                node = node_get(node_name)
+                zone = zones[node_name] = ((node or {}).get("metadata", {}).get("labels") or {}).get(
+                    "topology.kubernetes.io/zone")
+            md = pod["metadata"]
             # an endpoint depends only on this pod version, this Service version and the node's zone
-            ck = (pod["metadata"]["uid"], pod["metadata"].get("resourceVersion"), svc_version, zone)
-            cached = self._endpoint_cache.get(ck)
+            ck = (md["uid"], md.get("resourceVersion"), svc_version, zone)
+            cached = cache.get(ck)
             if cached is None:
                 pod_ports = []
                 for sp in ports_spec:
@@ -157,13 +170,15 @@ class EndpointSliceController(Controller):
                         continue
                     pod_ports.append({"name": sp.get("name", ""), "port": port,
                                       "protocol": sp.get("protocol", "TCP")})
-                if len(self._endpoint_cache) > 100_000:
-                    self._endpoint_cache.clear()
-                cached = self._endpoint_cache[ck] = (pod_endpoint(pod, svc, zone), pod_ports)
+                if len(cache) > 100_000:
+                    cache.clear()
+                ep = pod_endpoint(pod, svc, zone)
+                cached = cache[ck] = (ep, pod_ports, ep["targetRef"]["name"])
             if ports is None:
                 ports = cached[1]
-            endpoints.append(cached[0])
-        endpoints.sort(key=lambda e: (e["targetRef"]["name"]))
+            named.append((cached[2], cached[0]))
+        named.sort(key=_first)
+        endpoints = [ep for _name, ep in named]
         return endpoints, ports or []
 
     def sync_handler(self, key: str) -> None:
@@ -280,12 +295,16 @@ class EndpointsController(Controller):
                     else "notReadyAddresses"
                 if len(self._address_cache) > 100_000:
                     self._address_cache.clear()
-                cached = self._address_cache[ck] = (ports, addr, field)
-            ports, addr, field = cached
-            if not ports:
+                # the subset key and the ports as written (empty names left out) are kept with the address
+                cached = self._address_cache[ck] = (
+                    tuple((p["name"], p["port"], p["protocol"]) for p in ports), addr, field,
+                    [{kk: vv for kk, vv in p.items() if vv != ""} for p in ports])
+            k, addr, field, subset_ports = cached
+            if not k:
                 continue
-            k = tuple((p["name"], p["port"], p["protocol"]) for p in ports)
-            sub = subsets.setdefault(k, {"ports": [{kk: vv for kk, vv in p.items() if vv != ""} for p in ports]})
+            sub = subsets.get(k)
+            if sub is None:
+                sub = subsets[k] = {"ports": subset_ports}
             sub.setdefault(field, []).append(addr)
         out = []
         for sub in subsets.values():

@@ -686,12 +686,24 @@ class ServiceEndpoints:
 
     ``by_port``: ServicePortName -> [EndpointInfo] sorted by "ip:port", all with is_local False;
     ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list}."""
-    __slots__ = ("by_port", "origins", "n_endpoints")
+    __slots__ = ("by_port", "origins", "n_endpoints", "_keys")
 
     def __init__(self, by_port: dict, origins: dict):
         self.by_port = by_port
         self.origins = origins
         self.n_endpoints = sum(len(eps) for eps in by_port.values())
+        self._keys: dict = {}
+
+    def rules_key(self, spn) -> "_EndpointsKey | None":
+        """by_port[spn] as a tuple that hashes once: the endpoints part of the shared rules-cache key of a service
+        port that does not use local endpoints (the same for every node). None if the port has no endpoints."""
+        k = self._keys.get(spn)
+        if k is None:
+            eps = self.by_port.get(spn)
+            if eps is None:
+                return None
+            k = self._keys[spn] = _EndpointsKey(eps)
+        return k
 
     def for_node(self, local: list) -> dict:
         """The endpoints map of one node; ``local`` lists (slice position, indices of this node's endpoints).
@@ -709,6 +721,18 @@ class ServiceEndpoints:
                     eps[pos] = eps[pos]._replace(is_local=True)
                 result[spn] = eps
         return result
+
+
+class _EndpointsKey(tuple):
+    """A tuple of EndpointInfo that computes its hash once (it is looked up by every node's proxier)."""
+
+    def __new__(cls, items):
+        self = tuple.__new__(cls, items)
+        self._hash = tuple.__hash__(self)
+        return self
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def build_service_endpoints(key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
@@ -805,6 +829,9 @@ class SharedRuleCache:
         self.slices = _BoundedCache(max_slice_endpoints)
         self.endpoints = _BoundedCache(max_service_endpoints)
         self.rules = _BoundedCache(max_rule_lines)
+        # the slice object last parsed or found, with its resourceVersion: an EndpointSlice change reaches every
+        # node's proxier one after the other with the same object, and all but the first take this shortcut
+        self._last_slice: tuple = (None, None, None)
 
     def service_map(self, service: dict) -> dict:
         """service_to_service_map(service), computed once per Service version. The result is read-only."""
@@ -819,6 +846,10 @@ class SharedRuleCache:
 
     def endpoint_slice(self, eps: dict) -> ParsedEndpointSlice:
         """parse_endpoint_slice(eps), computed once per EndpointSlice version."""
+        last_obj, last_rv, last_parsed = self._last_slice
+        if eps is last_obj and (eps.get("metadata") or {}).get("resourceVersion") == last_rv:
+            self.slices.hits += 1  # the entry was the last one used: it is already the most recent
+            return last_parsed
         key = _object_version_key(eps)
         if key is None:
             return parse_endpoint_slice(eps)
@@ -828,6 +859,7 @@ class SharedRuleCache:
             parsed.index_nodes()
             hash(parsed)  # computed once here, it makes comparing versions cheap for every proxier
             self.slices.put(key, parsed, 1 + len(parsed.endpoints))
+        self._last_slice = (eps, key[3], parsed)
         return parsed
 
     def service_endpoints(self, key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
@@ -885,6 +917,7 @@ class Proxier:
         self._slices: dict = {}            # "ns/name" -> {slice name: (ParsedEndpointSlice, local indices)}
         self._endpoint_changes: set = set()
         self._endpoints_by_service: dict = {}  # "ns/name" -> {ServicePortName: [EndpointInfo]}
+        self._shared_endpoints: dict = {}  # "ns/name" -> the shared ServiceEndpoints last read (with a shared cache)
 
         self.svc_port_map: dict = {}       # ServicePortName -> ServicePortInfo
         self.endpoints_map: dict = {}      # ServicePortName -> [EndpointInfo] (sorted by "ip:port")
@@ -967,6 +1000,7 @@ class Proxier:
             endpoints = build_service_endpoints(key, slices, self._sep_names)
         else:
             endpoints = self.shared.service_endpoints(key, slices, self._sep_names)
+            self._shared_endpoints[key] = endpoints
         return endpoints.for_node([(s, local) for s, (_name, (_parsed, local)) in enumerate(entries) if local])
 
     # -- sync ---------------------------------------------------------------------------------------------------------
@@ -1112,9 +1146,15 @@ class Proxier:
         The node name only matters through ``EndpointInfo.is_local``, and that only for services that use local
         endpoints; for the others is_local is left out of the key so that every node shares one entry. The node
         IP only matters for loadBalancerSourceRanges (may the node itself reach the load balancer)."""
-        eps = tuple(endpoints)
-        if not svc.uses_local_endpoints() and any(map(_IS_LOCAL, eps)):
-            eps = tuple(ep._replace(is_local=False) if ep.is_local else ep for ep in eps)
+        if not svc.uses_local_endpoints():
+            shared = self._shared_endpoints.get(svc.name.namespaced_name)
+            eps = shared.rules_key(svc.name) if shared is not None and endpoints else None
+            if eps is None or len(eps) != len(endpoints):
+                eps = tuple(endpoints)
+                if any(map(_IS_LOCAL, eps)):
+                    eps = tuple(ep._replace(is_local=False) if ep.is_local else ep for ep in eps)
+        else:
+            eps = tuple(endpoints)
         node_ip = self.node_ip if svc.load_balancer_source_ranges else None
         return svc, eps, node_key, node_ip
 

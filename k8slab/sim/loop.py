@@ -97,11 +97,30 @@ class Loop:
     def call_later(self, delay_ms: int, fn: Callable, *args: Any, **kw: Any) -> Timer:
         return self.call_at(self.now + int(delay_ms), fn, *args, **kw)
 
+    def call_each_later(self, delay_ms: int, calls: list, component: str = "", label: str = "",
+                        cause: int | None = None) -> Timer:
+        """Run several callbacks ``[(fn, args), ...]`` in one step, in order, as if each had its own step right
+        after the previous one: each starts with the step's cause and nothing yet emitted. If one raises, the rest
+        are scheduled again (one step) before the error propagates."""
+        return self.call_later(delay_ms, self._run_each, calls, component=component, label=label, cause=cause)
+
+    def _run_each(self, calls: list) -> None:
+        for i, (fn, args) in enumerate(calls):
+            self.last_emitted = None
+            try:
+                fn(*args)
+            except BaseException:
+                t = self.current
+                if i + 1 < len(calls) and t is not None:
+                    self.last_emitted = None
+                    self.call_each_later(0, calls[i + 1:], component=t.component, label=t.label, cause=t.cause)
+                raise
+
     # -- tracing ------------------------------------------------------------------------------------------------
     def emit(self, component: str, kind: str, ref: str = "", data: Any = None, cause: int | None = None,
              target: str = "") -> int:
         """Record a trace event for the current step; ``cause`` defaults to the step's cause."""
-        seq = self.trace.record(self.now, self.steps if self.current is not None else 0, component, kind, ref, data,
+        seq = self.trace.record(self.now, 0 if self.current is None else self.steps, component, kind, ref, data,
                                 self.cause if cause is None else cause, target)
         if seq:
             self.last_emitted = seq

@@ -27,6 +27,9 @@ class TraceEvent(NamedTuple):
         return self._asdict()
 
 
+_new_event = tuple.__new__
+
+
 class Trace:
     """An append-only list of :class:`TraceEvent` with a few ways to look at it."""
 
@@ -55,13 +58,14 @@ class Trace:
         """Append an event and return its sequence number (returns 0 and stores nothing when disabled)."""
         if not self.enabled:
             return 0
-        self._seq += 1
-        self._events.append(TraceEvent(self._seq, time, step, component, kind, ref, data, cause, target))
+        seq = self._seq = self._seq + 1
+        # tuple.__new__ directly: the same TraceEvent, without the Python-level __new__ NamedTuple generates
+        self._events.append(_new_event(TraceEvent, (seq, time, step, component, kind, ref, data, cause, target)))
         if self.keep is not None and len(self._events) > 2 * self.keep:
             drop = len(self._events) - self.keep
             self._dropped += drop
             del self._events[:drop]
-        return self._seq
+        return seq
 
     def by_seq(self, seq: int) -> TraceEvent | None:
         if not self._events:
