@@ -10,16 +10,17 @@ verdicts and scores for the examined nodes in a handful of array operations:
   taints, images) in the snapshot order, refreshed from the scheduler cache's NodeInfos: a NodeInfo reports every
   change through its ``on_change`` hook, and only the changed rows are read again.
 * ``fast_schedule_pod`` takes a pod when everything the default plugins would do for it is covered by those
-  columns: the default plugin classes, no nominated pods, no pod (anti-)affinity anywhere in the cluster (so
-  InterPodAffinity's PreFilter and PreScore are Skip), PodTopologySpread, NodeAffinity and NodePorts skipped at
+  columns: the default plugin classes, no nominated pods, no affinity terms on the pod and no required
+  anti-affinity on existing pods (so InterPodAffinity's PreFilter is Skip), PodTopologySpread, NodeAffinity and
+  NodePorts skipped at
   PreFilter (their own PreFilter runs to decide that), only cpu, memory, ephemeral-storage
   and pods requested, and at least two feasible nodes. Otherwise it returns None and the caller runs the
   per-plugin path. Nodes the arrays reject (a taint, a cordon, no room) are few: the real Filter plugins run on
   those alone, for their exact statuses and the FailedScheduling histogram. The arithmetic is upstream's: int64
   floor divisions, DefaultNormalizeScore, the float64 fractions of BalancedAllocation, score weights. The Score of
   NodeAffinity (preferred terms) and PodTopologySpread (soft and system default constraints) depends on labels
-  and pod counts per topology domain; when their PreScore does not skip, those two plugins score the feasible
-  nodes themselves, one by one.
+  and pod counts per topology domain, and InterPodAffinity's on existing pods' preferred terms (kubeadm's CoreDNS
+  has one); when their PreScore does not skip, those plugins score the feasible nodes themselves, one by one.
 * The per-node record behind ``explain()`` is filled in only when a node's row is asked for, from the arrays kept
   with the result; the rows are the same as the per-plugin path's.
 * ``select_host_positions`` is ``select_host`` on a plain list of totals: the same container/heap order, the same
@@ -434,11 +435,10 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     for pl in fw.extension_points["PreScore"]:
         if pl.NAME == "InterPodAffinity":
             from k8slab.scheduler.plugins.interpodaffinity import preferred_terms
-            if preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity") \
-                    or arrays.affinity_total:
-                return None
-            skip_score.add(pl.NAME)
-            continue
+            if not (preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity")
+                    or arrays.affinity_total):
+                skip_score.add(pl.NAME)  # what its PreScore answers: no preferred terms anywhere, Skip
+                continue
         s = pl.pre_score(state, pod, feasible)
         if s is not None and s.is_skip():
             skip_score.add(pl.NAME)
@@ -447,8 +447,6 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             return None
     state.skip_score_plugins = skip_score
     active_scores = [p for p in plan["scores"] if p not in skip_score]
-    if "InterPodAffinity" in active_scores:
-        return None
 
     # -- Score -----------------------------------------------------------------------------------
     raw: dict[str, Any] = {}
@@ -481,8 +479,9 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             raw[name] = r
             normalized[name] = r
         else:
-            # NodeAffinity's preferred terms, PodTopologySpread's soft (or system default) constraints: the
-            # plugin itself scores each feasible node and normalizes, as run_score_plugins does
+            # NodeAffinity's preferred terms, PodTopologySpread's soft (or system default) constraints,
+            # InterPodAffinity's preferred terms (the pod's, or existing pods'): the plugin itself scores each
+            # feasible node from what its PreScore computed, and normalizes, as run_score_plugins does
             scored = _plugin_scores(fw.plugins[name], state, pod, feasible)
             if scored is None:
                 return None  # an error or a score out of range: the per-plugin path reports it
