@@ -21,6 +21,7 @@ through ``handle.client``).
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterable
@@ -551,6 +552,14 @@ class ImageStateSummary:
     num_nodes: int = 1
 
 
+_generations = itertools.count(1)
+
+
+def next_generation() -> int:
+    """nextGeneration: a process-wide counter, so two NodeInfos never share a generation by chance."""
+    return next(_generations)
+
+
 class NodeInfo:
     """Node-level aggregated information, as kept in the scheduler cache (types.go NodeInfo).
 
@@ -571,6 +580,11 @@ class NodeInfo:
         self.pvc_ref_counts: dict[str, int] = {}
         self.on_change: Callable[["NodeInfo"], None] | None = None
         """Called after every change (the scheduler's fast path re-reads this node's row)."""
+        self.generation = next_generation()
+        """Generation: a new number after every change, unique across NodeInfos (nextGeneration)."""
+        self.match_counts: dict = {}
+        """(selector, namespace) -> (generation, matching pods): counts the spreading plugins reuse while the
+        node is unchanged."""
         if node is not None:
             self.set_node(node)
         for pod in pods:
@@ -598,6 +612,7 @@ class NodeInfo:
         for image in (node.get("status") or {}).get("images") or []:
             for image_name in image.get("names") or []:
                 self.image_states.setdefault(image_name, ImageStateSummary(int(image.get("sizeBytes") or 0)))
+        self.generation = next_generation()
         if self.on_change is not None:
             self.on_change(self)
 
@@ -656,6 +671,7 @@ class NodeInfo:
             self.pvc_ref_counts[key] = self.pvc_ref_counts.get(key, 0) + sign
             if self.pvc_ref_counts[key] <= 0:
                 del self.pvc_ref_counts[key]
+        self.generation = next_generation()
         if self.on_change is not None:
             self.on_change(self)
 
@@ -672,6 +688,8 @@ class NodeInfo:
         clone.allocatable = self.allocatable.clone()
         clone.image_states = {k: ImageStateSummary(v.size, v.num_nodes) for k, v in self.image_states.items()}
         clone.pvc_ref_counts = dict(self.pvc_ref_counts)
+        clone.generation = self.generation
+        clone.match_counts = dict(self.match_counts)
         return clone
 
     def __repr__(self) -> str:

@@ -173,6 +173,18 @@ def count_pods_match_selector(pod_infos, selector: Selector, ns: str) -> int:
     return count
 
 
+def node_count_pods_match_selector(ni: NodeInfo, selector: Selector, ns: str) -> int:
+    """count_pods_match_selector over one node's pods, reused while the node's generation is unchanged (a lookup
+    shortcut: the count is what counting again would give)."""
+    key = (selector.nothing, str(selector), ns)
+    hit = ni.match_counts.get(key)
+    if hit is not None and hit[0] == ni.generation:
+        return hit[1]
+    n = count_pods_match_selector(ni.pods, selector, ns)
+    ni.match_counts[key] = (ni.generation, n)
+    return n
+
+
 def _controller_of(pod: dict) -> dict | None:
     for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
@@ -360,7 +372,7 @@ class PodTopologySpread(Plugin):
                     continue
                 value = labels[c.topology_key]
                 m = s.tp_value_to_match_num[i]
-                m[value] = m.get(value, 0) + count_pods_match_selector(ni.pods, c.selector, ns)
+                m[value] = m.get(value, 0) + node_count_pods_match_selector(ni, c.selector, ns)
         for i in range(len(constraints)):
             paths = CriticalPaths()
             for value, num in s.tp_value_to_match_num[i].items():
@@ -493,7 +505,7 @@ class PodTopologySpread(Plugin):
                 counts = s.topology_value_to_pod_counts[i]
                 if value not in counts:
                     continue
-                counts[value] += count_pods_match_selector(ni.pods, c.selector, ns)
+                counts[value] += node_count_pods_match_selector(ni, c.selector, ns)
         state.write(PRE_SCORE_STATE_KEY, s)
         return None
 
@@ -512,7 +524,7 @@ class PodTopologySpread(Plugin):
             if tp_val is None:
                 continue
             if c.topology_key == LABEL_HOSTNAME:
-                cnt = count_pods_match_selector(node_info.pods, c.selector, ns)
+                cnt = node_count_pods_match_selector(node_info, c.selector, ns)
             else:
                 cnt = s.topology_value_to_pod_counts[i].get(tp_val, 0)
             score += score_for_count(cnt, c.max_skew, s.topology_normalizing_weight[i])
