@@ -84,6 +84,7 @@ def pod_endpoint(pod: dict, svc: dict, node_zone: str | None) -> dict:
 
 class EndpointSliceController(Controller):
     NAME = "endpointslice"
+    EVENT_SOURCE = "endpoint-slice-controller"
     RESOURCE = "services"
 
     def __init__(self, manager, client, max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> None:
@@ -234,6 +235,7 @@ class EndpointsController(Controller):
     """The legacy Endpoints controller (still enabled): one Endpoints object per Service with a selector."""
 
     NAME = "endpoints"
+    EVENT_SOURCE = "endpoint-controller"
     RESOURCE = "services"
 
     def __init__(self, manager, client) -> None:

@@ -56,6 +56,7 @@ class CIDRSet:
 
 class NodeIpamController(Controller):
     NAME = "nodeipam"
+    EVENT_SOURCE = "cidrAllocator"  # the range allocator's recorder
     RESOURCE = "nodes"
 
     def __init__(self, manager, client, cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: int = 24) -> None:

@@ -135,6 +135,7 @@ class NodeHealthData:
 
 class NodeLifecycleController(Controller):
     NAME = "nodelifecycle"
+    EVENT_SOURCE = "node-controller"
     RESOURCE = "nodes"
 
     def __init__(self, manager, client) -> None:

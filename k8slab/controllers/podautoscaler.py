@@ -164,6 +164,7 @@ def convert_desired_replicas_with_rules(current: int, desired: int, hpa_min: int
 
 class HorizontalPodAutoscalerController(Controller):
     NAME = "horizontal-pod-autoscaler"
+    EVENT_SOURCE = "horizontal-pod-autoscaler"
     RESOURCE = "horizontalpodautoscalers"
 
     def __init__(self, manager, client) -> None:
