@@ -185,6 +185,16 @@ def get_controller_of(obj: dict) -> dict | None:
     return None
 
 
+def resolve_controller_ref(informer, namespace: str, ref: dict | None, kind: str) -> str | None:
+    """resolveControllerRef: the key of the object of ``kind`` that ``ref`` (a controller ownerReference) names,
+    if the informer holds it with the same UID (a different UID is a deleted-and-recreated namesake)."""
+    if ref is None or ref.get("kind") != kind:
+        return None
+    key = f"{namespace}/{ref['name']}"
+    obj = informer.get(key)
+    return key if obj is not None and obj["metadata"]["uid"] == ref.get("uid") else None
+
+
 def is_pod_active(pod: dict) -> bool:
     return (pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
             and not pod["metadata"].get("deletionTimestamp"))

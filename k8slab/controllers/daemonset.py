@@ -15,9 +15,10 @@ delete them. The template's history is kept in ControllerRevision objects whose 
 from __future__ import annotations
 
 from ..api import errors
-from ..api.objects import deepcopy, is_pod_ready, parse_rfc3339, selector_matches
+from ..api.objects import deepcopy, is_pod_ready, selector_matches
 from ..scheduler.plugins.tainttoleration import find_matching_untolerated_taint
-from .base import Controller, ControllerExpectations, RequeueError, controller_ref, get_controller_of
+from .base import (Controller, ControllerExpectations, RequeueError, controller_ref, get_controller_of,
+                   resolve_controller_ref)
 from .deployment import compute_hash, get_scaled_value_from_int_or_percent
 from .replicaset import SLOW_START_INITIAL_BATCH_SIZE, is_pod_available, slow_start_batch
 
@@ -273,12 +274,7 @@ class DaemonSetsController(Controller):
         self.expectations.delete_expectations(f"{ds['metadata']['namespace']}/{ds['metadata']['name']}")
 
     def _owner_key(self, pod: dict) -> str | None:
-        ref = get_controller_of(pod)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return None
-        key = f"{pod['metadata']['namespace']}/{ref['name']}"
-        ds = self.ds_informer.get(key)
-        return key if ds is not None and ds["metadata"]["uid"] == ref.get("uid") else None
+        return resolve_controller_ref(self.ds_informer, pod["metadata"]["namespace"], get_controller_of(pod), "DaemonSet")
 
     def add_pod(self, pod: dict) -> None:
         key = self._owner_key(pod)

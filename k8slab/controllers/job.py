@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..api import errors
 from ..api.objects import deepcopy, is_pod_ready, parse_rfc3339, rfc3339, selector_matches
 from .base import (Controller, ControllerExpectations, POD_CONTROLLER_UID_INDEX, RequeueError,
-                   add_pod_controller_uid_indexer, controller_ref, get_controller_of)
+                   add_pod_controller_uid_indexer, controller_ref, get_controller_of, resolve_controller_ref)
 from .replicaset import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 
 DEFAULT_JOB_POD_FAILURE_BACKOFF_MS = 10 * 1000
@@ -143,12 +143,7 @@ class JobController(Controller):
         self.expectations.delete_expectations(f"{job['metadata']['namespace']}/{job['metadata']['name']}")
 
     def _owner_key(self, pod: dict) -> str | None:
-        ref = get_controller_of(pod)
-        if ref is None or ref.get("kind") != "Job":
-            return None
-        key = f"{pod['metadata']['namespace']}/{ref['name']}"
-        job = self.job_informer.get(key)
-        return key if job is not None and job["metadata"]["uid"] == ref.get("uid") else None
+        return resolve_controller_ref(self.job_informer, pod["metadata"]["namespace"], get_controller_of(pod), "Job")
 
     def add_pod(self, pod: dict) -> None:
         key = self._owner_key(pod)

@@ -14,7 +14,8 @@ import math
 from ..api import errors
 from ..api.objects import is_pod_ready, parse_rfc3339, selector_matches
 from .base import (Controller, ControllerExpectations, RequeueError, add_pod_controller_uid_indexer, controller_ref,
-                   filter_pods_by_owner, get_controller_of, get_pod_from_template, is_pod_active)
+                   filter_pods_by_owner, get_controller_of, get_pod_from_template, is_pod_active,
+                   resolve_controller_ref)
 
 BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH_SIZE = 1
@@ -149,14 +150,7 @@ class ReplicaSetController(Controller):
 
     # -- pod event handlers: find the owning ReplicaSet and enqueue it ----------------------------------------------
     def _resolve(self, pod: dict) -> str | None:
-        ref = get_controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return None
-        key = f"{pod['metadata']['namespace']}/{ref['name']}"
-        rs = self.rs_informer.get(key)
-        if rs is None or rs["metadata"]["uid"] != ref.get("uid"):
-            return None
-        return key
+        return resolve_controller_ref(self.rs_informer, pod["metadata"]["namespace"], get_controller_of(pod), "ReplicaSet")
 
     def _orphan_owners(self, pod: dict) -> list[str]:
         labels = pod["metadata"].get("labels") or {}
