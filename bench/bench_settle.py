@@ -55,7 +55,7 @@ def run(nodes: int = 100, deployments: int = 30, replicas: int = 100, seed: int 
             "virtual_s": c.now / 1000, "trace_events": len(c.trace)}
 
 
-def time_by_component(loop) -> "collections.Counter":
+def time_by_component(loop) -> tuple:
     """Wrap ``loop.step`` to add up wall time per (component, callback label) family."""
     import collections
 

@@ -8,7 +8,7 @@ import pytest
 from k8slab import Cluster
 from k8slab.api.errors import StatusError
 from k8slab.controllers.cronjob import (EPOCH_UNIX_S, get_job_name, most_recent_schedule_time, parse_standard,
-                                        to_datetime, to_ms)
+                                        to_ms)
 
 UTC = dt.timezone.utc
 

@@ -1,7 +1,5 @@
 """The kubelet against a real API server: node registration, lease, and pods from bind to delete."""
 
-import pytest
-
 from k8slab.apiserver.authn import Credentials
 from k8slab.apiserver.server import APIServer
 from k8slab.client import Client

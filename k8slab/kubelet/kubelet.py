@@ -36,7 +36,7 @@ from ..api.objects import deepcopy, rfc3339, rfc3339_micro
 from ..client import SharedInformerFactory
 from ..client.record import EventRecorder
 from ..cri.images import InvalidImageName, ImagePullError, apply_default_image_tag
-from ..cri.runtime import CONTAINER_EXITED, CONTAINER_RUNNING, CRIError, EPOCH_NS
+from ..cri.runtime import CONTAINER_EXITED, CRIError, EPOCH_NS
 from . import cm
 from . import prober as pr
 from . import static as static_mod
