@@ -28,7 +28,6 @@ from .cri import ContainerRuntime
 from .dns import CoreDNS
 from .etcd import MVCCStore
 from .kubelet import Kubelet
-from .kubelet.kubelet import DEFAULT_CAPACITY
 from .pki import cluster_ca_pem
 from .proxy.iptables import SharedRuleCache
 from .proxy.kubeproxy import KubeProxy
@@ -215,8 +214,7 @@ class Cluster:
             from .cloud.manager import ExternalCloudKubelet
         kubelet_cls = ExternalCloudKubelet if self.cloud is not None else Kubelet
         kubelet = kubelet_cls(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
-                              capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods),
-                                        "ephemeral-storage": DEFAULT_CAPACITY["ephemeral-storage"]},
+                              capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods)},
                               labels=labels, taints=taints, control_plane=control_plane, **self._reservations)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,

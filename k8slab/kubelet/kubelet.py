@@ -216,7 +216,8 @@ class Kubelet:
         # (prober_probe_total) otherwise; the lab's kubelets run at -v=3 so every probe is in the trace
         self.log_verbosity = 3
         self.node_ip = node_ip
-        self.capacity = dict(DEFAULT_CAPACITY if capacity is None else capacity)
+        # what the kubelet measures itself (disk, hugepages) unless given: a real node reports every resource
+        self.capacity = {**DEFAULT_CAPACITY, **(capacity or {})}
         self.allocatable = st.node_allocatable(self.capacity, kube_reserved, system_reserved, eviction_hard)
         self.control_plane = control_plane
         self.extra_labels = dict(labels or {})
