@@ -163,11 +163,19 @@ class Selector:
         # Selectors are matched millions of times (the scheduler counts pods per node): when every requirement is
         # ``key=value`` (the common case) they are also kept as (key, value) pairs, one dict lookup each.
         self._requirements = reqs
+        self._key = None
         if all(r.operator in ("=", "==", "in") and len(r.values) == 1 and isinstance(r.values[0], str)
                for r in reqs):
             self._equal = tuple((r.key, r.values[0]) for r in reqs)
         else:
             self._equal = None
+
+    @property
+    def key(self) -> tuple:
+        """A hashable identity (what selects nothing, then the canonical text), computed once."""
+        if self._key is None:
+            self._key = (self.nothing, str(self))
+        return self._key
 
     def matches(self, labels: dict | None) -> bool:
         if self.nothing:

@@ -176,7 +176,7 @@ def count_pods_match_selector(pod_infos, selector: Selector, ns: str) -> int:
 def node_count_pods_match_selector(ni: NodeInfo, selector: Selector, ns: str) -> int:
     """count_pods_match_selector over one node's pods, reused while the node's generation is unchanged (a lookup
     shortcut: the count is what counting again would give)."""
-    key = (selector.nothing, str(selector), ns)
+    key = (selector.key, ns)
     hit = ni.match_counts.get(key)
     if hit is not None and hit[0] == ni.generation:
         return hit[1]
