@@ -18,6 +18,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from .errors import CRIError
+
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
 OFFICIAL_REPO_PREFIX = "library/"
@@ -175,20 +177,14 @@ def _default_catalog() -> list[Repository]:
     ]
 
 
-class ImagePullError(Exception):
-    """A failed pull, with containerd's message and gRPC code (``NotFound`` for a missing tag or repository on
+class ImagePullError(CRIError):
+    """A failed PullImage, with containerd's message and gRPC code (``NotFound`` for a missing tag or repository on
     another registry, ``Unknown`` otherwise, e.g. Docker Hub's "pull access denied"); ``duration_ms`` is how long
     the attempt took."""
 
     def __init__(self, message: str, duration_ms: int = 0, code: str = "Unknown") -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, code)
         self.duration_ms = duration_ms
-        self.code = code
-
-    def __str__(self) -> str:
-        """The error as the kubelet's gRPC client prints it."""
-        return f"rpc error: code = {self.code} desc = {self.message}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import oci
+from .errors import CRIError
 from .images import PAUSE_IMAGE, ImagePullError, InvalidImageName, Registry, normalize
 
 EPOCH_NS = 1767225600 * 10**9  # 2026-01-01T00:00:00Z, the simulation's time zero
@@ -30,19 +31,6 @@ SANDBOX_READY, SANDBOX_NOTREADY = "SANDBOX_READY", "SANDBOX_NOTREADY"
 CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_EXITED = "CONTAINER_CREATED", "CONTAINER_RUNNING", "CONTAINER_EXITED"
 
 SIGKILL_EXIT_CODE = 137  # 128 + 9
-
-
-class CRIError(Exception):
-    """A failed CRI call; ``code`` is the gRPC status code name (``NotFound``, ``Unknown``...)."""
-
-    def __init__(self, message: str, code: str = "Unknown") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    def __str__(self) -> str:
-        """The error as the kubelet's gRPC client prints it (status.Error's text)."""
-        return f"rpc error: code = {self.code} desc = {self.message}"
 
 
 BEHAVIOR_ANNOTATION = "k8slab.io/behavior"
