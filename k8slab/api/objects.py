@@ -410,14 +410,31 @@ def _max(into: dict, res: dict) -> None:
 
 
 def _container_requests(container: dict, non_missing: dict | None) -> dict:
-    reqs = dict(((container.get("resources") or {}).get("requests") or {}))
+    """A container's requests as Fractions (with ``non_missing`` filling absent resources). The result is shared
+    between equal inputs: callers read it and never change it."""
+    reqs = (container.get("resources") or {}).get("requests") or {}
+    k = None
+    if all(type(q) is str for q in reqs.values()):
+        k = (tuple(reqs.items()), tuple(non_missing.items()) if non_missing else ())
+        got = _REQUESTS_MEMO.get(k)
+        if got is not None:
+            return got
+    reqs = dict(reqs)
     if non_missing:
         for name, q in non_missing.items():
             if name not in reqs:
                 reqs[name] = q
     out: dict = {}
     _add(out, reqs)
+    if k is not None:
+        if len(_REQUESTS_MEMO) > 4096:
+            _REQUESTS_MEMO.clear()
+        _REQUESTS_MEMO[k] = out
     return out
+
+
+# parsed container requests by their text: the parse of equal text is equal (most pods come from a few templates)
+_REQUESTS_MEMO: dict = {}
 
 
 def pod_requests(pod: dict, non_missing: dict | None = None, exclude_overhead: bool = False) -> dict:
@@ -430,8 +447,9 @@ def pod_requests(pod: dict, non_missing: dict | None = None, exclude_overhead: b
     Returns ``{resource: Fraction}``.
     """
     spec = pod.get("spec") or {}
-    reqs: dict = {}
-    for c in spec.get("containers") or []:
+    containers = spec.get("containers") or []
+    reqs: dict = dict(_container_requests(containers[0], non_missing)) if containers else {}
+    for c in containers[1:]:
         _add(reqs, _container_requests(c, non_missing))
     restartable: dict = {}
     init_reqs: dict = {}

@@ -356,7 +356,11 @@ class APIServer:
         resource update, everything but status and metadata on a status update)."""
         if not isinstance(body, dict):
             raise errors.new_bad_request("the body of the request was in an unknown format")
-        obj = {k: (v if k in skip else deepcopy(v)) for k, v in body.items()}
+        if skip:
+            copied = deepcopy({k: v for k, v in body.items() if k not in skip})
+            obj = {k: (v if k in skip else copied[k]) for k, v in body.items()}
+        else:
+            obj = deepcopy(body)
         want = info.api_version
         if obj.get("kind") not in (None, info.kind) or obj.get("apiVersion") not in (None, want):
             raise errors.new_bad_request(

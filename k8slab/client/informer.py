@@ -74,8 +74,11 @@ class Informer:
                         del idx[v]
 
     def _index_update(self, k: str, old: dict, new: dict) -> None:
-        """Move ``k`` from ``old``'s index values to ``new``'s; values that stay the same are left alone."""
+        """Move ``k`` from ``old``'s index values to ``new``'s; values that stay the same are left alone. (The
+        namespace index never moves: the namespace is part of the key.)"""
         for name, fn in self.indexers.items():
+            if fn is namespace_index:
+                continue
             before, after = fn(old), fn(new)
             if before == after:
                 continue
