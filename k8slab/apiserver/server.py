@@ -37,8 +37,10 @@ WATCH_LATENCY_MS = 1  # from an etcd commit to a watcher's informer
 # simulation: the deliveries would run back to back anyway. Smaller fan-outs (every event of a small teaching
 # cluster) keep one step per watcher, so stepping through them shows each delivery.
 WATCH_BATCH_MIN = 10
-# pkg/registry/core/pod/storage: the pod watch cache's indexed trigger (kubelets watch spec.nodeName=<node>)
-TRIGGER_FIELDS = {"pods": "spec.nodeName"}
+# the watch cache's trigger functions (pkg/registry/core/pod/storage, node/storage): a watch whose field selector
+# names this field is only offered the events of objects with that value (kubelets watch spec.nodeName=<node> and
+# metadata.name=<node>)
+TRIGGER_FIELDS = {"pods": "spec.nodeName", "nodes": "metadata.name"}
 CODES = {"create": 201, "update": 200, "patch": 200, "delete": 200, "get": 200, "list": 200, "watch": 200}
 
 
