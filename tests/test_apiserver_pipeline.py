@@ -93,6 +93,25 @@ def test_stale_resource_version_is_409_conflict(api, admin):
     assert api.etcd.revision == rev
 
 
+def test_update_with_a_wrongly_typed_field_is_400_whichever_part_changed(api, admin):
+    d = admin.create("deployments", DEPLOY)
+    rev = api.etcd.revision
+    # the spec is byte for byte the stored one, a label is of the wrong type
+    bad = json.loads(json.dumps(d))
+    bad["metadata"]["labels"] = {"app": 1}
+    with pytest.raises(StatusError) as ei:
+        admin.update("deployments", bad)
+    assert ei.value.code == 400
+    assert "cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string" in ei.value.message
+    # the metadata is unchanged, a quantity in the spec does not parse
+    bad = json.loads(json.dumps(d))
+    bad["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "lots"}}
+    with pytest.raises(StatusError) as ei:
+        admin.update("deployments", bad)
+    assert ei.value.code == 400 and "quantities must match the regular expression" in ei.value.message
+    assert api.etcd.revision == rev
+
+
 def test_not_found_and_already_exists(api, admin):
     with pytest.raises(StatusError) as ei:
         admin.get("deployments", "nope", namespace="default")

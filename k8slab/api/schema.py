@@ -102,11 +102,14 @@ def _go_name(t) -> str:
     return t[1]
 
 
-def type_error(obj: dict) -> str | None:
-    """The ``json: cannot unmarshal ...`` message for the first field of the wrong type, or None."""
+def type_error(obj: dict, skip: frozenset = frozenset()) -> str | None:
+    """The ``json: cannot unmarshal ...`` message for the first field of the wrong type, or None. Top-level fields
+    in ``skip`` are not looked at."""
     fields = KINDS.get(obj.get("kind", ""))
     if fields is None:
         return None
+    if skip:
+        fields = {k: t for k, t in fields.items() if k not in skip}
     return _check_struct(obj.get("kind", ""), fields, obj, "")
 
 

@@ -413,7 +413,7 @@ def _quantity(value: Any):
         return None
 
 
-def quantity_errors(obj: dict) -> list[tuple[str, str]]:
+def quantity_errors(obj: dict, unchanged: frozenset = frozenset()) -> list[tuple[str, str]]:
     """Quantities in an object that do not parse: ``[(path, message)]``.
 
     The real API server fails these while decoding the request body (400 BadRequest),
@@ -438,7 +438,7 @@ def quantity_errors(obj: dict) -> list[tuple[str, str]]:
         check(spec.get("overhead"), f"{path}.overhead")
 
     kind = obj.get("kind")
-    spec = obj.get("spec") or {}
+    spec = obj.get("spec") or {} if "spec" not in unchanged else {}
     if kind == "Pod":
         pod_spec(spec, "spec")
     elif kind in ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "ReplicationController"):
@@ -447,7 +447,7 @@ def quantity_errors(obj: dict) -> list[tuple[str, str]]:
         pod_spec(((spec.get("jobTemplate") or {}).get("spec") or {}).get("template", {}).get("spec"),
                  "spec.jobTemplate.spec.template.spec")
     elif kind == "Node":
-        status = obj.get("status") or {}
+        status = obj.get("status") or {} if "status" not in unchanged else {}
         check(status.get("capacity"), "status.capacity")
         check(status.get("allocatable"), "status.allocatable")
     elif kind == "PersistentVolumeClaim":
@@ -455,16 +455,16 @@ def quantity_errors(obj: dict) -> list[tuple[str, str]]:
     return out
 
 
-def decode_error(obj: dict) -> fe.StatusError | None:
+def decode_error(obj: dict, unchanged: frozenset = frozenset()) -> fe.StatusError | None:
     """The BadRequest the API server answers when the body does not decode: a field of the wrong JSON type, or a
-    malformed quantity."""
+    malformed quantity. Top-level fields named in ``unchanged`` are known to decode and are not looked at."""
     from .schema import type_error
 
     kind = obj.get("kind", "")
     version = (obj.get("apiVersion") or "").rpartition("/")[2]
-    msg = type_error(obj)
+    msg = type_error(obj, unchanged)
     if msg is None:
-        bad = quantity_errors(obj)
+        bad = quantity_errors(obj, unchanged)
         if not bad:
             return None
         msg = bad[0][1]

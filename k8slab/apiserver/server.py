@@ -373,9 +373,13 @@ class APIServer:
         return obj
 
     @staticmethod
-    def _decode(obj: dict) -> None:
-        """What decoding the request body into the Go type would refuse (e.g. a malformed quantity): 400."""
-        err = decode_error(obj)
+    def _decode(obj: dict, old: dict | None = None) -> None:
+        """What decoding the request body into the Go type would refuse (e.g. a malformed quantity): 400.
+        Top-level fields whose JSON is byte for byte the stored object's decoded when that was written, so they
+        are not walked again (the answer for them is the same)."""
+        unchanged = frozenset(k for k, v in obj.items() if k not in ("apiVersion", "kind") and k in old
+                              and to_json(v) == to_json(old[k])) if old is not None else frozenset()
+        err = decode_error(obj, unchanged)
         if err is not None:
             raise err
 
@@ -486,7 +490,7 @@ class APIServer:
             raise errors.new_conflict(resources.group_resource(info), name)
         if not rv:  # an unconditional update: the store fills in the current resourceVersion
             md["resourceVersion"] = old["metadata"]["resourceVersion"]
-        self._decode(obj)
+        self._decode(obj, old)
         self.registry.prepare_for_update(info.resource, obj, old, subresource, "status" in info.subresources)
         if subresource != "status":  # a status update keeps the stored (already defaulted) spec
             apply_defaults(obj)
