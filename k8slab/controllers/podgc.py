@@ -46,7 +46,7 @@ class PodGCController(Controller):
         return None
 
     def gc(self) -> None:
-        pods = sorted(self.pod_informer.list(), key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
+        pods = self.pod_informer.list()  # only the pods acted on are put in (namespace, name) order
         if self.terminated_pod_threshold > 0:
             self.gc_terminated(pods)
         self.gc_orphaned(pods)
@@ -57,7 +57,7 @@ class PodGCController(Controller):
         excess = len(terminated) - self.terminated_pod_threshold
         if excess <= 0:
             return
-        terminated.sort(key=lambda p: parse_rfc3339(p["metadata"]["creationTimestamp"]))
+        terminated.sort(key=lambda p: (parse_rfc3339(p["metadata"]["creationTimestamp"]), _ns_name(p)))
         for pod in terminated[:excess]:
             self._delete(pod, "terminated pods over the threshold")
 
@@ -84,14 +84,15 @@ class PodGCController(Controller):
                     raise
             deleted_nodes.add(node)
             del self.node_queue[node]
-        for pod in pods:
-            if pod["spec"].get("nodeName") in deleted_nodes:
-                self.mark_failed_and_delete(pod, "DeletionByPodGC", "PodGC: node no longer exists")
+        if not deleted_nodes:
+            return
+        for pod in sorted((p for p in pods if p["spec"].get("nodeName") in deleted_nodes), key=_ns_name):
+            self.mark_failed_and_delete(pod, "DeletionByPodGC", "PodGC: node no longer exists")
 
     def gc_unscheduled_terminating(self, pods: list[dict]) -> None:
-        for pod in pods:
-            if pod["metadata"].get("deletionTimestamp") and not pod["spec"].get("nodeName"):
-                self._delete(pod, "unscheduled and terminating")
+        doomed = [p for p in pods if p["metadata"].get("deletionTimestamp") and not p["spec"].get("nodeName")]
+        for pod in sorted(doomed, key=_ns_name):
+            self._delete(pod, "unscheduled and terminating")
 
     def mark_failed_and_delete(self, pod: dict, reason: str, message: str) -> None:
         md = pod["metadata"]
@@ -118,3 +119,8 @@ class PodGCController(Controller):
             return
         self.deleted.append((self.loop.now, f"{md['namespace']}/{md['name']}", why))
         self.loop.emit(self.component, "pod.gc", f"pods/{md['namespace']}/{md['name']}", {"why": why})
+
+
+def _ns_name(pod: dict) -> tuple[str, str]:
+    md = pod["metadata"]
+    return md["namespace"], md["name"]
