@@ -357,6 +357,16 @@ def spread_pod(rng: random.Random, name: str, node: str | None = None) -> dict:
         meta["deletionTimestamp"] = "2024-01-01T00:00:00Z"
     if node and rng.random() < 0.1:
         meta["namespace"] = "other"
+    if node and rng.random() < 0.15:
+        # existing pods' preferred (anti-)affinity and required affinity: InterPodAffinity scores every new pod
+        term = {"labelSelector": {"matchLabels": {"app": rng.choice(["w", "x"])}},
+                "topologyKey": rng.choice([HOST, ZONE, "zone"])}
+        kind = rng.choice(["podAffinity", "podAntiAffinity", "required"])
+        if kind == "required":
+            p["spec"]["affinity"] = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+        else:
+            p["spec"]["affinity"] = {kind: {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": rng.choice([1, 10, 100]), "podAffinityTerm": term}]}}
     if rng.random() < 0.25:
         p["spec"]["topologySpreadConstraints"] = [
             {"maxSkew": rng.choice([1, 2, 4]), "topologyKey": rng.choice(["zone", ZONE, HOST]),
@@ -408,7 +418,7 @@ def compare_spread(pod: dict, nis, seed: int, start: int, arrays: NodeArrays | N
 
 def test_default_spreading_and_image_locality_match_plugins():
     rng = random.Random(21)
-    spread = 0
+    spread = affinity = 0
     for case in range(70):
         num_nodes = rng.choice([2, 3, 7, 30, 120, 240])
         nodes = [spread_node(rng, i) for i in range(num_nodes)]
@@ -417,7 +427,8 @@ def test_default_spreading_and_image_locality_match_plugins():
         r = compare_spread(spread_pod(rng, f"new{case}"), nis, seed=case, start=rng.randrange(num_nodes))
         if r is not None and "PodTopologySpread" not in r.skipped_score_plugins:
             spread += 1
-    assert spread >= 30, spread
+        affinity += r is not None and "InterPodAffinity" not in r.skipped_score_plugins
+    assert spread >= 30 and affinity >= 15, (spread, affinity)
 
 
 def test_match_columns_follow_pod_changes():
@@ -508,3 +519,20 @@ def test_default_constraints_memo_follows_owner_and_services():
     assert built() == expected() == "app=w"
     objects["replicasets"][0] = rs
     assert built() == expected() == "app=w,pod-template-hash=h1"
+
+
+def test_tied_pop_order_is_the_heap_order_of_the_top_nodes():
+    from k8slab.scheduler.fastpath import _heap_order, _tied_pop_order
+
+    rng = random.Random(12)
+    for case in range(400):
+        n = rng.choice([3, 4, 5, 9, 16, 33, 100, 257])
+        p = rng.choice([0.1, 0.5, 0.9, 1.0])
+        bits = [rng.random() < p for _ in range(n)]
+        k = sum(bits)
+        if k < 3:
+            continue
+        order = _heap_order([int(b) for b in bits], 3)  # container/heap on the totals: every top node, in order
+        assert len(order) == k
+        for need in {3, rng.randrange(3, k + 1), k}:
+            assert _tied_pop_order(bits, need) == order[:need]

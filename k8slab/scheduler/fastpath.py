@@ -119,40 +119,17 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
 
 
 def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
-    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node."""
+    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node.
+
+    A top node never moves below another top node, so only the other nodes need sifting: Init sifts down the
+    non-top positions alone (found with ``rfind`` on the bits), and a Pop whose last element is a top node just
+    puts it at the root; a run of such pops takes the tail of the heap in reverse order in one slice."""
     n = len(is_top)
     h = list(range(n))
-    key = list(is_top)
-    for i in range(n // 2 - 1, -1, -1):
-        if key[i]:
-            continue
-        x, j = h[i], i
-        while True:
-            c = 2 * j + 1
-            if c >= n:
-                break
-            if not key[c]:
-                c += 1
-                if c >= n or not key[c]:
-                    break
-            h[j] = h[c]
-            key[j] = True
-            j = c
-        h[j] = x
-        key[j] = False
-    out = []
-    size = n
-    while len(out) < need:
-        out.append(h[0])
-        size -= 1
-        if size == 0:
-            break
-        x = h[size]
-        if key[size]:
-            h[0] = x
-            key[0] = True
-            continue
-        j = 0
+    key = bytearray(is_top)
+
+    def sift_false(x: int, j: int, size: int) -> None:
+        # sift a non-top element down from j: it swaps with a top child (the left one when both are)
         while True:
             c = 2 * j + 1
             if c >= size:
@@ -162,11 +139,27 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
                 if c >= size or not key[c]:
                     break
             h[j] = h[c]
-            key[j] = True
+            key[j] = 1
             j = c
         h[j] = x
-        key[j] = False
-    return out
+        key[j] = 0
+
+    i = key.rfind(0, 0, n // 2)
+    while i >= 0:
+        sift_false(h[i], i, n)
+        i = key.rfind(0, 0, i)
+    out: list[int] = []
+    size = n
+    while len(out) < need:
+        # the root is a top node; then the pops take h[size-1], h[size-2], ... while those are top nodes
+        f = key.rfind(0, 1, size)
+        out.append(h[0])
+        out.extend(h[size - 1:f if f >= 0 else 0:-1])
+        if f < 0 or len(out) >= need:
+            break
+        size = f
+        sift_false(h[f], 0, size)
+    return out[:need]
 
 
 def _heap_order(totals: list[int], count: int) -> list[int]:
@@ -603,7 +596,7 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
 
     # -- PreScore --------------------------------------------------------------------------------
     skip_score: set[str] = set()
-    spread = None
+    spread = affinity = None
     for pl in fw.extension_points["PreScore"]:
         if pl.NAME == "PodTopologySpread":
             spread = _spread_pre_score(np, pl, pod, arrays, idx)
@@ -617,6 +610,12 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             if not (preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity")
                     or arrays.affinity_total):
                 skip_score.add(pl.NAME)  # what its PreScore answers: no preferred terms anywhere, Skip
+                continue
+            affinity = _affinity_pre_score(np, pl, pod, arrays)
+            if affinity is _SKIP:
+                skip_score.add(pl.NAME)
+                continue
+            if affinity is not None:
                 continue
         s = pl.pre_score(state, pod, feasible)
         if s is not None and s.is_skip():
@@ -659,6 +658,8 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             normalized[name] = r
         elif name == "PodTopologySpread" and spread is not None:
             raw[name], normalized[name] = _spread_scores(np, spread, idx)
+        elif name == "InterPodAffinity" and affinity is not None:
+            raw[name], normalized[name] = _affinity_scores(np, affinity, arrays, idx)
         else:
             # NodeAffinity's preferred terms, PodTopologySpread's soft (or system default) constraints,
             # InterPodAffinity's preferred terms (the pod's, or existing pods'): the plugin itself scores each
@@ -692,16 +693,14 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     result.skipped_score_plugins = set(skip_score)
     host = node_names[int(idx[chosen_pos])]
     result.suggested_host = host
-    # kept with the result for explain(): compact columns (scores are 0..100, raw counts small)
-    compact = {}
-    for p in active_scores:
-        for a in (raw[p], normalized[p]):
-            if id(a) not in compact:
-                small = not len(a) or (int(a.min()) >= -32768 and int(a.max()) <= 32767)
-                compact[id(a)] = a.astype(np.int16 if small else np.int64)
-    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights,
-                       [compact[id(raw[p])] for p in active_scores],
-                       [compact[id(normalized[p])] for p in active_scores], total.astype(np.int32), host, statuses)
+    # kept with the result for explain(): one compact matrix, raw rows then normalized rows (scores are 0..100,
+    # raw values mostly small)
+    k = len(active_scores)
+    matrix = np.stack([raw[p] for p in active_scores] + [normalized[p] for p in active_scores])
+    small = int(matrix.min()) >= -32768 and int(matrix.max()) <= 32767
+    matrix = matrix.astype(np.int16 if small else np.int64)
+    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights, matrix[:k], matrix[k:],
+                       total.astype(np.int32), host, statuses)
     result.__dict__["_fill"] = payload.fill
     result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
     return result
@@ -1011,4 +1010,46 @@ def _spread_scores(np, s: _SpreadState, idx):
         normalized = MAX_NODE_SCORE * (max_score + min_score - raw) // max_score
     if s.ignored is not None:
         normalized[s.ignored] = 0
+    return raw, normalized
+
+
+# --------------------------------------------------------------------------------------------
+# InterPodAffinity's PreScore and Score over arrays (interpodaffinity/scoring.go)
+# --------------------------------------------------------------------------------------------
+
+def _affinity_pre_score(np, pl, pod: dict, arrays: NodeArrays):
+    """InterPodAffinity's PreScore for a pod with no preferred terms of its own: only existing pods with
+    affinity terms contribute, so only the nodes holding some are visited (in snapshot order, as the plugin
+    does). _SKIP, the plugin's PreScoreState, or None to let the plugin run it."""
+    from k8slab.scheduler.plugins.interpodaffinity import PreScoreState, preferred_terms
+
+    if preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity"):
+        return None
+    if pl.args.get("ignorePreferredTermsOfExistingPods"):
+        return _SKIP
+    s = PreScoreState()
+    infos = arrays.infos
+    for i in np.flatnonzero(arrays.affinity_pods).tolist():
+        ni = infos[i]
+        for existing in ni.pods_with_affinity:
+            pl._process_existing_pod(s, [], [], existing.pod, ni.node or {}, pod)
+    if not s.topology_score:
+        return _SKIP
+    return s
+
+
+def _affinity_scores(np, s, arrays: NodeArrays, idx):
+    """InterPodAffinity's Score (the sum of topology_score over the node's labels) and NormalizeScore
+    (min-max scaling in float64, truncated) for the feasible rows ``idx``: (raw, normalized)."""
+    raw = np.zeros(len(idx), dtype=np.int64)
+    for tp_key, tp_values in s.topology_score.items():
+        vid, has, values = arrays.topology(tp_key)
+        table = np.asarray([tp_values.get(v, 0) for v in values], dtype=np.int64)
+        raw += np.where(has[idx], table[vid[idx]], 0)
+    min_count, max_count = int(raw.min()), int(raw.max())
+    diff = max_count - min_count
+    if diff > 0:
+        normalized = (float(MAX_NODE_SCORE) * ((raw - min_count).astype(np.float64) / float(diff))).astype(np.int64)
+    else:
+        normalized = np.zeros(len(idx), dtype=np.int64)
     return raw, normalized

@@ -676,13 +676,18 @@ class NodeInfo:
         return self._name
 
     def set_node(self, node: dict) -> None:
-        """SetNode: remember the Node and read ``status.allocatable``."""
+        """SetNode: remember the Node and read ``status.allocatable`` and ``status.images``. A new version of the
+        same Node (a status heartbeat) with equal allocatable or images keeps what was read from them."""
+        old_status = ((self._node or {}).get("status") or {}) if self._node is not None else None
+        status = node.get("status") or {}
         self.node = node
-        self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
-        self.image_states = {}
-        for image in (node.get("status") or {}).get("images") or []:
-            for image_name in image.get("names") or []:
-                self.image_states.setdefault(image_name, ImageStateSummary(int(image.get("sizeBytes") or 0)))
+        if old_status is None or old_status.get("allocatable") != status.get("allocatable"):
+            self.allocatable = Resource.from_list(status.get("allocatable"))
+        if old_status is None or old_status.get("images") != status.get("images"):
+            self.image_states = {}
+            for image in status.get("images") or []:
+                for image_name in image.get("names") or []:
+                    self.image_states.setdefault(image_name, ImageStateSummary(int(image.get("sizeBytes") or 0)))
         self.generation = next_generation()
         if self.on_change is not None:
             self.on_change(self)
