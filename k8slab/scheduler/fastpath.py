@@ -123,13 +123,40 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
 
     A top node never moves below another top node, so only the other nodes need sifting: Init sifts down the
     non-top positions alone (found with ``rfind`` on the bits), and a Pop whose last element is a top node just
-    puts it at the root; a run of such pops takes the tail of the heap in reverse order in one slice."""
+    puts it at the root; a run of such pops takes the tail of the heap in reverse order in one slice. A non-top
+    node sifts down by swapping with a top child (the left one when both are)."""
     n = len(is_top)
     h = list(range(n))
     key = bytearray(is_top)
-
-    def sift_false(x: int, j: int, size: int) -> None:
-        # sift a non-top element down from j: it swaps with a top child (the left one when both are)
+    rfind = key.rfind
+    i = rfind(0, 0, n // 2)
+    while i >= 0:
+        x, j = h[i], i
+        while True:
+            c = 2 * j + 1
+            if c >= n:
+                break
+            if not key[c]:
+                c += 1
+                if c >= n or not key[c]:
+                    break
+            h[j] = h[c]
+            key[j] = 1
+            j = c
+        h[j] = x
+        key[j] = 0
+        i = rfind(0, 0, i)
+    out: list[int] = []
+    size = n
+    while len(out) < need:
+        # the root is a top node; then the pops take h[size-1], h[size-2], ... while those are top nodes
+        f = rfind(0, 1, size)
+        out.append(h[0])
+        out.extend(h[size - 1:f if f >= 0 else 0:-1])
+        if f < 0 or len(out) >= need:
+            break
+        size = f
+        x, j = h[f], 0
         while True:
             c = 2 * j + 1
             if c >= size:
@@ -143,22 +170,6 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
             j = c
         h[j] = x
         key[j] = 0
-
-    i = key.rfind(0, 0, n // 2)
-    while i >= 0:
-        sift_false(h[i], i, n)
-        i = key.rfind(0, 0, i)
-    out: list[int] = []
-    size = n
-    while len(out) < need:
-        # the root is a top node; then the pops take h[size-1], h[size-2], ... while those are top nodes
-        f = key.rfind(0, 1, size)
-        out.append(h[0])
-        out.extend(h[size - 1:f if f >= 0 else 0:-1])
-        if f < 0 or len(out) >= need:
-            break
-        size = f
-        sift_false(h[f], 0, size)
     return out[:need]
 
 
@@ -567,10 +578,13 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
         return None
     rejected = None
     if rejects is not None:
-        idx = _rotation(np, start, n, n)
-        rejected = _rejects(np, fw, state, pod, arrays, active_filters, idx)
-        if rejected is False or rejected is None:
-            return None
+        if num_to_find == n:
+            rejected = rejects  # the same rotation over every node
+        else:
+            idx = _rotation(np, start, n, n)
+            rejected = _rejects(np, fw, state, pod, arrays, active_filters, idx)
+            if rejected is False or rejected is None:
+                return None
         ok_pos = np.flatnonzero(~rejected)
         cut = int(ok_pos[num_to_find - 1]) + 1 if len(ok_pos) >= num_to_find else n
         idx, rejected = idx[:cut], rejected[:cut]

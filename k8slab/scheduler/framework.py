@@ -589,6 +589,11 @@ class PodInfo:
 
     pod: dict
     _resource: PodResource | None = field(default=None, repr=False, compare=False)
+    key: str = field(default="", init=False, repr=False, compare=False)
+    """get_pod_key(pod), kept: RemovePod compares it with every pod of the node."""
+
+    def __post_init__(self) -> None:
+        self.key = get_pod_key(self.pod)
 
     def calculate_resource(self) -> PodResource:
         if self._resource is None:
@@ -708,11 +713,11 @@ class NodeInfo:
         key = get_pod_key(pod)
         for lst in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
             for i, pi in enumerate(lst):
-                if get_pod_key(pi.pod) == key:
+                if pi.key == key:
                     del lst[i]
                     break
         for i, pi in enumerate(self.pods):
-            if get_pod_key(pi.pod) == key:
+            if pi.key == key:
                 del self.pods[i]
                 self._update(pi, -1)
                 return pi

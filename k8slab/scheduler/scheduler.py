@@ -20,7 +20,7 @@ from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .fastpath import NodeArrays, fast_schedule_pod
 from .framework import (
     MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, PodInfo, Profile, SchedulerError,
-    default_profile, get_pod_key, is_success, pod_priority,
+    default_profile, is_success, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
@@ -299,10 +299,9 @@ class KubeScheduler:
         if uid in self.assumed:
             # the binding landed: confirm the assumed pod with the version from the API
             if ni is not None:
-                old = next((pi for pi in ni.pods if get_pod_key(pi.pod) == uid), None)
-                ni.remove_pod(pod)
+                old = ni.remove_pod(pod)
                 info = PodInfo(pod)
-                if old is not None and old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
+                if old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
                         and old.pod.get("spec", {}).get("initContainers") == pod["spec"].get("initContainers") \
                         and old.pod.get("spec", {}).get("overhead") == pod["spec"].get("overhead") \
                         and old.pod.get("spec", {}).get("resources") == pod["spec"].get("resources"):
