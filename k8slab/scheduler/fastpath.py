@@ -262,6 +262,9 @@ class NodeArrays:
         self._match_index: dict[tuple, list[_MatchColumn]] = {}
         self._match_unindexed: list[_MatchColumn] = []
         self._image_cols: dict[str, list] = {}
+        self._label_index: dict[tuple, dict] | None = None
+        """(namespace, label key, value) -> {id(PodInfo): (row, PodInfo)}: the pods carrying each label, kept up
+        to date by ``pod_changed`` once built, so a new match column visits only the pods that can match."""
 
     def touch(self, node_info: NodeInfo) -> None:
         if self.valid:
@@ -278,17 +281,22 @@ class NodeArrays:
         self._match_index.clear()
         self._match_unindexed.clear()
         self._image_cols.clear()
+        self._label_index = None
 
     def pod_changed(self, node_info: NodeInfo, pod_info, sign: int) -> None:
         """NodeInfo.on_pod_change: a pod was added to (+1) or removed from (-1) a node; every match column whose
         selector matches the pod moves by one on that row. Only the columns indexed under one of the pod's
         labels (and those with no equality requirement) are tried."""
-        if not self.match_cols or not self.valid:
+        if not self.valid:
             return
         i = self._by_id.get(id(node_info))
         if i is None:
             return
         meta = pod_info.pod.get("metadata") or {}
+        if self._label_index is not None:
+            self._index_pod(self._label_index, i, pod_info, sign)
+        if not self.match_cols:
+            return
         if meta.get("deletionTimestamp"):
             return  # terminating pods are not counted (count_pods_match_selector)
         ns = meta.get("namespace", "default")
@@ -316,8 +324,10 @@ class NodeArrays:
         col = cols.pop(key, None)
         if col is None:
             np = _np()
-            counts = np.fromiter((node_count_pods_match_selector(ni, selector, ns) for ni in self.infos),
-                                 dtype=np.int64, count=len(self.infos))
+            counts = self._count_from_index(np, selector, ns) if self.hooked else None
+            if counts is None:
+                counts = np.fromiter((node_count_pods_match_selector(ni, selector, ns) for ni in self.infos),
+                                     dtype=np.int64, count=len(self.infos))
             if not self.hooked:
                 return counts
             col = _MatchColumn(selector, ns, counts)
@@ -326,6 +336,48 @@ class NodeArrays:
             self._register(col)
         cols[key] = col
         return col.counts
+
+    @staticmethod
+    def _index_pod(index: dict, i: int, pod_info, sign: int) -> None:
+        meta = pod_info.pod.get("metadata") or {}
+        ns = meta.get("namespace", "default")
+        for k, v in (meta.get("labels") or {}).items():
+            key = (ns, k, v)
+            if sign > 0:
+                entries = index.get(key)
+                if entries is None:
+                    entries = index[key] = {}
+                entries[id(pod_info)] = (i, pod_info)
+            else:
+                entries = index.get(key)
+                if entries is not None:
+                    entries.pop(id(pod_info), None)
+                    if not entries:
+                        del index[key]
+
+    def _count_from_index(self, np, selector, ns: str):
+        """A new match column from the label index: only the pods carrying the value of the selector's first
+        equality requirement can match (count_pods_match_selector's rules: same namespace, not terminating).
+        None when the selector has no equality requirement."""
+        n = len(self.infos)
+        if selector.nothing:
+            return np.zeros(n, dtype=np.int64)
+        req = next((r for r in selector.requirements if r.operator in ("=", "==", "in")), None)
+        if req is None:
+            return None
+        if self._label_index is None:
+            index: dict[tuple, dict] = {}
+            for i, ni in enumerate(self.infos):
+                for pi in ni.pods:
+                    self._index_pod(index, i, pi, 1)
+            self._label_index = index
+        counts = np.zeros(n, dtype=np.int64)
+        for v in req.values:
+            for i, pi in (self._label_index.get((ns, req.key, v)) or {}).values():
+                meta = pi.pod.get("metadata") or {}
+                if not meta.get("deletionTimestamp") and selector.matches(meta.get("labels") or {}):
+                    counts[i] += 1
+        return counts
 
     def _register(self, col: "_MatchColumn") -> None:
         if col.selector.nothing:
