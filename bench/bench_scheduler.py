@@ -9,6 +9,12 @@ against a bare numpy computation of the same filter and score arrays (NodeResour
 LeastAllocated, BalancedAllocation on cpu/memory, over the nodes the real scheduler examines per pod).
 
     python bench/bench_scheduler.py [nodes] [pods]
+    python bench/bench_scheduler.py spread [nodes ...]
+
+``spread`` runs the shape of bench_settle and bench_controllers for the scheduler alone: nodes that hold the
+nginx image, Deployments' ReplicaSets of 100 pods (30 pods per node) behind one Service each, so every pod gets
+PodTopologySpread's system default constraints (DefaultSelector) and ImageLocality scores; pods arrive in waves
+of 20 per ReplicaSet. Prints CPU microseconds per step for scheduleOne, bindingCycle and the watch handlers.
 """
 
 from __future__ import annotations
@@ -97,7 +103,76 @@ def numpy_baseline(num_nodes: int, num_pods: int) -> float:
     return time.perf_counter() - t, time.process_time() - c
 
 
-if __name__ == "__main__":
+def run_spread(num_nodes: int, pods_per_node: int = 30, per_replicaset: int = 100, wave: int = 20) -> dict:
+    """The settle shape (see the module docstring): returns CPU seconds and steps per scheduler step label."""
+    import collections
+
+    loop = Loop(Trace())
+    server = APIServer(loop, MVCCStore(), 0, trace_stages=False)
+    server.bootstrap()
+    admin = Client(server, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
+    sched = KubeScheduler(server, component_rng(0, "kube-scheduler"), events=False)
+    sched.start()
+    loop.settle(60_000)
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    for i in range(num_nodes):
+        n = node(i)
+        n["status"]["images"] = [{"names": ["docker.io/library/nginx:1.27", "nginx:1.27"], "sizeBytes": 72_000_000}]
+        admin.create("nodes", n)
+    total = num_nodes * pods_per_node
+    owners = []
+    for d in range(max(1, total // per_replicaset)):
+        app = f"app-{d}"
+        labels = {"app": app, "pod-template-hash": "5d8f7c9b4"}
+        owners.append(admin.create("replicasets", {
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": f"{app}-5d8f7c9b4", "namespace": "default"},
+            "spec": {"replicas": per_replicaset, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}))
+        admin.create("services", {"apiVersion": "v1", "kind": "Service",
+                                  "metadata": {"name": app, "namespace": "default"},
+                                  "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}})
+    loop.settle(60_000)
+    spent: collections.Counter = collections.Counter()
+    counts: collections.Counter = collections.Counter()
+    step = loop.step
+
+    def timed_step():
+        t0 = time.process_time()
+        t = step()
+        if t is not None and t.component == "kube-scheduler":
+            label = t.label.split(" ")[0]
+            spent[label] += time.process_time() - t0
+            counts[label] += 1
+        return t
+
+    loop.step = timed_step
+    k = 0
+    for _ in range(per_replicaset // wave):
+        for rs in owners:
+            labels = rs["spec"]["selector"]["matchLabels"]
+            for _ in range(wave):
+                admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                    "name": f"{rs['metadata']['name']}-{k}", "namespace": "default", "labels": dict(labels),
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"],
+                                         "uid": rs["metadata"]["uid"], "controller": True}]},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
+                                             "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}}}]}})
+                k += 1
+        loop.settle(3_600_000)
+    bound = sum(1 for p in server.cache.get("pods", {}).values() if p["spec"].get("nodeName"))
+    return {"nodes": num_nodes, "pods": k, "bound": bound, "spent": spent, "counts": counts}
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["spread"]:
+    for n in [int(a) for a in sys.argv[2:]] or [100, 300, 1000]:
+        r = run_spread(n)
+        print(f"scheduler, settle shape: {n} nodes, {r['pods']} pods behind Services, {r['bound']} bound; "
+              + ", ".join(f"{label} {r['spent'][label] / r['counts'][label] * 1e6:.0f} us CPU x {r['counts'][label]}"
+                          for label in ("scheduleOne", "bindingCycle", "watch") if r["counts"][label]), flush=True)
+elif __name__ == "__main__":
     nodes = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     pods = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
     r = run(nodes, pods)

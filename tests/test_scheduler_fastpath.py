@@ -298,3 +298,241 @@ def test_select_host_positions_with_a_random_subclass():
         pos, top_pos = select_host_positions(totals, r2)
         assert (f"n{pos}", [f"n{p}" for p in top_pos]) == (host, [ns.name for ns in top])
         assert r1.getstate() == r2.getstate()
+
+
+# --------------------------------------------------------------------------------------------
+# PodTopologySpread (system default and own ScheduleAnyway constraints) and ImageLocality over arrays
+# --------------------------------------------------------------------------------------------
+
+ZONE = "topology.kubernetes.io/zone"
+HOST = "kubernetes.io/hostname"
+
+
+def owner_objects() -> dict:
+    """Services, ReplicaSets, a StatefulSet and a ReplicationController for DefaultSelector to find."""
+    def svc(name, sel, ns="default"):
+        return {"metadata": {"name": name, "namespace": ns}, "spec": {"selector": sel}}
+
+    def rs(name, sel, kind_ns="default"):
+        return {"metadata": {"name": name, "namespace": kind_ns}, "spec": {"selector": sel}}
+
+    return {
+        "services": [svc("w", {"app": "w"}), svc("web", {"app": "x", "tier": "web"}), svc("none", None),
+                     svc("w-other", {"app": "w"}, "other")],
+        "replicasets": [rs("rs-w", {"matchLabels": {"app": "w", "pod-template-hash": "h1"}}),
+                        rs("rs-x", {"matchLabels": {"app": "x"},
+                                    "matchExpressions": [{"key": "tier", "operator": "In",
+                                                          "values": ["web", "api"]}]}),
+                        rs("rs-w", {"matchLabels": {"app": "w"}}, "other")],
+        "statefulsets": [rs("db", {"matchExpressions": [{"key": "role", "operator": "Exists"}]})],
+        "replicationcontrollers": [rs("rc", {"app": "w"})],
+    }
+
+
+OWNERS = [("apps/v1", "ReplicaSet", "rs-w"), ("apps/v1", "ReplicaSet", "rs-x"), ("apps/v1", "ReplicaSet", "gone"),
+          ("apps/v1", "StatefulSet", "db"), ("v1", "ReplicationController", "rc"), ("batch/v1", "Job", "j")]
+LABEL_SETS = [{"app": "w", "pod-template-hash": "h1"}, {"app": "x", "tier": "web"}, {"app": "x", "tier": "api"},
+              {"app": "w"}, {"role": "db", "app": "w"}, {}]
+
+
+def spread_node(rng: random.Random, i: int) -> dict:
+    n = rand_node(rng, i)
+    labels = n["metadata"]["labels"]
+    if rng.random() < 0.05:
+        labels.pop(HOST)
+    if rng.random() < 0.7:
+        labels[ZONE] = rng.choice(["z1", "z2", "z3", ""])
+    return n
+
+
+def spread_pod(rng: random.Random, name: str, node: str | None = None) -> dict:
+    p = rand_pod(rng, name, node)
+    p["spec"].pop("affinity", None) if rng.random() < 0.7 else None
+    meta = p["metadata"]
+    meta["labels"] = dict(rng.choice(LABEL_SETS))
+    if rng.random() < 0.85:
+        api, kind, owner = rng.choice(OWNERS)
+        meta["ownerReferences"] = [{"apiVersion": api, "kind": kind, "name": owner, "controller": True}]
+    if node and rng.random() < 0.1:
+        meta["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+    if node and rng.random() < 0.1:
+        meta["namespace"] = "other"
+    if node and rng.random() < 0.15:
+        # existing pods' preferred (anti-)affinity and required affinity: InterPodAffinity scores every new pod
+        term = {"labelSelector": {"matchLabels": {"app": rng.choice(["w", "x"])}},
+                "topologyKey": rng.choice([HOST, ZONE, "zone"])}
+        kind = rng.choice(["podAffinity", "podAntiAffinity", "required"])
+        if kind == "required":
+            p["spec"]["affinity"] = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+        else:
+            p["spec"]["affinity"] = {kind: {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": rng.choice([1, 10, 100]), "podAffinityTerm": term}]}}
+    if rng.random() < 0.25:
+        p["spec"]["topologySpreadConstraints"] = [
+            {"maxSkew": rng.choice([1, 2, 4]), "topologyKey": rng.choice(["zone", ZONE, HOST]),
+             "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": {"app": rng.choice(["w", "x"])}},
+             "nodeTaintsPolicy": rng.choice(["Honor", "Ignore"])}
+            for _ in range(rng.choice([1, 2]))]
+        if rng.random() < 0.3:
+            p["spec"]["topologySpreadConstraints"][0]["matchLabelKeys"] = ["tier"]
+    return p
+
+
+def with_listers(fw: Framework, objects: dict, by_name: bool) -> Framework:
+    fw.list_objects = lambda resource, ns: [o for o in objects.get(resource, [])
+                                            if ns is None or o["metadata"]["namespace"] == ns]
+    if by_name:
+        fw.get_object = lambda resource, ns, name: next(
+            (o for o in objects.get(resource, []) if o["metadata"]["namespace"] == ns
+             and o["metadata"]["name"] == name), None)
+    return fw
+
+
+def compare_spread(pod: dict, nis, seed: int, start: int, arrays: NodeArrays | None = None):
+    """compare() with the owner objects listed: the fast path finds owners by name, the plugin path by listing.
+    Returns the fast path's result (None when it declined)."""
+    objects = owner_objects()
+    arrays = arrays or NodeArrays()
+    rng = random.Random(seed)
+    fw = with_listers(Framework(), objects, True)
+    fw.services_version = lambda: 0
+    fast = fast_schedule_pod(fw, CycleState(), pod, arrays, nis, rng, start)
+    slow_rng = random.Random(seed)
+    try:
+        slow = schedule_pod(with_listers(Framework(), objects, False), CycleState(), pod, nis, slow_rng, start)
+    except FitError as e:
+        slow = e.result
+    if fast is None:
+        assert rng.getstate() == random.Random(seed).getstate()
+        return None
+    assert fast.suggested_host == slow.suggested_host
+    assert fast.next_start_node_index == slow.next_start_node_index
+    assert (fast.feasible_nodes, fast.evaluated_nodes) == (slow.feasible_nodes, slow.evaluated_nodes)
+    assert fast.skipped_score_plugins == slow.skipped_score_plugins
+    assert fast.top_nodes == slow.top_nodes
+    assert fast.table_rows() == slow.table_rows()
+    assert rng.getstate() == slow_rng.getstate()
+    return fast
+
+
+def test_default_spreading_and_image_locality_match_plugins():
+    rng = random.Random(21)
+    spread = affinity = 0
+    for case in range(70):
+        num_nodes = rng.choice([2, 3, 7, 30, 120, 240])
+        nodes = [spread_node(rng, i) for i in range(num_nodes)]
+        pods = [spread_pod(rng, f"p{k}", f"n{rng.randrange(num_nodes)}") for k in range(rng.randrange(3 * num_nodes))]
+        nis = build_node_infos(nodes, pods)
+        r = compare_spread(spread_pod(rng, f"new{case}"), nis, seed=case, start=rng.randrange(num_nodes))
+        if r is not None and "PodTopologySpread" not in r.skipped_score_plugins:
+            spread += 1
+        affinity += r is not None and "InterPodAffinity" not in r.skipped_score_plugins
+    assert spread >= 30 and affinity >= 15, (spread, affinity)
+
+
+def test_match_columns_follow_pod_changes():
+    # the scheduler's wiring: NodeInfos report changes to the arrays, whose match columns move with each pod
+    rng = random.Random(9)
+    nodes = [spread_node(rng, i) for i in range(60)]
+    pods = [spread_pod(rng, f"p{k}", f"n{rng.randrange(60)}") for k in range(150)]
+    nis = build_node_infos(nodes, pods)
+    arrays = NodeArrays()
+    for ni in nis:
+        ni.on_change = arrays.touch
+        ni.on_pod_change = arrays.pod_changed
+    spread = 0
+    for step in range(40):
+        pod = spread_pod(rng, f"new{step}")
+        pod["spec"].pop("tolerations", None)
+        r = compare_spread(pod, nis, step, step * 7, arrays)
+        spread += r is not None and "PodTopologySpread" not in r.skipped_score_plugins
+        for _ in range(3):
+            ni = nis[rng.randrange(len(nis))]
+            if ni.pods and rng.random() < 0.4:
+                ni.remove_pod(ni.pods[rng.randrange(len(ni.pods))].pod)
+            else:
+                ni.add_pod(spread_pod(rng, f"added{step}-{_}", ni.name))
+    assert arrays.hooked and len(arrays.match_cols) >= 3
+    for (_, ns), col in arrays.match_cols.items():
+        from k8slab.scheduler.plugins.podtopologyspread import count_pods_match_selector
+        assert col.counts.tolist() == [count_pods_match_selector(ni.pods, col.selector, ns) for ni in nis]
+    assert spread >= 20, spread
+
+
+def test_image_locality_over_columns():
+    from k8slab.scheduler.plugins.imagelocality import ImageLocality
+
+    rng = random.Random(2)
+    nodes = [rand_node(rng, i) for i in range(50)]
+    for n in nodes:
+        n["status"]["images"] = [{"names": [img], "sizeBytes": rng.choice([10, 300, 900, 2000]) * 2**20}
+                                 for img in IMAGES if rng.random() < 0.5]
+    nis = build_node_infos(nodes)
+    arrays = NodeArrays()
+    arrays.sync(nis)
+    import numpy as np
+
+    from k8slab.scheduler.fastpath import _image_score
+    pl = ImageLocality(handle=type("H", (), {"snapshot": nis})())
+    for k in range(20):
+        pod = rand_pod(rng, f"p{k}")
+        if k % 5 == 0:
+            pod["spec"]["initContainers"] = [{"name": "init", "image": rng.choice(IMAGES)}]
+        got = _image_score(np, arrays, np.arange(len(nis)), pod, len(nis)).tolist()
+        assert got == [pl.score(CycleState(), pod, ni)[0] for ni in nis]
+
+
+def test_default_constraints_memo_follows_owner_and_services():
+    from k8slab.scheduler.plugins.podtopologyspread import default_selector
+
+    objects = owner_objects()
+    for kind in objects.values():
+        for o in kind:
+            o["metadata"]["resourceVersion"] = "1"
+    version = [0]
+    fw = with_listers(Framework(), objects, True)
+    fw.services_version = lambda: version[0]
+    pl = fw.plugins["PodTopologySpread"]
+    pod = {"metadata": {"name": "p", "namespace": "default", "labels": {"app": "w", "pod-template-hash": "h1"},
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs-w",
+                                             "controller": True}]}, "spec": {}}
+
+    def built():
+        cs = pl.build_default_constraints(pod, "ScheduleAnyway")
+        assert [c.topology_key for c in cs] == [HOST, ZONE]
+        return str(cs[0].selector)
+
+    def expected():
+        return str(default_selector(pod, fw.list_objects))
+
+    assert built() == expected() == "app=w,app=w,pod-template-hash=h1"
+    assert pl.build_default_constraints(pod, "DoNotSchedule") == []
+    # the ReplicaSet's selector changes with a new resourceVersion
+    rs = objects["replicasets"][0]
+    objects["replicasets"][0] = {"metadata": {"name": "rs-w", "namespace": "default", "resourceVersion": "2"},
+                                 "spec": {"selector": {"matchLabels": {"app": "w"}}}}
+    assert built() == expected() == "app=w,app=w"
+    # a Service stops selecting the pod: the version moves
+    objects["services"][0] = {"metadata": {"name": "w", "namespace": "default"}, "spec": {"selector": {"app": "v"}}}
+    version[0] += 1
+    assert built() == expected() == "app=w"
+    objects["replicasets"][0] = rs
+    assert built() == expected() == "app=w,pod-template-hash=h1"
+
+
+def test_tied_pop_order_is_the_heap_order_of_the_top_nodes():
+    from k8slab.scheduler.fastpath import _heap_order, _tied_pop_order
+
+    rng = random.Random(12)
+    for case in range(400):
+        n = rng.choice([3, 4, 5, 9, 16, 33, 100, 257])
+        p = rng.choice([0.1, 0.5, 0.9, 1.0])
+        bits = [rng.random() < p for _ in range(n)]
+        k = sum(bits)
+        if k < 3:
+            continue
+        order = _heap_order([int(b) for b in bits], 3)  # container/heap on the totals: every top node, in order
+        assert len(order) == k
+        for need in {3, rng.randrange(3, k + 1), k}:
+            assert _tied_pop_order(bits, need) == order[:need]

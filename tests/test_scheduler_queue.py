@@ -37,6 +37,35 @@ def test_active_queue_is_ordered_by_priority_then_arrival():
     assert [q.pop().pod["metadata"]["name"] for _ in range(4)] == ["high", "mid", "low", "low-2"]
 
 
+def test_priority_sort_key_gives_the_order_of_the_less_function():
+    # PrioritySort's Less is compared as a tuple key; any other Less (here a wrapper) goes through cmp_to_key
+    import random
+
+    rng = random.Random(3)
+    ps = PrioritySort()
+    runs = []
+    for less in (ps.less, lambda a, b: ps.less(a, b)):
+        rng.seed(3)
+        now = [0]
+        q = SchedulingQueue(less, lambda: now[0])
+        order = []
+        for step in range(600):
+            r = rng.random()
+            if r < 0.5:
+                q.add(qpod(f"p{step}", rng.choice([0, 0, 10, 1000, -5])))
+            elif r < 0.8:
+                qp = q.pop()
+                if qp is not None:
+                    order.append(qp.pod["metadata"]["name"])
+                    if rng.random() < 0.5:
+                        q.add_unschedulable(qp, backoff_only=True)
+            else:
+                q.flush_backoff_completed()
+            now[0] += rng.choice([0, 0, 5, 1500])
+        runs.append(order)
+    assert runs[0] == runs[1] and len(runs[0]) > 100, len(runs[0])
+
+
 def test_unschedulable_pod_waits_for_a_matching_event_only():
     now = [0]
     q = SchedulingQueue(PrioritySort().less, lambda: now[0],

@@ -17,10 +17,16 @@ verdicts and scores for the examined nodes in a handful of array operations:
   and pods requested, and at least two feasible nodes. Otherwise it returns None and the caller runs the
   per-plugin path. Nodes the arrays reject (a taint, a cordon, no room) are few: the real Filter plugins run on
   those alone, for their exact statuses and the FailedScheduling histogram. The arithmetic is upstream's: int64
-  floor divisions, DefaultNormalizeScore, the float64 fractions of BalancedAllocation, score weights. The Score of
-  NodeAffinity (preferred terms) and PodTopologySpread (soft and system default constraints) depends on labels
-  and pod counts per topology domain, and InterPodAffinity's on existing pods' preferred terms (kubeadm's CoreDNS
-  has one); when their PreScore does not skip, those plugins score the feasible nodes themselves, one by one.
+  floor divisions, DefaultNormalizeScore, the float64 fractions of BalancedAllocation, score weights.
+* PodTopologySpread's PreScore and Score (its own ScheduleAnyway constraints or the system default ones) run over
+  columns too: each topology label is a column of value ids, and for each (selector, namespace) a column holds
+  the matching pods per node (count_pods_match_selector). NodeInfos report every pod added or removed
+  (``on_pod_change``), so a column moves by one on one row instead of being counted again; the columns are
+  counted afresh when a node is added or removed. ImageLocality reads one column per image (where it is and its
+  shared ImageStateSummary). The sums and the float64 score of scoring.go are done in the same order.
+* NodeAffinity's preferred terms and InterPodAffinity's (the pod's, or existing pods', e.g. kubeadm's CoreDNS)
+  are scored by the plugins themselves, node by node, when their PreScore does not skip; so is
+  PodTopologySpread for a pod whose required node affinity decides which nodes count.
 * The per-node record behind ``explain()`` is filled in only when a node's row is asked for, from the arrays kept
   with the result; the rows are the same as the per-plugin path's.
 * ``select_host_positions`` is ``select_host`` on a plain list of totals: the same container/heap order, the same
@@ -113,13 +119,18 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
 
 
 def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
-    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node."""
+    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node.
+
+    A top node never moves below another top node, so only the other nodes need sifting: Init sifts down the
+    non-top positions alone (found with ``rfind`` on the bits), and a Pop whose last element is a top node just
+    puts it at the root; a run of such pops takes the tail of the heap in reverse order in one slice. A non-top
+    node sifts down by swapping with a top child (the left one when both are)."""
     n = len(is_top)
     h = list(range(n))
-    key = list(is_top)
-    for i in range(n // 2 - 1, -1, -1):
-        if key[i]:
-            continue
+    key = bytearray(is_top)
+    rfind = key.rfind
+    i = rfind(0, 0, n // 2)
+    while i >= 0:
         x, j = h[i], i
         while True:
             c = 2 * j + 1
@@ -130,23 +141,22 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
                 if c >= n or not key[c]:
                     break
             h[j] = h[c]
-            key[j] = True
+            key[j] = 1
             j = c
         h[j] = x
-        key[j] = False
-    out = []
+        key[j] = 0
+        i = rfind(0, 0, i)
+    out: list[int] = []
     size = n
     while len(out) < need:
+        # the root is a top node; then the pops take h[size-1], h[size-2], ... while those are top nodes
+        f = rfind(0, 1, size)
         out.append(h[0])
-        size -= 1
-        if size == 0:
+        out.extend(h[size - 1:f if f >= 0 else 0:-1])
+        if f < 0 or len(out) >= need:
             break
-        x = h[size]
-        if key[size]:
-            h[0] = x
-            key[0] = True
-            continue
-        j = 0
+        size = f
+        x, j = h[f], 0
         while True:
             c = 2 * j + 1
             if c >= size:
@@ -156,11 +166,11 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
                 if c >= size or not key[c]:
                     break
             h[j] = h[c]
-            key[j] = True
+            key[j] = 1
             j = c
         h[j] = x
-        key[j] = False
-    return out
+        key[j] = 0
+    return out[:need]
 
 
 def _heap_order(totals: list[int], count: int) -> list[int]:
@@ -203,6 +213,22 @@ def _heap_order(totals: list[int], count: int) -> list[int]:
 # Per-node columns
 # --------------------------------------------------------------------------------------------
 
+MAX_MATCH_COLUMNS = 1024
+"""How many (selector, namespace) match columns NodeArrays keeps."""
+
+
+class _MatchColumn:
+    """Pods matching one selector in one namespace, per node (count_pods_match_selector of each row)."""
+
+    __slots__ = ("selector", "ns", "counts", "index_key")
+
+    def __init__(self, selector, ns: str, counts) -> None:
+        self.selector = selector
+        self.ns = ns
+        self.counts = counts
+        self.index_key = None
+
+
 def _taint_key(taints: list[dict]) -> tuple:
     return tuple((t.get("key") or "", t.get("value") or "", t.get("effect") or "") for t in taints)
 
@@ -226,6 +252,19 @@ class NodeArrays:
         self.taint_lists: list[list[dict]] = []
         self.affinity_total = 0
         self.anti_affinity_total = 0
+        self.labels: list[dict] = []
+        self.labels_version = 0
+        """Bumped whenever a node's labels change (the topology columns are rebuilt then)."""
+        self._topology: dict[str, tuple] = {}
+        self.hooked = False
+        """Every NodeInfo reports its pod changes to ``pod_changed``: the match columns can be kept up to date."""
+        self.match_cols: dict[tuple, _MatchColumn] = {}
+        self._match_index: dict[tuple, list[_MatchColumn]] = {}
+        self._match_unindexed: list[_MatchColumn] = []
+        self._image_cols: dict[str, list] = {}
+        self._label_index: dict[tuple, dict] | None = None
+        """(namespace, label key, value) -> {id(PodInfo): (row, PodInfo)}: the pods carrying each label, kept up
+        to date by ``pod_changed`` once built, so a new match column visits only the pods that can match."""
 
     def touch(self, node_info: NodeInfo) -> None:
         if self.valid:
@@ -234,6 +273,180 @@ class NodeArrays:
     def invalidate(self) -> None:
         self.valid = False
         self.dirty.clear()
+        self._drop_derived()
+
+    def _drop_derived(self) -> None:
+        self._topology.clear()
+        self.match_cols.clear()
+        self._match_index.clear()
+        self._match_unindexed.clear()
+        self._image_cols.clear()
+        self._label_index = None
+
+    def pod_changed(self, node_info: NodeInfo, pod_info, sign: int) -> None:
+        """NodeInfo.on_pod_change: a pod was added to (+1) or removed from (-1) a node; every match column whose
+        selector matches the pod moves by one on that row. Only the columns indexed under one of the pod's
+        labels (and those with no equality requirement) are tried."""
+        if not self.valid:
+            return
+        i = self._by_id.get(id(node_info))
+        if i is None:
+            return
+        meta = pod_info.pod.get("metadata") or {}
+        if self._label_index is not None:
+            self._index_pod(self._label_index, i, pod_info, sign)
+        if not self.match_cols:
+            return
+        if meta.get("deletionTimestamp"):
+            return  # terminating pods are not counted (count_pods_match_selector)
+        ns = meta.get("namespace", "default")
+        labels = meta.get("labels") or {}
+        index = self._match_index
+        if index:
+            for k, v in labels.items():
+                cols = index.get((ns, k, v))
+                if cols:
+                    for col in cols:
+                        if col.selector.matches(labels):
+                            col.counts[i] += sign
+        for col in self._match_unindexed:
+            if col.ns == ns and col.selector.matches(labels):
+                col.counts[i] += sign
+
+    def match_counts(self, selector, ns: str):
+        """node_count_pods_match_selector(row, selector, ns) for every row, as an int64 column. Kept (up to
+        MAX_MATCH_COLUMNS, least recently used dropped) and moved by ``pod_changed`` when every NodeInfo reports
+        its pod changes; counted afresh otherwise. Call after ``sync``."""
+        from k8slab.scheduler.plugins.podtopologyspread import node_count_pods_match_selector
+
+        key = (selector.key, ns)
+        cols = self.match_cols
+        col = cols.pop(key, None)
+        if col is None:
+            np = _np()
+            counts = self._count_from_index(np, selector, ns) if self.hooked else None
+            if counts is None:
+                counts = np.fromiter((node_count_pods_match_selector(ni, selector, ns) for ni in self.infos),
+                                     dtype=np.int64, count=len(self.infos))
+            if not self.hooked:
+                return counts
+            col = _MatchColumn(selector, ns, counts)
+            if len(cols) >= MAX_MATCH_COLUMNS:
+                self._unregister(cols.pop(next(iter(cols))))
+            self._register(col)
+        cols[key] = col
+        return col.counts
+
+    @staticmethod
+    def _index_pod(index: dict, i: int, pod_info, sign: int) -> None:
+        meta = pod_info.pod.get("metadata") or {}
+        ns = meta.get("namespace", "default")
+        for k, v in (meta.get("labels") or {}).items():
+            key = (ns, k, v)
+            if sign > 0:
+                entries = index.get(key)
+                if entries is None:
+                    entries = index[key] = {}
+                entries[id(pod_info)] = (i, pod_info)
+            else:
+                entries = index.get(key)
+                if entries is not None:
+                    entries.pop(id(pod_info), None)
+                    if not entries:
+                        del index[key]
+
+    def _count_from_index(self, np, selector, ns: str):
+        """A new match column from the label index: only the pods carrying the value of the selector's first
+        equality requirement can match (count_pods_match_selector's rules: same namespace, not terminating).
+        None when the selector has no equality requirement."""
+        n = len(self.infos)
+        if selector.nothing:
+            return np.zeros(n, dtype=np.int64)
+        req = next((r for r in selector.requirements if r.operator in ("=", "==", "in")), None)
+        if req is None:
+            return None
+        if self._label_index is None:
+            index: dict[tuple, dict] = {}
+            for i, ni in enumerate(self.infos):
+                for pi in ni.pods:
+                    self._index_pod(index, i, pi, 1)
+            self._label_index = index
+        counts = np.zeros(n, dtype=np.int64)
+        for v in req.values:
+            for i, pi in (self._label_index.get((ns, req.key, v)) or {}).values():
+                meta = pi.pod.get("metadata") or {}
+                if not meta.get("deletionTimestamp") and selector.matches(meta.get("labels") or {}):
+                    counts[i] += 1
+        return counts
+
+    def _register(self, col: "_MatchColumn") -> None:
+        if col.selector.nothing:
+            return  # matches no pod: stays 0
+        for r in col.selector.requirements:
+            if r.operator in ("=", "==", "in"):
+                for v in r.values:
+                    self._match_index.setdefault((col.ns, r.key, v), []).append(col)
+                col.index_key = (r.key, r.values)
+                return
+        self._match_unindexed.append(col)
+
+    def _unregister(self, col: "_MatchColumn") -> None:
+        if col.index_key is None:
+            if col in self._match_unindexed:
+                self._match_unindexed.remove(col)
+            return
+        k, values = col.index_key
+        for v in values:
+            lst = self._match_index.get((col.ns, k, v))
+            if lst is not None:
+                lst[:] = [c for c in lst if c is not col]
+                if not lst:
+                    del self._match_index[(col.ns, k, v)]
+
+    def topology(self, key: str):
+        """(value id per row, has the label per row, values): the node label ``key`` as a column. A missing label
+        reads as "" (id 0, as ``labels[key]`` in Go), with ``has`` False."""
+        hit = self._topology.get(key)
+        if hit is not None and hit[0] == self.labels_version:
+            return hit[1], hit[2], hit[3]
+        np = _np()
+        n = len(self.labels)
+        ids = {"": 0}
+        vid = np.zeros(n, dtype=np.int64)
+        has = np.zeros(n, dtype=bool)
+        for i, labels in enumerate(self.labels):
+            v = labels.get(key)
+            if v is not None:
+                has[i] = True
+                j = ids.get(v)
+                if j is None:
+                    j = ids[v] = len(ids)
+                vid[i] = j
+        values = list(ids)
+        self._topology[key] = (self.labels_version, vid, has, values)
+        return vid, has, values
+
+    def image_column(self, name: str):
+        """(summary position per row, -1 where the node lacks the image; the ImageStateSummary objects): where
+        image ``name`` is. The summaries are read when used (the cache updates num_nodes in place)."""
+        col = self._image_cols.get(name)
+        if col is None:
+            np = _np()
+            pos = np.full(len(self.infos), -1, dtype=np.int64)
+            col = self._image_cols[name] = [pos, [], {}]
+            for i, ni in enumerate(self.infos):
+                self._image_row(col, i, ni.image_states.get(name))
+        return col[0], col[1]
+
+    def _image_row(self, col: list, i: int, state) -> None:
+        if state is None:
+            col[0][i] = -1
+            return
+        k = col[2].get(id(state))
+        if k is None or col[1][k] is not state:
+            k = col[2][id(state)] = len(col[1])
+            col[1].append(state)
+        col[0][i] = k
 
     def sync(self, infos: list[NodeInfo]) -> None:
         """Bring the columns up to date with ``infos`` (the snapshot list of this cycle)."""
@@ -263,8 +476,12 @@ class NodeArrays:
         for k, col in enumerate(self._INT_COLUMNS):
             setattr(self, col, self.data[k])
         self.taint_sets, self.taint_ids, self.taint_lists = [], {}, []
+        self._drop_derived()
+        self.labels = [{}] * n
+        self.labels_version += 1
         for i, ni in enumerate(infos):
             self._read(i, ni)
+        self.hooked = all(ni.on_pod_change == self.pod_changed for ni in infos)
         self.dirty.clear()
         self.valid = True
         self.affinity_total = int(self.affinity_pods.sum())
@@ -273,6 +490,16 @@ class NodeArrays:
     def _read(self, i: int, ni: NodeInfo) -> None:
         a, r, z = ni.allocatable, ni.requested, ni.non_zero_requested
         node = ni.node
+        labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+        old = self.labels[i]
+        if labels is not old:
+            if labels != old:
+                self.labels_version += 1
+            self.labels[i] = labels
+        if self._image_cols:
+            states = ni.image_states
+            for name, col in self._image_cols.items():
+                self._image_row(col, i, states.get(name))
         spec = (node or {}).get("spec") or {}
         taints = spec.get("taints")
         key = _taint_key(taints) if taints else ()
@@ -403,10 +630,13 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
         return None
     rejected = None
     if rejects is not None:
-        idx = _rotation(np, start, n, n)
-        rejected = _rejects(np, fw, state, pod, arrays, active_filters, idx)
-        if rejected is False or rejected is None:
-            return None
+        if num_to_find == n:
+            rejected = rejects  # the same rotation over every node
+        else:
+            idx = _rotation(np, start, n, n)
+            rejected = _rejects(np, fw, state, pod, arrays, active_filters, idx)
+            if rejected is False or rejected is None:
+                return None
         ok_pos = np.flatnonzero(~rejected)
         cut = int(ok_pos[num_to_find - 1]) + 1 if len(ok_pos) >= num_to_find else n
         idx, rejected = idx[:cut], rejected[:cut]
@@ -432,12 +662,26 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
 
     # -- PreScore --------------------------------------------------------------------------------
     skip_score: set[str] = set()
+    spread = affinity = None
     for pl in fw.extension_points["PreScore"]:
+        if pl.NAME == "PodTopologySpread":
+            spread = _spread_pre_score(np, pl, pod, arrays, idx)
+            if spread is _SKIP:
+                skip_score.add(pl.NAME)
+                continue
+            if spread is not None:
+                continue  # computed over the arrays; otherwise the plugin's own PreScore runs
         if pl.NAME == "InterPodAffinity":
             from k8slab.scheduler.plugins.interpodaffinity import preferred_terms
             if not (preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity")
                     or arrays.affinity_total):
                 skip_score.add(pl.NAME)  # what its PreScore answers: no preferred terms anywhere, Skip
+                continue
+            affinity = _affinity_pre_score(np, pl, pod, arrays)
+            if affinity is _SKIP:
+                skip_score.add(pl.NAME)
+                continue
+            if affinity is not None:
                 continue
         s = pl.pre_score(state, pod, feasible)
         if s is not None and s.is_skip():
@@ -475,9 +719,13 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             raw[name] = r
             normalized[name] = r
         elif name == "ImageLocality":
-            r = _image_score(np, arrays, idx, node_infos, pod, n)
+            r = _image_score(np, arrays, idx, pod, n)
             raw[name] = r
             normalized[name] = r
+        elif name == "PodTopologySpread" and spread is not None:
+            raw[name], normalized[name] = _spread_scores(np, spread, idx)
+        elif name == "InterPodAffinity" and affinity is not None:
+            raw[name], normalized[name] = _affinity_scores(np, affinity, arrays, idx)
         else:
             # NodeAffinity's preferred terms, PodTopologySpread's soft (or system default) constraints,
             # InterPodAffinity's preferred terms (the pod's, or existing pods'): the plugin itself scores each
@@ -511,15 +759,14 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     result.skipped_score_plugins = set(skip_score)
     host = node_names[int(idx[chosen_pos])]
     result.suggested_host = host
-    # kept with the result for explain(): compact columns (scores are 0..100, raw counts small)
-    compact = {}
-    for p in active_scores:
-        for a in (raw[p], normalized[p]):
-            if id(a) not in compact:
-                compact[id(a)] = a.astype(np.int16)
-    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights,
-                       [compact[id(raw[p])] for p in active_scores],
-                       [compact[id(normalized[p])] for p in active_scores], total.astype(np.int32), host, statuses)
+    # kept with the result for explain(): one compact matrix, raw rows then normalized rows (scores are 0..100,
+    # raw values mostly small)
+    k = len(active_scores)
+    matrix = np.stack([raw[p] for p in active_scores] + [normalized[p] for p in active_scores])
+    small = int(matrix.min()) >= -32768 and int(matrix.max()) <= 32767
+    matrix = matrix.astype(np.int16 if small else np.int64)
+    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights, matrix[:k], matrix[k:],
+                       total.astype(np.int32), host, statuses)
     result.__dict__["_fill"] = payload.fill
     result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
     return result
@@ -693,16 +940,182 @@ def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests:
     return ((1 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
 
 
-def _image_score(np, arrays: NodeArrays, idx, node_infos: list[NodeInfo], pod: dict, total_num_nodes: int):
-    """ImageLocality: only nodes holding images can score above 0."""
-    from k8slab.scheduler.plugins.imagelocality import calculate_priority, sum_image_scores
+def _image_score(np, arrays: NodeArrays, idx, pod: dict, total_num_nodes: int):
+    """ImageLocality (image_locality.go): for each node, the sum over the pod's containers whose image it holds
+    of int(size x nodes having the image / all nodes), clamped to [23 MB, 1000 MB x containers] and scaled to
+    0..100 (calculatePriority), over image columns."""
+    from k8slab.scheduler.plugins.imagelocality import (
+        MAX_CONTAINER_THRESHOLD, MIN_THRESHOLD, calculate_priority, normalized_image_name, scaled_image_score,
+    )
 
     spec = pod.get("spec") or {}
-    num_containers = len(spec.get("initContainers") or []) + len(spec.get("containers") or [])
-    base = calculate_priority(0, num_containers)
-    out = np.full(len(idx), base, dtype=np.int64)
-    with_images = np.nonzero(arrays.images[idx])[0]
-    for p in with_images.tolist():
-        ni = node_infos[int(idx[p])]
-        out[p] = calculate_priority(sum_image_scores(ni, pod, total_num_nodes), num_containers)
-    return out
+    containers = list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+    num_containers = len(containers)
+    if num_containers == 0:
+        return np.full(len(idx), calculate_priority(0, 0), dtype=np.int64)
+    sums = np.zeros(len(idx), dtype=np.int64)
+    for c in containers:
+        pos, states = arrays.image_column(normalized_image_name(c.get("image") or ""))
+        if not states:
+            continue
+        # position -1 (image absent) picks the trailing 0
+        table = np.asarray([scaled_image_score(st, total_num_nodes) for st in states] + [0], dtype=np.int64)
+        sums += table[pos[idx]]
+    max_threshold = MAX_CONTAINER_THRESHOLD * num_containers
+    sums = np.where(sums < MIN_THRESHOLD, MIN_THRESHOLD, np.where(sums > max_threshold, max_threshold, sums))
+    return MAX_NODE_SCORE * (sums - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD)
+
+
+# --------------------------------------------------------------------------------------------
+# PodTopologySpread's PreScore and Score over arrays (podtopologyspread/scoring.go)
+# --------------------------------------------------------------------------------------------
+
+_SKIP = object()
+"""PreScore says Skip."""
+
+
+class _SpreadState:
+    """preScoreState over arrays: per constraint its label column and either the matching pods per node
+    (hostname) or per topology value; the normalizing weights; which feasible nodes are ignored."""
+
+    __slots__ = ("terms", "ignored")
+
+    def __init__(self, terms: list, ignored) -> None:
+        self.terms = terms
+        self.ignored = ignored
+
+
+def _spread_pre_score(np, pl, pod: dict, arrays: NodeArrays, idx):
+    """PodTopologySpread's PreScore over the arrays for the feasible rows ``idx``: _SKIP, a _SpreadState, or
+    None when the plugin should run it itself (the pod's required node affinity decides which nodes count, or
+    its constraints do not parse)."""
+    from k8slab.scheduler.plugins.nodeaffinity import get_required_node_affinity
+    from k8slab.scheduler.plugins.podtopologyspread import (
+        LABEL_HOSTNAME, NODE_INCLUSION_POLICY_HONOR, SCHEDULE_ANYWAY, filter_topology_spread_constraints,
+        topology_normalizing_weight,
+    )
+    from k8slab.scheduler.plugins.tainttoleration import do_not_schedule_taints_filter, find_matching_untolerated_taint
+
+    spec = pod.get("spec") or {}
+    meta = pod.get("metadata") or {}
+    own = bool(spec.get("topologySpreadConstraints"))
+    try:
+        if own:
+            constraints = filter_topology_spread_constraints(spec["topologySpreadConstraints"],
+                                                             meta.get("labels") or {}, SCHEDULE_ANYWAY)
+        else:
+            constraints = pl.build_default_constraints(pod, SCHEDULE_ANYWAY)
+    except ValueError:
+        return None
+    if not constraints:
+        return _SKIP
+    require = get_required_node_affinity(pod)
+    if require.label_selector is not None or require.node_selector is not None:
+        return None
+    if any(c.max_skew < 1 for c in constraints):
+        return None  # scores could go negative; NormalizeScore's sentinel handling is left to the plugin
+    require_all = own or not pl.system_defaulted
+    ns = meta.get("namespace", "default")
+    columns = [arrays.topology(c.topology_key) for c in constraints]
+    # initPreScoreState: with requireAllTopologies, feasible nodes missing a topology label are ignored
+    counted = None
+    ignored = None
+    kept = idx
+    if require_all:
+        counted = columns[0][1].copy()
+        for _, has, _ in columns[1:]:
+            counted &= has
+        ignored = ~counted[idx]
+        if ignored.any():
+            kept = idx[~ignored]
+        else:
+            ignored = None
+    terms = []
+    for c, (vid, has, values) in zip(constraints, columns):
+        counts = arrays.match_counts(c.selector, ns)
+        if c.topology_key == LABEL_HOSTNAME:
+            # per-node counts, as Score counts them; the weight uses the number of nodes scored
+            terms.append((c.max_skew, has, None, counts, topology_normalizing_weight(len(kept))))
+            continue
+        in_use = np.zeros(len(values), dtype=bool)
+        in_use[vid[kept]] = True
+        # PreScore over all nodes: those that count add their matching pods to their topology value, if some
+        # feasible node has that value
+        rows = in_use[vid]
+        if counted is not None:
+            rows &= counted
+        if c.node_taints_policy == NODE_INCLUSION_POLICY_HONOR and any(arrays.taint_sets):
+            tolerations = spec.get("tolerations") or []
+            ok = np.asarray([find_matching_untolerated_taint(lst, tolerations, do_not_schedule_taints_filter) is None
+                             for lst in arrays.taint_lists], dtype=bool)
+            rows &= ok[arrays.taints]
+        per_value = np.bincount(vid[rows], weights=counts[rows], minlength=len(values)).astype(np.int64)
+        terms.append((c.max_skew, has, vid, per_value, topology_normalizing_weight(int(in_use.sum()))))
+    return _SpreadState(terms, ignored)
+
+
+def _spread_scores(np, s: _SpreadState, idx):
+    """PodTopologySpread's Score and NormalizeScore for the feasible rows ``idx``: (raw, normalized)."""
+    score = np.zeros(len(idx), dtype=np.float64)
+    for max_skew, has, vid, counts, weight in s.terms:
+        cnt = counts[idx] if vid is None else counts[vid[idx]]
+        # scoreForCount, added only where the node has the topology label
+        score += np.where(has[idx], cnt.astype(np.float64) * weight + float(max_skew - 1), 0.0)
+    raw = np.copysign(np.floor(np.abs(score) + 0.5), score).astype(np.int64)  # go_round
+    valid = None
+    if s.ignored is not None:
+        raw[s.ignored] = 0
+        valid = ~s.ignored
+        if not valid.any():
+            return raw, np.zeros(len(idx), dtype=np.int64)
+    scored = raw if valid is None else raw[valid]
+    min_score, max_score = int(scored.min()), int(scored.max())
+    if max_score == 0:
+        normalized = np.full(len(idx), MAX_NODE_SCORE, dtype=np.int64)
+    else:
+        normalized = MAX_NODE_SCORE * (max_score + min_score - raw) // max_score
+    if s.ignored is not None:
+        normalized[s.ignored] = 0
+    return raw, normalized
+
+
+# --------------------------------------------------------------------------------------------
+# InterPodAffinity's PreScore and Score over arrays (interpodaffinity/scoring.go)
+# --------------------------------------------------------------------------------------------
+
+def _affinity_pre_score(np, pl, pod: dict, arrays: NodeArrays):
+    """InterPodAffinity's PreScore for a pod with no preferred terms of its own: only existing pods with
+    affinity terms contribute, so only the nodes holding some are visited (in snapshot order, as the plugin
+    does). _SKIP, the plugin's PreScoreState, or None to let the plugin run it."""
+    from k8slab.scheduler.plugins.interpodaffinity import PreScoreState, preferred_terms
+
+    if preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity"):
+        return None
+    if pl.args.get("ignorePreferredTermsOfExistingPods"):
+        return _SKIP
+    s = PreScoreState()
+    infos = arrays.infos
+    for i in np.flatnonzero(arrays.affinity_pods).tolist():
+        ni = infos[i]
+        for existing in ni.pods_with_affinity:
+            pl._process_existing_pod(s, [], [], existing.pod, ni.node or {}, pod)
+    if not s.topology_score:
+        return _SKIP
+    return s
+
+
+def _affinity_scores(np, s, arrays: NodeArrays, idx):
+    """InterPodAffinity's Score (the sum of topology_score over the node's labels) and NormalizeScore
+    (min-max scaling in float64, truncated) for the feasible rows ``idx``: (raw, normalized)."""
+    raw = np.zeros(len(idx), dtype=np.int64)
+    for tp_key, tp_values in s.topology_score.items():
+        vid, has, values = arrays.topology(tp_key)
+        table = np.asarray([tp_values.get(v, 0) for v in values], dtype=np.int64)
+        raw += np.where(has[idx], table[vid[idx]], 0)
+    min_count, max_count = int(raw.min()), int(raw.max())
+    diff = max_count - min_count
+    if diff > 0:
+        normalized = (float(MAX_NODE_SCORE) * ((raw - min_count).astype(np.float64) / float(diff))).astype(np.int64)
+    else:
+        normalized = np.zeros(len(idx), dtype=np.int64)
+    return raw, normalized

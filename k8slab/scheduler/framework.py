@@ -482,13 +482,81 @@ class PodResource:
 
 
 def calculate_resource(pod: dict) -> PodResource:
-    """PodInfo.CalculateResource: real requests and non-zero CPU/memory of a pod."""
-    requests = pod_requests(pod)
-    non0 = pod_requests(pod, non_missing=non_zero_container_defaults())
-    res = Resource()
-    res.add(requests)
-    return PodResource(res, milli_value(non0.get(RESOURCE_CPU, Fraction(0))),
-                       value(non0.get(RESOURCE_MEMORY, Fraction(0))))
+    """PodInfo.CalculateResource: real requests and non-zero CPU/memory of a pod.
+
+    The result depends only on the requests in the pod spec (containers, init containers and their restart
+    policy, pod-level resources, overhead); it is memoised on those, so the pods of one template, and each new
+    version of a pod, parse their quantities once. Callers get their own copy."""
+    key = _requests_key(pod)
+    hit = _resource_memo.get(key) if key is not None else None
+    if hit is None:
+        requests = cached_pod_requests(pod)
+        non0 = cached_pod_requests(pod, non_zero=True)
+        res = Resource()
+        res.add(requests)
+        hit = PodResource(res, milli_value(non0.get(RESOURCE_CPU, Fraction(0))),
+                          value(non0.get(RESOURCE_MEMORY, Fraction(0))))
+        if key is not None:
+            if len(_resource_memo) >= 4096:
+                _resource_memo.clear()
+            _resource_memo[key] = hit
+    return PodResource(hit.resource.clone(), hit.non0_cpu, hit.non0_mem)
+
+
+_resource_memo: dict[tuple, PodResource] = {}
+_requests_memo: dict[tuple, dict] = {}
+
+
+def cached_pod_requests(pod: dict, non_zero: bool = False) -> dict:
+    """``pod_requests(pod)`` (with the non-zero container defaults when ``non_zero``), memoised on the requests
+    in the pod spec (see calculate_resource): the Fit and BalancedAllocation plugins ask for them every cycle.
+    Returns a new dict of Fractions."""
+    key = _requests_key(pod)
+    if key is None:
+        return pod_requests(pod, non_missing=non_zero_container_defaults() if non_zero else None)
+    key = (non_zero, key)
+    hit = _requests_memo.get(key)
+    if hit is None:
+        hit = pod_requests(pod, non_missing=non_zero_container_defaults() if non_zero else None)
+        if len(_requests_memo) >= 4096:
+            _requests_memo.clear()
+        _requests_memo[key] = hit
+    return dict(hit)
+
+
+def memo_on_requests(pod: dict, tag: Any, compute: Callable[[dict], Any]) -> Any:
+    """``compute(pod)`` for a value that depends only on the pod's requests (and on ``tag``, which names the
+    computation and its parameters), memoised on those requests like calculate_resource. The value is shared:
+    callers must not change it."""
+    key = _requests_key(pod)
+    if key is None:
+        return compute(pod)
+    key = (tag, key)
+    hit = _requests_memo.get(key)
+    if hit is None:
+        hit = compute(pod)
+        if len(_requests_memo) >= 4096:
+            _requests_memo.clear()
+        _requests_memo[key] = hit
+    return hit
+
+
+def _requests_key(pod: dict) -> tuple | None:
+    """What calculate_resource reads from a pod, as a hashable key (None if some value is not hashable)."""
+    spec = pod.get("spec") or {}
+
+    def reqs(c: dict) -> tuple:
+        return tuple(((c.get("resources") or {}).get("requests") or {}).items())
+
+    key = (tuple(reqs(c) for c in spec.get("containers") or ()),
+           tuple((reqs(c), c.get("restartPolicy")) for c in spec.get("initContainers") or ()),
+           tuple(((spec.get("resources") or {}).get("requests") or {}).items()),
+           tuple((spec.get("overhead") or {}).items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _affinity(pod: dict) -> dict:
@@ -521,6 +589,11 @@ class PodInfo:
 
     pod: dict
     _resource: PodResource | None = field(default=None, repr=False, compare=False)
+    key: str = field(default="", init=False, repr=False, compare=False)
+    """get_pod_key(pod), kept: RemovePod compares it with every pod of the node."""
+
+    def __post_init__(self) -> None:
+        self.key = get_pod_key(self.pod)
 
     def calculate_resource(self) -> PodResource:
         if self._resource is None:
@@ -580,6 +653,9 @@ class NodeInfo:
         self.pvc_ref_counts: dict[str, int] = {}
         self.on_change: Callable[["NodeInfo"], None] | None = None
         """Called after every change (the scheduler's fast path re-reads this node's row)."""
+        self.on_pod_change: Callable[["NodeInfo", PodInfo, int], None] | None = None
+        """Called with (node info, pod info, +1 or -1) when a pod is added or removed, before ``on_change`` (the
+        fast path keeps per-node counts of pods matching a selector up to date from it)."""
         self.generation = next_generation()
         """Generation: a new number after every change, unique across NodeInfos (nextGeneration)."""
         self.match_counts: dict = {}
@@ -605,13 +681,18 @@ class NodeInfo:
         return self._name
 
     def set_node(self, node: dict) -> None:
-        """SetNode: remember the Node and read ``status.allocatable``."""
+        """SetNode: remember the Node and read ``status.allocatable`` and ``status.images``. A new version of the
+        same Node (a status heartbeat) with equal allocatable or images keeps what was read from them."""
+        old_status = ((self._node or {}).get("status") or {}) if self._node is not None else None
+        status = node.get("status") or {}
         self.node = node
-        self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
-        self.image_states = {}
-        for image in (node.get("status") or {}).get("images") or []:
-            for image_name in image.get("names") or []:
-                self.image_states.setdefault(image_name, ImageStateSummary(int(image.get("sizeBytes") or 0)))
+        if old_status is None or old_status.get("allocatable") != status.get("allocatable"):
+            self.allocatable = Resource.from_list(status.get("allocatable"))
+        if old_status is None or old_status.get("images") != status.get("images"):
+            self.image_states = {}
+            for image in status.get("images") or []:
+                for image_name in image.get("names") or []:
+                    self.image_states.setdefault(image_name, ImageStateSummary(int(image.get("sizeBytes") or 0)))
         self.generation = next_generation()
         if self.on_change is not None:
             self.on_change(self)
@@ -627,19 +708,19 @@ class NodeInfo:
             self.pods_with_required_anti_affinity.append(pod_info)
         self._update(pod_info, 1)
 
-    def remove_pod(self, pod: dict) -> None:
-        """RemovePod: subtract a pod (matched by key) or raise SchedulerError."""
+    def remove_pod(self, pod: dict) -> PodInfo:
+        """RemovePod: subtract a pod (matched by key) or raise SchedulerError. Returns the PodInfo removed."""
         key = get_pod_key(pod)
         for lst in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
             for i, pi in enumerate(lst):
-                if get_pod_key(pi.pod) == key:
+                if pi.key == key:
                     del lst[i]
                     break
         for i, pi in enumerate(self.pods):
-            if get_pod_key(pi.pod) == key:
+            if pi.key == key:
                 del self.pods[i]
                 self._update(pi, -1)
-                return
+                return pi
         pod_name = (pod.get("metadata") or {}).get("name", "")
         raise SchedulerError(f"no corresponding pod {pod_name} in pods of node {self.name}")
 
@@ -672,6 +753,8 @@ class NodeInfo:
             if self.pvc_ref_counts[key] <= 0:
                 del self.pvc_ref_counts[key]
         self.generation = next_generation()
+        if self.on_pod_change is not None:
+            self.on_pod_change(self, pod_info, sign)
         if self.on_change is not None:
             self.on_change(self)
 
@@ -926,6 +1009,10 @@ class Framework:
         self.snapshot: list[NodeInfo] = []
         self.nominated_pods_for_node: Callable[[str], list[dict]] | None = None
         self.list_objects: Callable[[str, str], list[dict]] | None = None
+        self.get_object: Callable[[str, str, str], dict | None] | None = None
+        """(resource, namespace, name) -> the lister's object or None (a lister's Get)."""
+        self.services_version: Callable[[], int] | None = None
+        """A number that changes whenever a Service is added, updated or deleted."""
         """(resource, namespace) -> objects, from the scheduler's informers (Services, ReplicaSets, ...)."""
         self.namespace_labels: Callable[[str], dict | None] | None = None
         self.plugins: dict[str, Any] = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import heapq
 
-from .framework import QueuedPodInfo
+from .framework import QueuedPodInfo, pod_priority
 
 DEFAULT_POD_INITIAL_BACKOFF_MS = 1000
 DEFAULT_POD_MAX_BACKOFF_MS = 10_000
@@ -75,6 +75,16 @@ def calculate_backoff_duration(attempts: int, initial_ms: int = DEFAULT_POD_INIT
     return min(d, max_ms)
 
 
+def _is_priority_sort(less) -> bool:
+    from k8slab.scheduler.plugins.prioritysort import PrioritySort
+
+    return getattr(less, "__func__", None) is PrioritySort.less and type(less.__self__) is PrioritySort
+
+
+def _priority_sort_key(qp: QueuedPodInfo) -> tuple[int, int]:
+    return -pod_priority(qp.pod), qp.timestamp
+
+
 class SchedulingQueue:
     """PriorityQueue. ``pre_enqueue(pod) -> Status | None`` runs the PreEnqueue plugins; ``events(plugin) ->
     [event]`` gives a plugin's EventsToRegister."""
@@ -89,6 +99,10 @@ class SchedulingQueue:
         self.initial_backoff_ms = initial_backoff_ms
         self.max_backoff_ms = max_backoff_ms
         self._key = functools.cmp_to_key(lambda a, b: -1 if less(a, b) else (1 if less(b, a) else 0))
+        if _is_priority_sort(less):
+            # PrioritySort's Less as a tuple: higher priority, then earlier timestamp. The same order, compared
+            # in C (spec.priority cannot change, and a pod's timestamp changes only while it is out of activeQ)
+            self._key = _priority_sort_key
         self._seq = 0
         self.active: list = []  # heap of (sort key, seq, QueuedPodInfo)
         self.active_keys: dict[str, QueuedPodInfo] = {}

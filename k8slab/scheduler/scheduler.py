@@ -20,7 +20,7 @@ from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .fastpath import NodeArrays, fast_schedule_pod
 from .framework import (
     MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, PodInfo, Profile, SchedulerError,
-    default_profile, get_pod_key, is_success, pod_priority,
+    default_profile, is_success, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
@@ -79,6 +79,7 @@ class KubeScheduler:
         for p in profiles or [default_profile()]:
             fw = Framework(p, client=self.client)
             fw.list_objects = self._list_objects
+            fw.get_object = self._get_object
             fw.namespace_labels = self._namespace_labels
             fw.rng = rng
             fw.now = lambda: self.loop.now
@@ -122,6 +123,12 @@ class KubeScheduler:
         self.listers = {r: self.factory.informer(r) for r in ("services", "replicasets", "statefulsets",
                                                                "replicationcontrollers", "namespaces",
                                                                "poddisruptionbudgets")}
+        self._services_version = 0
+        """Bumped on every Service event: PodTopologySpread memoises DefaultSelector's Service part on it."""
+        self.listers["services"].add_event_handler(self._services_changed, self._services_updated,
+                                                   self._services_changed)
+        for fw in self.profiles.values():
+            fw.services_version = self._get_services_version
         self.image_nodes: dict[str, set[str]] = {}
         self.image_states: dict[str, ImageStateSummary] = {}
         self.leader_elect = leader_elect
@@ -153,6 +160,19 @@ class KubeScheduler:
         if inf is None:
             return []
         return inf.list() if namespace is None else inf.list_namespace(namespace)
+
+    def _services_changed(self, svc: dict) -> None:
+        self._services_version += 1
+
+    def _services_updated(self, old: dict, new: dict) -> None:
+        self._services_version += 1
+
+    def _get_services_version(self) -> int:
+        return self._services_version
+
+    def _get_object(self, resource: str, namespace: str, name: str) -> dict | None:
+        inf = self.listers.get(resource)
+        return None if inf is None else inf.get(f"{namespace}/{name}")
 
     # -- the nominator ----------------------------------------------------------------------------------------------
     def _update_nominated(self, pod: dict) -> None:
@@ -237,6 +257,7 @@ class KubeScheduler:
     def _add_node(self, node: dict) -> None:
         self.node_infos[node["metadata"]["name"]] = NodeInfo(node)
         self.node_infos[node["metadata"]["name"]].on_change = self.node_arrays.touch
+        self.node_infos[node["metadata"]["name"]].on_pod_change = self.node_arrays.pod_changed
         self._nodes_changed()
         self._set_image_states(self.node_infos[node["metadata"]["name"]], set())
         for p in self.pod_informer.list():
@@ -265,7 +286,7 @@ class KubeScheduler:
         ni = self.node_infos.pop(node["metadata"]["name"], None)
         self._nodes_changed()
         if ni is not None:
-            ni.on_change = None
+            ni.on_change = ni.on_pod_change = None
             images = set(ni.image_states)
             ni.image_states = {}
             self._set_image_states(ni, images)
@@ -278,10 +299,9 @@ class KubeScheduler:
         if uid in self.assumed:
             # the binding landed: confirm the assumed pod with the version from the API
             if ni is not None:
-                old = next((pi for pi in ni.pods if get_pod_key(pi.pod) == uid), None)
-                ni.remove_pod(pod)
+                old = ni.remove_pod(pod)
                 info = PodInfo(pod)
-                if old is not None and old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
+                if old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
                         and old.pod.get("spec", {}).get("initContainers") == pod["spec"].get("initContainers") \
                         and old.pod.get("spec", {}).get("overhead") == pod["spec"].get("overhead") \
                         and old.pod.get("spec", {}).get("resources") == pod["spec"].get("resources"):

@@ -32,8 +32,8 @@ from k8slab.api.quantity import milli_value, value
 from k8slab.scheduler.framework import (
     MAX_CUSTOM_PRIORITY_SCORE, MAX_NODE_SCORE, RESOURCE_CPU, RESOURCE_EPHEMERAL_STORAGE, RESOURCE_MEMORY,
     RESOURCE_PODS, Code, CycleState, NodeInfo, NotFoundError, Plugin, PreFilterResult, Resource, SchedulerError,
-    Status, as_status, is_extended_resource_name, is_scalar_resource_name, non_zero_container_defaults,
-    pod_requests,
+    Status, as_status, cached_pod_requests, is_extended_resource_name, is_scalar_resource_name, memo_on_requests,
+    non_zero_container_defaults, pod_requests,
 )
 
 NAME = "NodeResourcesFit"
@@ -296,8 +296,13 @@ class ResourceAllocationScorer:
         return milli_value(q) if resource == RESOURCE_CPU else value(q)
 
     def calculate_pod_resource_request_list(self, pod: dict) -> list[int]:
-        """calculatePodResourceRequestList: the pod's requests are summed once for all resources."""
-        reqs = pod_requests(pod, non_missing=None if self.use_requested else non_zero_container_defaults())
+        """calculatePodResourceRequestList: the pod's requests are summed once for all resources (memoised on the
+        pod's requests, for these resources)."""
+        tag = ("calculatePodResourceRequestList", self.use_requested, tuple(r["name"] for r in self.resources))
+        return list(memo_on_requests(pod, tag, self._calculate_pod_resource_request_list))
+
+    def _calculate_pod_resource_request_list(self, pod: dict) -> list[int]:
+        reqs = cached_pod_requests(pod, non_zero=not self.use_requested)
         out = []
         for r in self.resources:
             q = reqs.get(r["name"])
@@ -339,9 +344,14 @@ class InsufficientResource:
 
 
 def compute_pod_resource_request(pod: dict) -> Resource:
-    """The pod's requests as a Resource (containers summed, init containers maxed, overhead added)."""
+    """The pod's requests as a Resource (containers summed, init containers maxed, overhead added); memoised on
+    the pod's requests, a new copy each call."""
+    return memo_on_requests(pod, "computePodResourceRequest", _compute_pod_resource_request).clone()
+
+
+def _compute_pod_resource_request(pod: dict) -> Resource:
     result = Resource()
-    result.set_max_resource(pod_requests(pod))
+    result.set_max_resource(cached_pod_requests(pod))
     return result
 
 

@@ -192,9 +192,19 @@ def _controller_of(pod: dict) -> dict | None:
     return None
 
 
-def default_selector(pod: dict, list_objects: Callable[[str, str], list[dict]] | None) -> Selector:
+def _owner_resource(owner: dict) -> str | None:
+    """The lister DefaultSelector reads for a controller reference (ReplicationController, ReplicaSet,
+    StatefulSet), or None for any other kind."""
+    group = (owner.get("apiVersion") or "").rpartition("/")[0]
+    return {("", "ReplicationController"): "replicationcontrollers", ("apps", "ReplicaSet"): "replicasets",
+            ("apps", "StatefulSet"): "statefulsets"}.get((group, owner.get("kind")))
+
+
+def default_selector(pod: dict, list_objects: Callable[[str, str], list[dict]] | None,
+                     get_object: Callable[[str, str, str], dict | None] | None = None) -> Selector:
     """helper.DefaultSelector: the selectors of the Services selecting the pod, merged, plus the
-    selector of the pod's controlling ReplicaSet, StatefulSet or ReplicationController."""
+    selector of the pod's controlling ReplicaSet, StatefulSet or ReplicationController (looked up by
+    name with ``get_object`` when given, as the listers' Get does, else found in ``list_objects``)."""
     if list_objects is None:
         return Selector()
     meta = pod.get("metadata") or {}
@@ -210,13 +220,15 @@ def default_selector(pod: dict, list_objects: Callable[[str, str], list[dict]] |
     owner = _controller_of(pod)
     if owner is None:
         return Selector(reqs)
-    group = owner.get("apiVersion", "").rpartition("/")[0]
-    kind = owner.get("kind")
-    resource = {("", "ReplicationController"): "replicationcontrollers", ("apps", "ReplicaSet"): "replicasets",
-                ("apps", "StatefulSet"): "statefulsets"}.get((group, kind))
+    resource = _owner_resource(owner)
     if resource is None:
         return Selector(reqs)
-    for obj in list_objects(resource, ns):
+    if get_object is not None:
+        found = get_object(resource, ns, owner.get("name") or "")
+        candidates = [] if found is None else [found]
+    else:
+        candidates = list_objects(resource, ns)
+    for obj in candidates:
         if (obj.get("metadata") or {}).get("name") != owner.get("name"):
             continue
         sel = (obj.get("spec") or {}).get("selector")
@@ -329,17 +341,51 @@ class PodTopologySpread(Plugin):
         if args["defaultingType"] == SYSTEM_DEFAULTING:
             self.default_constraints = SYSTEM_DEFAULT_CONSTRAINTS
             self.system_defaulted = True
+        self._default_memo: dict[tuple, tuple] = {}
 
     # -- helpers ------------------------------------------------------------------------------
     def _all_nodes(self, fallback: list[NodeInfo]) -> list[NodeInfo]:
         return getattr(self.handle, "snapshot", None) or fallback
 
     def build_default_constraints(self, pod: dict, action: str) -> list[TopologySpreadConstraint]:
-        labels = (pod.get("metadata") or {}).get("labels") or {}
+        """buildDefaultConstraints. When the handle reports a version of its Services (``services_version``) and
+        looks owners up by name (``get_object``), the result is memoised on what it depends on: the action, the
+        pod's namespace, labels and controller reference, that controller's resourceVersion and the Services'
+        version. The constraints returned are shared and never changed."""
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        services_version = getattr(self.handle, "services_version", None)
+        get_object = getattr(self.handle, "get_object", None)
+        key = None
+        if services_version is not None and get_object is not None:
+            owner = _controller_of(pod)
+            owner_key = owner_rv = None
+            if owner is not None:
+                owner_key = (owner.get("apiVersion"), owner.get("kind"), owner.get("name"))
+                resource = _owner_resource(owner)
+                if resource is not None:
+                    obj = get_object(resource, meta.get("namespace", "default"), owner.get("name") or "")
+                    if obj is not None:
+                        owner_rv = ((obj.get("metadata") or {}).get("uid"),
+                                    (obj.get("metadata") or {}).get("resourceVersion"))
+            key = (action, meta.get("namespace", "default"), tuple(labels.items()), owner_key, owner_rv,
+                   services_version())
+            hit = self._default_memo.get(key)
+            if hit is not None:
+                return list(hit)
+        constraints = self._build_default_constraints(pod, labels, action)
+        if key is not None:
+            if len(self._default_memo) >= 4096:
+                self._default_memo.clear()
+            self._default_memo[key] = tuple(constraints)
+        return constraints
+
+    def _build_default_constraints(self, pod: dict, labels: dict, action: str) -> list[TopologySpreadConstraint]:
         constraints = filter_topology_spread_constraints(self.default_constraints, labels, action)
         if not constraints:
             return []
-        selector = default_selector(pod, getattr(self.handle, "list_objects", None))
+        selector = default_selector(pod, getattr(self.handle, "list_objects", None),
+                                    getattr(self.handle, "get_object", None))
         if selector.empty():
             return []
         for c in constraints:
