@@ -25,6 +25,7 @@ manifest directory (:mod:`.static`) and get mirror pods in the API. The node's u
 
 from __future__ import annotations
 
+import collections
 import functools
 import random
 import re
@@ -253,7 +254,8 @@ class Kubelet:
         self.volumes = VolumeManager(self)
         self.image_backoff = Backoff()
         self.container_backoff = Backoff()
-        self._puller_free_at = 0
+        self._puller_free_at = 0  # when the pull in progress ends (serializeImagePulls: one pull at a time)
+        self._pull_queue: collections.deque = collections.deque()  # (worker, record) waiting for the puller
         self._last_node_report = -NODE_STATUS_REPORT_FREQUENCY_MS
         self._node_status_timer = None
         self._lease_timer = None
@@ -267,10 +269,11 @@ class Kubelet:
     def _jitter(self, lo: int, hi: int) -> int:
         return self.rng.randint(lo, hi)
 
-    def _call(self, delay: int, fn, *args, label: str = "", background: bool = False):
+    def _call(self, delay: int, fn, *args, label: str = "", background: bool = False, cause: int | None = None):
         if self.stopped:
             return None
-        return self.loop.call_later(delay, fn, *args, component=self.component, label=label, background=background)
+        return self.loop.call_later(delay, fn, *args, component=self.component, label=label, background=background,
+                                    cause=cause)
 
     # =============================================================================================================
     # start-up: node registration, lease, informers
@@ -287,6 +290,7 @@ class Kubelet:
                 for r in w.containers:
                     r.probe_timer = None
             self._call(HOUSEKEEPING_PERIOD_MS, self._handle_pod_cleanups, label="pod cleanups")
+            self._wake_pull_queue()
         self._call(0, self._run, label="kubelet start")
 
     def _handle_pod_cleanups(self) -> None:
@@ -674,14 +678,15 @@ class Kubelet:
             w.status_timer = None
         self._schedule_sync(w, 0)
 
-    def _schedule_sync(self, w: PodWorker, delay: int, background: bool = False) -> None:
+    def _schedule_sync(self, w: PodWorker, delay: int, background: bool = False, cause: int | None = None) -> None:
         if w.finished:
             return
         if w.timer is not None:
             if w.timer.time <= self.loop.now + delay:
                 return
             w.timer.cancel()
-        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}", background=background)
+        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}", background=background,
+                             cause=cause)
 
     def _next_relist(self) -> int:
         """Delay to the next PLEG relist (the generic PLEG lists containers every second)."""
@@ -939,16 +944,40 @@ class Kubelet:
             return
         self.recorder.normal(w.pod, "Pulling", f'Pulling image "{image}"', r.field_path)
         r.pull_started = self.loop.now
-        if self._puller_free_at > self.loop.now:
-            r.stage = "queued"  # serializeImagePulls: wait for the pull in progress
-            self._schedule_sync(w, self._puller_free_at - self.loop.now)
+        if self._puller_free_at > self.loop.now or self._pull_queue:
+            # serializeImagePulls: the request waits in the puller's queue behind the pull in progress
+            r.stage = "queued"
+            loop = self.loop
+            self._pull_queue.append((w, r, loop.last_emitted if loop.last_emitted is not None else loop.cause))
+            self._wake_pull_queue()
             return
         self._begin_pull(w, r)
 
+    def _wake_pull_queue(self) -> None:
+        """serialImagePuller: requests are served one at a time, in the order they were queued. The worker at the
+        head of the queue is synced when the puller becomes free; the others wait without syncing, as a pod worker
+        blocked in the pull does."""
+        head = self._pull_queue_head()
+        if head is not None:  # the wake-up is caused by the request itself (the worker waits on its own pull)
+            self._schedule_sync(head[0], max(0, self._puller_free_at - self.loop.now), cause=head[2])
+
+    def _pull_queue_head(self) -> tuple[PodWorker, ContainerRecord, int | None] | None:
+        q = self._pull_queue
+        while q:
+            w, r, _ = q[0]
+            if w.finished or w.terminating or w.terminal or r.stage != "queued":
+                q.popleft()  # the pod went away (or the record moved on): its request is dropped
+                continue
+            return q[0]
+        return None
+
     def _begin_pull(self, w: PodWorker, r: ContainerRecord) -> None:
-        if self._puller_free_at > self.loop.now:
-            self._schedule_sync(w, self._puller_free_at - self.loop.now)
-            return
+        if r.stage == "queued":
+            head = self._pull_queue_head()
+            if head is None or head[1] is not r or self._puller_free_at > self.loop.now:
+                self._wake_pull_queue()  # not its turn yet: the queue syncs it when it is
+                return
+            self._pull_queue.popleft()
         image = r.spec.get("image", "")
         r.pull_begun = self.loop.now
         r.stage = "pulling"
@@ -964,6 +993,7 @@ class Kubelet:
             r.pull_done = self.loop.now + res.duration_ms
         self._puller_free_at = r.pull_done
         self._schedule_sync(w, r.pull_done - self.loop.now)
+        self._wake_pull_queue()
 
     def _finish_pull(self, w: PodWorker, r: ContainerRecord) -> None:
         if self.loop.now < r.pull_done:
@@ -1459,6 +1489,8 @@ class Kubelet:
                     took = self._kill_container(w, r, f"Stopping container {r.name}", grace)
                     longest = max(longest, took)
             w.sidecars_to_kill = [r for r in reversed(w.containers) if r.init and r.stage == "running"]
+            if self._pull_queue and self._pull_queue[0][0] is w:
+                self._wake_pull_queue()  # its queued pull is dropped: the next request is served
             if longest or w.sandbox_id:
                 self._schedule_sync(w, longest)
                 return
