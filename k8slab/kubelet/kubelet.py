@@ -157,6 +157,7 @@ class PodWorker:
     admitted: bool = False
     rejected: tuple[str, str] | None = None
     sandbox_id: str = ""
+    sandbox_config: dict | None = None  # the RunPodSandbox config it was created with
     sandbox_ready: bool = False
     pod_ip: str = ""
     start_time: str = ""
@@ -190,6 +191,14 @@ class PodWorker:
     def ref(self) -> str:
         return f"pods/{self.namespace}/{self.name}"
 
+    @functools.cached_property
+    def sync_label(self) -> str:
+        return f"sync pod {self.key}"
+
+    @functools.cached_property
+    def status_label(self) -> str:
+        return f"status update {self.key}"
+
     def record(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name), None)
 
@@ -204,7 +213,7 @@ class Kubelet:
                  system_reserved: dict[str, str] | None = None, eviction_hard: dict[str, str] | None = None,
                  cluster_dns: str = "10.96.0.10", cluster_domain: str = "cluster.local",
                  version: str = KUBELET_VERSION, os_image: str = "Ubuntu 24.04.1 LTS",
-                 kernel_version: str = "6.8.0-51-generic", architecture: str = "amd64") -> None:
+                 kernel_version: str = "6.8.0-51-generic", architecture: str = "amd64", events: bool = True) -> None:
         self.loop = loop
         self.client = client
         self.node_name = node_name
@@ -225,7 +234,8 @@ class Kubelet:
         if taints is None:  # kubeadm taints a control-plane node unless told otherwise
             taints = [{"key": CONTROL_PLANE_ROLE, "effect": "NoSchedule"}] if control_plane else []
         self.taints = list(taints)
-        self.recorder = recorder or EventRecorder(client, "kubelet", node_name)
+        # events=False: the kubelet records no Event objects (as Cluster(events=False) asks of every component)
+        self.recorder = recorder or EventRecorder(client, "kubelet", node_name, enabled=events)
         self.cluster_dns = cluster_dns
         self.cluster_domain = cluster_domain
         self.version = version
@@ -238,6 +248,8 @@ class Kubelet:
         self.pod_informer = None
         self.workers: dict[str, PodWorker] = {}  # by pod UID
         self.by_key: dict[str, str] = {}  # "ns/name" -> UID
+        self._pod_requests: dict[str, dict[str, int]] = {}  # UID -> its requests (cpu in millicores) for admission
+        self._requests_by_key: dict[tuple, dict[str, int]] = {}  # status.requests_key -> the same
         self.node: dict | None = None  # the Node as last written
         self.node_uid = ""
         self.lease: dict | None = None
@@ -468,7 +480,7 @@ class Kubelet:
 
     def _node_status(self, old: dict | None) -> dict:
         """setNodeStatus: run the status setters on (a copy of) the current status."""
-        now = rfc3339(self.loop.now)
+        now = _rfc3339(self.loop.now)
         old_status = (old or {}).get("status") or {}
         old_conds = {c["type"]: c for c in old_status.get("conditions") or []}
         conds = []
@@ -685,8 +697,7 @@ class Kubelet:
             if w.timer.time <= self.loop.now + delay:
                 return
             w.timer.cancel()
-        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}", background=background,
-                             cause=cause)
+        w.timer = self._call(delay, self._sync_pod, w.uid, label=w.sync_label, background=background, cause=cause)
 
     def _next_relist(self) -> int:
         """Delay to the next PLEG relist (the generic PLEG lists containers every second)."""
@@ -803,9 +814,25 @@ class Kubelet:
         return [w.pod for w in self.workers.values()
                 if w.admitted and w.rejected is None and not w.terminal and not w.finished and w.uid != exclude]
 
+    def _requests_in_units(self, pod: dict) -> dict[str, int]:
+        """A pod's requests for admission, remembered by UID: a pod's container resources cannot change (the API
+        server rejects such an update), so they are worked out once per pod instead of at every admission; and
+        by what they depend on (:func:`.status.requests_key`), so pods of one template share the work."""
+        uid = pod["metadata"].get("uid", "")
+        got = self._pod_requests.get(uid)
+        if got is None:
+            key = st.requests_key(pod)
+            got = self._requests_by_key.get(key)
+            if got is None:
+                if len(self._requests_by_key) > 1024:
+                    self._requests_by_key.clear()
+                got = self._requests_by_key[key] = st._requests_in_units(pod)
+            self._pod_requests[uid] = got
+        return got
+
     def _admit(self, w: PodWorker) -> None:
         """canAdmitPod: the pod must fit in what is left of the node's allocatable resources."""
-        result = st.fits(w.pod, self._active_pods(w.uid), self.allocatable)
+        result = st.fits(w.pod, self._active_pods(w.uid), self.allocatable, self._requests_in_units)
         self.loop.emit(self.component, "admit", w.ref, {"admitted": result is None,
                                                          **({"reason": result[0]} if result else {})})
         w.admitted = True
@@ -889,6 +916,7 @@ class Kubelet:
             w.sandbox_id = ""
             self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2))
             return
+        w.sandbox_config = config  # PullImage and CreateContainer get the same config (upstream: one per SyncPod)
         host_network = bool((w.pod.get("spec") or {}).get("hostNetwork"))
         w.pod_ip = self.node_ip if host_network else status["network"]["ip"]
         w.sandbox_ready = True
@@ -982,7 +1010,7 @@ class Kubelet:
         r.pull_begun = self.loop.now
         r.stage = "pulling"
         try:
-            res = self.runtime.pull_image(image, None, self.sandbox_config(w.pod))
+            res = self.runtime.pull_image(image, None, w.sandbox_config or self.sandbox_config(w.pod))
         except ImagePullError as e:
             r.pull_error = e
             r.pull_done = self.loop.now + e.duration_ms
@@ -1140,7 +1168,8 @@ class Kubelet:
             self._wait(w, r, "CreateContainerConfigError", str(e), retry=True)
             return
         try:
-            r.container_id = self.runtime.create_container(w.sandbox_id, config, self.sandbox_config(w.pod))
+            r.container_id = self.runtime.create_container(w.sandbox_id, config,
+                                                           w.sandbox_config or self.sandbox_config(w.pod))
         except CRIError as e:
             self.recorder.warning(w.pod, "Failed", f"Error: {e.message}", r.field_path)
             self._wait(w, r, "CreateContainerError", e.message, retry=True)
@@ -1538,6 +1567,7 @@ class Kubelet:
         if w.status_timer is not None:
             w.status_timer.cancel()
         self.workers.pop(w.uid, None)
+        self._pod_requests.pop(w.uid, None)
         if self.by_key.get(w.key) == w.uid:
             del self.by_key[w.key]
 
@@ -1551,13 +1581,12 @@ class Kubelet:
             if w.status_timer.time <= self.loop.now + delay:
                 return
             w.status_timer.cancel()
-        w.status_timer = self._call(delay, self._sync_status, w.uid, label=f"status update {w.key}",
-                                    background=background)
+        w.status_timer = self._call(delay, self._sync_status, w.uid, label=w.status_label, background=background)
 
     def _container_status(self, w: PodWorker, r: ContainerRecord) -> dict:
         s = {"name": r.name}
         if r.stage == "running":
-            state = {"running": {"startedAt": rfc3339(r.started_at or self.loop.now)}}
+            state = {"running": {"startedAt": _rfc3339(r.started_at or self.loop.now)}}
         elif r.stage == "exited":
             state = {"terminated": self._terminated_state(r)}
         else:
@@ -1569,7 +1598,7 @@ class Kubelet:
             s["containerID"] = f"{self.runtime.name}://{r.container_id}"
         s["image"] = r.image if r.image and r.container_id else r.spec.get("image", "")
         s["imageID"] = r.image_id if r.container_id else ""
-        s["lastState"] = deepcopy(r.last_state)
+        s["lastState"] = deepcopy(r.last_state) if r.last_state else {}
         s["ready"] = r.ready if not r.init or r.spec.get("restartPolicy") == "Always" else \
             (r.stage == "exited" and r.exit_code == 0)
         s["restartCount"] = r.restart_count
@@ -1588,16 +1617,16 @@ class Kubelet:
 
     def _terminated_state(self, r: ContainerRecord) -> dict:
         t = {"containerID": f"{self.runtime.name}://{r.container_id}", "exitCode": r.exit_code,
-             "finishedAt": rfc3339(r.finished_at if r.finished_at is not None else self.loop.now),
+             "finishedAt": _rfc3339(r.finished_at if r.finished_at is not None else self.loop.now),
              "reason": r.term_reason or ("Completed" if r.exit_code == 0 else "Error"),
-             "startedAt": rfc3339(r.started_at or self.loop.now)}
+             "startedAt": _rfc3339(r.started_at or self.loop.now)}
         return t
 
     def generate_pod_status(self, w: PodWorker) -> dict:
         """generateAPIPodStatus: the status the kubelet reports for the pod."""
         api_status = (w.pod.get("status") or {})
         status = {k: api_status[k] for k in ("qosClass", "nominatedNodeName") if k in api_status}
-        now = rfc3339(self.loop.now)
+        now = _rfc3339(self.loop.now)
         if w.rejected is not None:
             reason, message = w.rejected
             status.update({"phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}",
@@ -1767,6 +1796,17 @@ class Kubelet:
 
     def __repr__(self) -> str:
         return f"Kubelet({self.node_name}, {len(self.workers)} pods)"
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_s(seconds: int) -> str:
+    return rfc3339(seconds * 1000)
+
+
+def _rfc3339(ms: int) -> str:
+    """rfc3339 (second resolution), remembered per second: the status manager formats the same few instants for
+    every pod and every container on each update."""
+    return _rfc3339_s(ms // 1000)
 
 
 def go_ms(ms: int) -> str:
