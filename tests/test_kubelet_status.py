@@ -186,3 +186,21 @@ def test_memory_pressure_evicts_the_pod_using_most_above_its_request():
     assert any(r == "Evicted" for r, _ in m.events("hog"))
     assert not any(c.state == "CONTAINER_RUNNING" and c.name == "app" and
                    m.runtime.sandboxes[c.sandbox_id].name == "hog" for c in m.runtime.containers.values())
+
+
+def test_node_status_compare_ignores_only_heartbeats():
+    from k8slab.kubelet.kubelet import _same_but_heartbeats
+
+    def cond(status="True", beat="2026-01-01T00:00:10Z", since="2026-01-01T00:00:00Z"):
+        return {"lastHeartbeatTime": beat, "lastTransitionTime": since, "status": status, "type": "Ready"}
+
+    a = {"capacity": {"cpu": "2"}, "conditions": [cond()]}
+    assert _same_but_heartbeats(a, {"capacity": {"cpu": "2"}, "conditions": [cond(beat="2026-01-01T00:00:20Z")]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"}, "conditions": [cond("False")]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"},
+                                        "conditions": [cond(since="2026-01-01T00:00:05Z")]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "4"}, "conditions": [cond()]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"}, "conditions": [cond(), cond()]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"}})
+    assert not _same_but_heartbeats(a, {})
+    assert _same_but_heartbeats({}, None) and _same_but_heartbeats({"conditions": None}, {"conditions": None})

@@ -592,7 +592,7 @@ class Kubelet:
         current = (self.node_informer.get(self.node_name) if self.node_informer else None) or self.node
         new = self._node_status(current)
         old = (current or {}).get("status") or {}
-        changed = _strip_heartbeats(new) != _strip_heartbeats(old)
+        changed = not _same_but_heartbeats(new, old)
         if not (force or changed or self.loop.now - self._last_node_report >= NODE_STATUS_REPORT_FREQUENCY_MS):
             return False
         was_ready = st.get_condition_status(current, "Ready")
@@ -1817,8 +1817,30 @@ def _uuid(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def _strip_heartbeats(status: dict) -> dict:
-    s = deepcopy(status or {})
-    for c in s.get("conditions") or []:
-        c.pop("lastHeartbeatTime", None)
-    return s
+def _same_but_heartbeats(a: dict, b: dict) -> bool:
+    """Whether two node statuses are equal apart from their conditions' lastHeartbeatTime (what a heartbeat
+    alone changes), compared in place rather than on stripped copies."""
+    a, b = a or {}, b or {}
+    if a.keys() != b.keys():
+        return False
+    for k, v in a.items():
+        if k != "conditions":
+            if v != b[k]:
+                return False
+            continue
+        w = b[k]
+        if not (isinstance(v, list) and isinstance(w, list)):
+            if v != w:
+                return False
+            continue
+        if len(v) != len(w):
+            return False
+        for x, y in zip(v, w):
+            if not isinstance(x, dict) or not isinstance(y, dict):
+                if x != y:
+                    return False
+                continue
+            if {k2: x2 for k2, x2 in x.items() if k2 != "lastHeartbeatTime"} != \
+                    {k2: y2 for k2, y2 in y.items() if k2 != "lastHeartbeatTime"}:
+                return False
+    return True
