@@ -220,6 +220,20 @@ def test_a_pod_deleted_while_its_pull_waits_does_not_hold_up_the_queue():
         (asked[0], asked[2]))
 
 
+def test_restarted_kubelet_syncs_the_pods_it_was_starting():
+    m = Mini()
+    for name in ("a", "b", "c"):
+        m.pod(name, [{"name": "web", "image": "redis:7.4"}])
+    m.loop.run_until(m.loop.now + 1500)  # one pull in progress, two waiting
+    assert all(m.get(n)["status"].get("phase") == "Pending" for n in "abc")
+    m.kubelet.stop()
+    m.loop.run_until(m.loop.now + 5000)
+    m.kubelet.start()  # the new informer lists the pods: each worker is synced again and picks up where it was
+    m.loop.settle()
+    assert all(m.get(n)["status"]["phase"] == "Running" for n in "abc")
+    assert len(m.loop.trace.filter(kind="cri.StartContainer")) == 3
+
+
 def test_delete_stops_containers_frees_ip_and_removes_pod():
     m = Mini()
     m.pod("web", [{"name": "nginx", "image": "nginx:1.27"}])

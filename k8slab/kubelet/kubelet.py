@@ -248,6 +248,7 @@ class Kubelet:
         self.pod_informer = None
         self.workers: dict[str, PodWorker] = {}  # by pod UID
         self.by_key: dict[str, str] = {}  # "ns/name" -> UID
+        self._resync: set[str] = set()  # after a restart: workers to sync when the informer lists their pod
         self._pod_requests: dict[str, dict[str, int]] = {}  # UID -> its requests (cpu in millicores) for admission
         self._requests_by_key: dict[tuple, dict[str, int]] = {}  # status.requests_key -> the same
         self.node: dict | None = None  # the Node as last written
@@ -301,8 +302,8 @@ class Kubelet:
                 w.timer = w.status_timer = None
                 for r in w.containers:
                     r.probe_timer = None
+            self._resync = set(self.workers)  # synced again when the new informer lists them
             self._call(HOUSEKEEPING_PERIOD_MS, self._handle_pod_cleanups, label="pod cleanups")
-            self._wake_pull_queue()
         self._call(0, self._run, label="kubelet start")
 
     def _handle_pod_cleanups(self) -> None:
@@ -636,6 +637,11 @@ class Kubelet:
         uid = pod["metadata"].get("uid", "")
         if uid in self.workers:
             self._on_pod_update(None, pod)
+            if uid in self._resync:  # after a restart, HandlePodAdditions syncs the pods it was running
+                self._resync.discard(uid)
+                w = self.workers[uid]
+                self._schedule_sync(w, 0)
+                self._mark_status(w)
             return
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             return  # a terminal pod is never run again
