@@ -268,7 +268,7 @@ class Kubelet:
         self.image_backoff = Backoff()
         self.container_backoff = Backoff()
         self._puller_free_at = 0  # when the pull in progress ends (serializeImagePulls: one pull at a time)
-        self._pull_queue: collections.deque = collections.deque()  # (worker, record) waiting for the puller
+        self._pull_queue: collections.deque = collections.deque()  # (worker, record, cause) waiting for the puller
         self._last_node_report = -NODE_STATUS_REPORT_FREQUENCY_MS
         self._node_status_timer = None
         self._lease_timer = None
