@@ -84,6 +84,16 @@ def test_pull_takes_virtual_time():
     assert e.value.duration_ms > 0
 
 
+def test_pulling_a_present_image_fetches_only_the_manifest():
+    loop, rt, _ = make()
+    first = pull_now(loop, rt, "nginx:1.27")
+    again = rt.pull_image("nginx:1.27")  # e.g. imagePullPolicy: Always, or a pull queued behind the first
+    assert again.image_ref == first.image_ref and again.duration_ms == rt.registry.latency_ms
+    assert again.duration_ms < first.duration_ms
+    assert rt.image_status("nginx:1.27") is not None  # the image stays usable while the manifest is checked
+    assert rt.images[first.image_ref].available_at <= loop.now
+
+
 def test_container_lifecycle_and_status_shape():
     loop, rt, _ = make()
     sid = rt.run_pod_sandbox(sandbox_config())

@@ -159,6 +159,81 @@ def test_second_pod_reuses_the_image_and_gets_the_next_ip():
     assert ("Pulled", 'Container image "nginx:1.27" already present on machine') in m.events("b")
 
 
+def sync_steps(m):
+    """Count the kubelet's pod-worker steps per pod (the loop's steps labelled ``sync pod <ns/name>``)."""
+    counts = {}
+    orig = m.loop.step
+
+    def step():
+        t = orig()
+        if t is not None and t.label.startswith("sync pod "):
+            counts[t.label[len("sync pod "):]] = counts.get(t.label[len("sync pod "):], 0) + 1
+        return t
+
+    m.loop.step = step
+    return counts
+
+
+def pulling_order(m):
+    """The pods in the order the kubelet asked for their image (its "Pulling" events, by resourceVersion)."""
+    evs = [e for e in m.admin.list("events", "default")["items"] if e["reason"] == "Pulling"]
+    return [e["involvedObject"]["name"] for e in sorted(evs, key=lambda e: int(e["metadata"]["resourceVersion"]))]
+
+
+def test_image_pulls_are_serialized_in_request_order_without_polling():
+    m = Mini()
+    counts = sync_steps(m)
+    for name in ("a", "b", "c", "d"):
+        m.pod(name, [{"name": "web", "image": "redis:7.4"}])
+    m.loop.settle()
+    pulls = m.loop.trace.filter(kind="cri.PullImage")
+    asked = [f"pods/default/{n}" for n in pulling_order(m)]  # EnsureImageExists queues the pull
+    assert sorted(asked) == [f"pods/default/{n}" for n in "abcd"]
+    assert [e.ref for e in pulls] == asked  # first come, first served
+    # one pull at a time: each starts when the previous one is done
+    pulled = {n: m.events(n)[1][1] for n in "abcd"}
+    assert all(p.startswith('Successfully pulled image "redis:7.4" in ') for p in pulled.values())
+    assert all(m.get(n)["status"]["phase"] == "Running" for n in "abcd")
+    for prev, nxt in zip(pulls, pulls[1:]):
+        done = next(e.time for e in m.loop.trace.filter(kind="cri.CreateContainer") if e.ref == prev.ref)
+        assert nxt.time == done
+    # a worker waiting for the puller is synced once, when its turn comes: admit, mount, sandbox, ensure image,
+    # (start the pull), pull done + create, start, and the sync after the start
+    first = pulls[0].ref.rsplit("/", 1)[1]
+    assert counts[f"default/{first}"] == 7
+    assert all(counts[f"default/{n}"] == 8 for n in "abcd" if n != first)
+
+
+def test_a_pod_deleted_while_its_pull_waits_does_not_hold_up_the_queue():
+    m = Mini()
+    for name in ("a", "b", "c"):
+        m.pod(name, [{"name": "web", "image": "redis:7.4"}])
+    m.loop.run_until(m.loop.now + 1000)  # one pulls, the two others wait
+    asked = pulling_order(m)
+    assert [e.ref for e in m.loop.trace.filter(kind="cri.PullImage")] == [f"pods/default/{asked[0]}"]
+    m.admin.delete("pods", asked[1], "default")
+    m.loop.settle()
+    assert [e.ref for e in m.loop.trace.filter(kind="cri.PullImage")] == [f"pods/default/{asked[0]}",
+                                                                          f"pods/default/{asked[2]}"]
+    assert m.get(asked[2])["status"]["phase"] == "Running"
+    assert sorted(p["metadata"]["name"] for p in m.admin.list("pods", "default")["items"]) == sorted(
+        (asked[0], asked[2]))
+
+
+def test_restarted_kubelet_syncs_the_pods_it_was_starting():
+    m = Mini()
+    for name in ("a", "b", "c"):
+        m.pod(name, [{"name": "web", "image": "redis:7.4"}])
+    m.loop.run_until(m.loop.now + 1500)  # one pull in progress, two waiting
+    assert all(m.get(n)["status"].get("phase") == "Pending" for n in "abc")
+    m.kubelet.stop()
+    m.loop.run_until(m.loop.now + 5000)
+    m.kubelet.start()  # the new informer lists the pods: each worker is synced again and picks up where it was
+    m.loop.settle()
+    assert all(m.get(n)["status"]["phase"] == "Running" for n in "abc")
+    assert len(m.loop.trace.filter(kind="cri.StartContainer")) == 3
+
+
 def test_delete_stops_containers_frees_ip_and_removes_pod():
     m = Mini()
     m.pod("web", [{"name": "nginx", "image": "nginx:1.27"}])

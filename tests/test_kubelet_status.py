@@ -3,6 +3,7 @@
 import pytest
 
 from k8slab.kubelet import fits, generate_conditions, get_phase, go_duration, node_allocatable
+from k8slab.kubelet.status import requests_key
 
 CAP = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
        "memory": "8Gi", "pods": "110"}
@@ -35,6 +36,25 @@ def test_admission_out_of_cpu_message():
     assert msg == ("Node didn't have enough resource: memory, requested: 9663676416, used: 0, "
                    "capacity: 8485076992")
     assert fits(pod, [other], {"cpu": "8", "pods": "1"})[0] == "OutOfpods"
+
+
+def test_requests_key_covers_everything_the_requests_depend_on():
+    def pod(init_policy=None, cpu="100m", overhead=None, name="a"):
+        spec = {"containers": [{"name": name, "image": "nginx", "resources": {"requests": {"cpu": cpu}}}],
+                "initContainers": [{"name": "i", "resources": {"requests": {"cpu": "1"}},
+                                    **({"restartPolicy": init_policy} if init_policy else {})}]}
+        if overhead:
+            spec["overhead"] = overhead
+        return {"metadata": {"uid": name}, "spec": spec}
+
+    assert requests_key(pod(name="a")) == requests_key(pod(name="b"))  # names and images do not count
+    # a sidecar adds to the pod's requests, a plain init container only sets a floor: different keys
+    assert requests_key(pod()) != requests_key(pod("Always"))
+    assert fits(pod(), [], {"cpu": "1100m", "pods": "110"}) is None
+    assert fits(pod("Always"), [], {"cpu": "1100m", "pods": "110"}) is None
+    assert fits(pod("Always"), [pod()], {"cpu": "1100m", "pods": "110"})[0] == "OutOfcpu"
+    assert requests_key(pod(cpu="200m")) != requests_key(pod())
+    assert requests_key(pod(overhead={"cpu": "10m"})) != requests_key(pod())
 
 
 def _st(name, **state):
@@ -166,3 +186,21 @@ def test_memory_pressure_evicts_the_pod_using_most_above_its_request():
     assert any(r == "Evicted" for r, _ in m.events("hog"))
     assert not any(c.state == "CONTAINER_RUNNING" and c.name == "app" and
                    m.runtime.sandboxes[c.sandbox_id].name == "hog" for c in m.runtime.containers.values())
+
+
+def test_node_status_compare_ignores_only_heartbeats():
+    from k8slab.kubelet.kubelet import _same_but_heartbeats
+
+    def cond(status="True", beat="2026-01-01T00:00:10Z", since="2026-01-01T00:00:00Z"):
+        return {"lastHeartbeatTime": beat, "lastTransitionTime": since, "status": status, "type": "Ready"}
+
+    a = {"capacity": {"cpu": "2"}, "conditions": [cond()]}
+    assert _same_but_heartbeats(a, {"capacity": {"cpu": "2"}, "conditions": [cond(beat="2026-01-01T00:00:20Z")]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"}, "conditions": [cond("False")]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"},
+                                        "conditions": [cond(since="2026-01-01T00:00:05Z")]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "4"}, "conditions": [cond()]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"}, "conditions": [cond(), cond()]})
+    assert not _same_but_heartbeats(a, {"capacity": {"cpu": "2"}})
+    assert not _same_but_heartbeats(a, {})
+    assert _same_but_heartbeats({}, None) and _same_but_heartbeats({"conditions": None}, {"conditions": None})

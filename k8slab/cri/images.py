@@ -14,6 +14,7 @@ time. An unknown repository or tag fails the way containerd reports it to the ku
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -86,8 +87,11 @@ def split_docker_domain(name: str) -> tuple[str, str]:
     return domain, remainder
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_normalized_named(s: str) -> ImageName:
-    """ParseNormalizedNamed: parse a reference as a user would type it; raises :class:`InvalidImageName`."""
+    """ParseNormalizedNamed: parse a reference as a user would type it; raises :class:`InvalidImageName`.
+    Remembered per reference (the result is immutable; a bad reference raises every time): the kubelet and the
+    runtime parse the same few references for every pod."""
     if _ANCHORED_IDENTIFIER_RE.match(s):
         raise InvalidImageName(f"invalid repository name ({s}), cannot specify 64-byte hexadecimal strings")
     domain, remainder = split_docker_domain(s)
@@ -104,6 +108,7 @@ def parse_normalized_named(s: str) -> ImageName:
     return ImageName(d, path, tag, digest)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize(image: str) -> str:
     """The fully qualified reference containerd uses: ``nginx`` -> ``docker.io/library/nginx:latest``."""
     n = parse_normalized_named(image)

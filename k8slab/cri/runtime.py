@@ -851,6 +851,11 @@ class ContainerRuntime:
             # another pull of the same image is in flight: containerd waits for it
             self._add_image(resolved, existing.available_at)
             return PullResult(resolved.image_id, resolved.size, existing.available_at - self.loop.now)
+        if existing is not None:
+            # already pulled: containerd resolves the manifest, finds every layer in its content store and has
+            # nothing to fetch; the image stays usable meanwhile
+            self._add_image(resolved, existing.available_at)
+            return PullResult(resolved.image_id, resolved.size, self.registry.latency_ms)
         duration = self.registry.pull_duration_ms(resolved.size)
         img = self._add_image(resolved, self.loop.now + duration)
         img.available_at = self.loop.now + duration

@@ -25,6 +25,7 @@ manifest directory (:mod:`.static`) and get mirror pods in the API. The node's u
 
 from __future__ import annotations
 
+import collections
 import functools
 import random
 import re
@@ -156,6 +157,7 @@ class PodWorker:
     admitted: bool = False
     rejected: tuple[str, str] | None = None
     sandbox_id: str = ""
+    sandbox_config: dict | None = None  # the RunPodSandbox config it was created with
     sandbox_ready: bool = False
     pod_ip: str = ""
     start_time: str = ""
@@ -189,6 +191,14 @@ class PodWorker:
     def ref(self) -> str:
         return f"pods/{self.namespace}/{self.name}"
 
+    @functools.cached_property
+    def sync_label(self) -> str:
+        return f"sync pod {self.key}"
+
+    @functools.cached_property
+    def status_label(self) -> str:
+        return f"status update {self.key}"
+
     def record(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name), None)
 
@@ -203,7 +213,7 @@ class Kubelet:
                  system_reserved: dict[str, str] | None = None, eviction_hard: dict[str, str] | None = None,
                  cluster_dns: str = "10.96.0.10", cluster_domain: str = "cluster.local",
                  version: str = KUBELET_VERSION, os_image: str = "Ubuntu 24.04.1 LTS",
-                 kernel_version: str = "6.8.0-51-generic", architecture: str = "amd64") -> None:
+                 kernel_version: str = "6.8.0-51-generic", architecture: str = "amd64", events: bool = True) -> None:
         self.loop = loop
         self.client = client
         self.node_name = node_name
@@ -224,7 +234,8 @@ class Kubelet:
         if taints is None:  # kubeadm taints a control-plane node unless told otherwise
             taints = [{"key": CONTROL_PLANE_ROLE, "effect": "NoSchedule"}] if control_plane else []
         self.taints = list(taints)
-        self.recorder = recorder or EventRecorder(client, "kubelet", node_name)
+        # events=False: the kubelet records no Event objects (as Cluster(events=False) asks of every component)
+        self.recorder = recorder or EventRecorder(client, "kubelet", node_name, enabled=events)
         self.cluster_dns = cluster_dns
         self.cluster_domain = cluster_domain
         self.version = version
@@ -237,6 +248,9 @@ class Kubelet:
         self.pod_informer = None
         self.workers: dict[str, PodWorker] = {}  # by pod UID
         self.by_key: dict[str, str] = {}  # "ns/name" -> UID
+        self._resync: set[str] = set()  # after a restart: workers to sync when the informer lists their pod
+        self._pod_requests: dict[str, dict[str, int]] = {}  # UID -> its requests (cpu in millicores) for admission
+        self._requests_by_key: dict[tuple, dict[str, int]] = {}  # status.requests_key -> the same
         self.node: dict | None = None  # the Node as last written
         self.node_uid = ""
         self.lease: dict | None = None
@@ -253,7 +267,8 @@ class Kubelet:
         self.volumes = VolumeManager(self)
         self.image_backoff = Backoff()
         self.container_backoff = Backoff()
-        self._puller_free_at = 0
+        self._puller_free_at = 0  # when the pull in progress ends (serializeImagePulls: one pull at a time)
+        self._pull_queue: collections.deque = collections.deque()  # (worker, record, cause) waiting for the puller
         self._last_node_report = -NODE_STATUS_REPORT_FREQUENCY_MS
         self._node_status_timer = None
         self._lease_timer = None
@@ -267,10 +282,11 @@ class Kubelet:
     def _jitter(self, lo: int, hi: int) -> int:
         return self.rng.randint(lo, hi)
 
-    def _call(self, delay: int, fn, *args, label: str = "", background: bool = False):
+    def _call(self, delay: int, fn, *args, label: str = "", background: bool = False, cause: int | None = None):
         if self.stopped:
             return None
-        return self.loop.call_later(delay, fn, *args, component=self.component, label=label, background=background)
+        return self.loop.call_later(delay, fn, *args, component=self.component, label=label, background=background,
+                                    cause=cause)
 
     # =============================================================================================================
     # start-up: node registration, lease, informers
@@ -286,6 +302,7 @@ class Kubelet:
                 w.timer = w.status_timer = None
                 for r in w.containers:
                     r.probe_timer = None
+            self._resync = set(self.workers)  # synced again when the new informer lists them
             self._call(HOUSEKEEPING_PERIOD_MS, self._handle_pod_cleanups, label="pod cleanups")
         self._call(0, self._run, label="kubelet start")
 
@@ -464,7 +481,7 @@ class Kubelet:
 
     def _node_status(self, old: dict | None) -> dict:
         """setNodeStatus: run the status setters on (a copy of) the current status."""
-        now = rfc3339(self.loop.now)
+        now = _rfc3339(self.loop.now)
         old_status = (old or {}).get("status") or {}
         old_conds = {c["type"]: c for c in old_status.get("conditions") or []}
         conds = []
@@ -576,7 +593,7 @@ class Kubelet:
         current = (self.node_informer.get(self.node_name) if self.node_informer else None) or self.node
         new = self._node_status(current)
         old = (current or {}).get("status") or {}
-        changed = _strip_heartbeats(new) != _strip_heartbeats(old)
+        changed = not _same_but_heartbeats(new, old)
         if not (force or changed or self.loop.now - self._last_node_report >= NODE_STATUS_REPORT_FREQUENCY_MS):
             return False
         was_ready = st.get_condition_status(current, "Ready")
@@ -620,6 +637,11 @@ class Kubelet:
         uid = pod["metadata"].get("uid", "")
         if uid in self.workers:
             self._on_pod_update(None, pod)
+            if uid in self._resync:  # after a restart, HandlePodAdditions syncs the pods it was running
+                self._resync.discard(uid)
+                w = self.workers[uid]
+                self._schedule_sync(w, 0)
+                self._mark_status(w)
             return
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             return  # a terminal pod is never run again
@@ -674,14 +696,14 @@ class Kubelet:
             w.status_timer = None
         self._schedule_sync(w, 0)
 
-    def _schedule_sync(self, w: PodWorker, delay: int, background: bool = False) -> None:
+    def _schedule_sync(self, w: PodWorker, delay: int, background: bool = False, cause: int | None = None) -> None:
         if w.finished:
             return
         if w.timer is not None:
             if w.timer.time <= self.loop.now + delay:
                 return
             w.timer.cancel()
-        w.timer = self._call(delay, self._sync_pod, w.uid, label=f"sync pod {w.key}", background=background)
+        w.timer = self._call(delay, self._sync_pod, w.uid, label=w.sync_label, background=background, cause=cause)
 
     def _next_relist(self) -> int:
         """Delay to the next PLEG relist (the generic PLEG lists containers every second)."""
@@ -798,9 +820,25 @@ class Kubelet:
         return [w.pod for w in self.workers.values()
                 if w.admitted and w.rejected is None and not w.terminal and not w.finished and w.uid != exclude]
 
+    def _requests_in_units(self, pod: dict) -> dict[str, int]:
+        """A pod's requests for admission, remembered by UID: a pod's container resources cannot change (the API
+        server rejects such an update), so they are worked out once per pod instead of at every admission; and
+        by what they depend on (:func:`.status.requests_key`), so pods of one template share the work."""
+        uid = pod["metadata"].get("uid", "")
+        got = self._pod_requests.get(uid)
+        if got is None:
+            key = st.requests_key(pod)
+            got = self._requests_by_key.get(key)
+            if got is None:
+                if len(self._requests_by_key) > 1024:
+                    self._requests_by_key.clear()
+                got = self._requests_by_key[key] = st._requests_in_units(pod)
+            self._pod_requests[uid] = got
+        return got
+
     def _admit(self, w: PodWorker) -> None:
         """canAdmitPod: the pod must fit in what is left of the node's allocatable resources."""
-        result = st.fits(w.pod, self._active_pods(w.uid), self.allocatable)
+        result = st.fits(w.pod, self._active_pods(w.uid), self.allocatable, self._requests_in_units)
         self.loop.emit(self.component, "admit", w.ref, {"admitted": result is None,
                                                          **({"reason": result[0]} if result else {})})
         w.admitted = True
@@ -884,6 +922,7 @@ class Kubelet:
             w.sandbox_id = ""
             self._schedule_sync(w, self._jitter(WORKER_BACKOFF_MS, WORKER_BACKOFF_MS * 3 // 2))
             return
+        w.sandbox_config = config  # PullImage and CreateContainer get the same config (upstream: one per SyncPod)
         host_network = bool((w.pod.get("spec") or {}).get("hostNetwork"))
         w.pod_ip = self.node_ip if host_network else status["network"]["ip"]
         w.sandbox_ready = True
@@ -939,21 +978,45 @@ class Kubelet:
             return
         self.recorder.normal(w.pod, "Pulling", f'Pulling image "{image}"', r.field_path)
         r.pull_started = self.loop.now
-        if self._puller_free_at > self.loop.now:
-            r.stage = "queued"  # serializeImagePulls: wait for the pull in progress
-            self._schedule_sync(w, self._puller_free_at - self.loop.now)
+        if self._puller_free_at > self.loop.now or self._pull_queue:
+            # serializeImagePulls: the request waits in the puller's queue behind the pull in progress
+            r.stage = "queued"
+            loop = self.loop
+            self._pull_queue.append((w, r, loop.last_emitted if loop.last_emitted is not None else loop.cause))
+            self._wake_pull_queue()
             return
         self._begin_pull(w, r)
 
+    def _wake_pull_queue(self) -> None:
+        """serialImagePuller: requests are served one at a time, in the order they were queued. The worker at the
+        head of the queue is synced when the puller becomes free; the others wait without syncing, as a pod worker
+        blocked in the pull does."""
+        head = self._pull_queue_head()
+        if head is not None:  # the wake-up is caused by the request itself (the worker waits on its own pull)
+            self._schedule_sync(head[0], max(0, self._puller_free_at - self.loop.now), cause=head[2])
+
+    def _pull_queue_head(self) -> tuple[PodWorker, ContainerRecord, int | None] | None:
+        q = self._pull_queue
+        while q:
+            w, r, _ = q[0]
+            if w.finished or w.terminating or w.terminal or r.stage != "queued":
+                q.popleft()  # the pod went away (or the record moved on): its request is dropped
+                continue
+            return q[0]
+        return None
+
     def _begin_pull(self, w: PodWorker, r: ContainerRecord) -> None:
-        if self._puller_free_at > self.loop.now:
-            self._schedule_sync(w, self._puller_free_at - self.loop.now)
-            return
+        if r.stage == "queued":
+            head = self._pull_queue_head()
+            if head is None or head[1] is not r or self._puller_free_at > self.loop.now:
+                self._wake_pull_queue()  # not its turn yet: the queue syncs it when it is
+                return
+            self._pull_queue.popleft()
         image = r.spec.get("image", "")
         r.pull_begun = self.loop.now
         r.stage = "pulling"
         try:
-            res = self.runtime.pull_image(image, None, self.sandbox_config(w.pod))
+            res = self.runtime.pull_image(image, None, w.sandbox_config or self.sandbox_config(w.pod))
         except ImagePullError as e:
             r.pull_error = e
             r.pull_done = self.loop.now + e.duration_ms
@@ -964,6 +1027,7 @@ class Kubelet:
             r.pull_done = self.loop.now + res.duration_ms
         self._puller_free_at = r.pull_done
         self._schedule_sync(w, r.pull_done - self.loop.now)
+        self._wake_pull_queue()
 
     def _finish_pull(self, w: PodWorker, r: ContainerRecord) -> None:
         if self.loop.now < r.pull_done:
@@ -1110,7 +1174,8 @@ class Kubelet:
             self._wait(w, r, "CreateContainerConfigError", str(e), retry=True)
             return
         try:
-            r.container_id = self.runtime.create_container(w.sandbox_id, config, self.sandbox_config(w.pod))
+            r.container_id = self.runtime.create_container(w.sandbox_id, config,
+                                                           w.sandbox_config or self.sandbox_config(w.pod))
         except CRIError as e:
             self.recorder.warning(w.pod, "Failed", f"Error: {e.message}", r.field_path)
             self._wait(w, r, "CreateContainerError", e.message, retry=True)
@@ -1459,6 +1524,8 @@ class Kubelet:
                     took = self._kill_container(w, r, f"Stopping container {r.name}", grace)
                     longest = max(longest, took)
             w.sidecars_to_kill = [r for r in reversed(w.containers) if r.init and r.stage == "running"]
+            if self._pull_queue and self._pull_queue[0][0] is w:
+                self._wake_pull_queue()  # its queued pull is dropped: the next request is served
             if longest or w.sandbox_id:
                 self._schedule_sync(w, longest)
                 return
@@ -1506,6 +1573,7 @@ class Kubelet:
         if w.status_timer is not None:
             w.status_timer.cancel()
         self.workers.pop(w.uid, None)
+        self._pod_requests.pop(w.uid, None)
         if self.by_key.get(w.key) == w.uid:
             del self.by_key[w.key]
 
@@ -1519,13 +1587,12 @@ class Kubelet:
             if w.status_timer.time <= self.loop.now + delay:
                 return
             w.status_timer.cancel()
-        w.status_timer = self._call(delay, self._sync_status, w.uid, label=f"status update {w.key}",
-                                    background=background)
+        w.status_timer = self._call(delay, self._sync_status, w.uid, label=w.status_label, background=background)
 
     def _container_status(self, w: PodWorker, r: ContainerRecord) -> dict:
         s = {"name": r.name}
         if r.stage == "running":
-            state = {"running": {"startedAt": rfc3339(r.started_at or self.loop.now)}}
+            state = {"running": {"startedAt": _rfc3339(r.started_at or self.loop.now)}}
         elif r.stage == "exited":
             state = {"terminated": self._terminated_state(r)}
         else:
@@ -1537,7 +1604,7 @@ class Kubelet:
             s["containerID"] = f"{self.runtime.name}://{r.container_id}"
         s["image"] = r.image if r.image and r.container_id else r.spec.get("image", "")
         s["imageID"] = r.image_id if r.container_id else ""
-        s["lastState"] = deepcopy(r.last_state)
+        s["lastState"] = deepcopy(r.last_state) if r.last_state else {}
         s["ready"] = r.ready if not r.init or r.spec.get("restartPolicy") == "Always" else \
             (r.stage == "exited" and r.exit_code == 0)
         s["restartCount"] = r.restart_count
@@ -1556,16 +1623,16 @@ class Kubelet:
 
     def _terminated_state(self, r: ContainerRecord) -> dict:
         t = {"containerID": f"{self.runtime.name}://{r.container_id}", "exitCode": r.exit_code,
-             "finishedAt": rfc3339(r.finished_at if r.finished_at is not None else self.loop.now),
+             "finishedAt": _rfc3339(r.finished_at if r.finished_at is not None else self.loop.now),
              "reason": r.term_reason or ("Completed" if r.exit_code == 0 else "Error"),
-             "startedAt": rfc3339(r.started_at or self.loop.now)}
+             "startedAt": _rfc3339(r.started_at or self.loop.now)}
         return t
 
     def generate_pod_status(self, w: PodWorker) -> dict:
         """generateAPIPodStatus: the status the kubelet reports for the pod."""
         api_status = (w.pod.get("status") or {})
         status = {k: api_status[k] for k in ("qosClass", "nominatedNodeName") if k in api_status}
-        now = rfc3339(self.loop.now)
+        now = _rfc3339(self.loop.now)
         if w.rejected is not None:
             reason, message = w.rejected
             status.update({"phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}",
@@ -1737,6 +1804,17 @@ class Kubelet:
         return f"Kubelet({self.node_name}, {len(self.workers)} pods)"
 
 
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_s(seconds: int) -> str:
+    return rfc3339(seconds * 1000)
+
+
+def _rfc3339(ms: int) -> str:
+    """rfc3339 (second resolution), remembered per second: the status manager formats the same few instants for
+    every pod and every container on each update."""
+    return _rfc3339_s(ms // 1000)
+
+
 def go_ms(ms: int) -> str:
     return st.go_duration(ms)
 
@@ -1745,8 +1823,30 @@ def _uuid(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def _strip_heartbeats(status: dict) -> dict:
-    s = deepcopy(status or {})
-    for c in s.get("conditions") or []:
-        c.pop("lastHeartbeatTime", None)
-    return s
+def _same_but_heartbeats(a: dict, b: dict) -> bool:
+    """Whether two node statuses are equal apart from their conditions' lastHeartbeatTime (what a heartbeat
+    alone changes), compared in place rather than on stripped copies."""
+    a, b = a or {}, b or {}
+    if a.keys() != b.keys():
+        return False
+    for k, v in a.items():
+        if k != "conditions":
+            if v != b[k]:
+                return False
+            continue
+        w = b[k]
+        if not (isinstance(v, list) and isinstance(w, list)):
+            if v != w:
+                return False
+            continue
+        if len(v) != len(w):
+            return False
+        for x, y in zip(v, w):
+            if not isinstance(x, dict) or not isinstance(y, dict):
+                if x != y:
+                    return False
+                continue
+            if {k2: x2 for k2, x2 in x.items() if k2 != "lastHeartbeatTime"} != \
+                    {k2: y2 for k2, y2 in y.items() if k2 != "lastHeartbeatTime"}:
+                return False
+    return True

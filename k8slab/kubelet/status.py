@@ -110,17 +110,50 @@ def _requests_in_units(pod: dict) -> dict[str, int]:
     return out
 
 
-def fits(pod: dict, active_pods: list[dict], allocatable: dict[str, str]) -> tuple[str, str] | None:
+def requests_key(pod: dict) -> tuple:
+    """Everything a pod's effective requests depend on (pod_requests reads nothing else): the requests of its
+    containers, those of its init containers with their restartPolicy, the pod-level requests and the overhead.
+    Pods from one template have the same key, so their requests are worked out once."""
+    spec = pod.get("spec") or {}
+
+    def reqs(r):
+        return tuple(sorted(((r or {}).get("requests") or {}).items()))
+
+    return (tuple(reqs(c.get("resources")) for c in spec.get("containers") or ()),
+            tuple((reqs(c.get("resources")), c.get("restartPolicy")) for c in spec.get("initContainers") or ()),
+            reqs(spec.get("resources")), tuple(sorted((spec.get("overhead") or {}).items())))
+
+
+_allocatable_units: dict[tuple, dict[str, int]] = {}
+
+
+def _allocatable_in_units(allocatable: dict[str, str]) -> dict[str, int]:
+    """The allocatable resources parsed (cpu in millicores), remembered per distinct allocatable."""
+    key = tuple(sorted(allocatable.items()))
+    got = _allocatable_units.get(key)
+    if got is None:
+        if len(_allocatable_units) > 256:
+            _allocatable_units.clear()
+        got = _allocatable_units[key] = {name: milli_value(q) if name == "cpu" else value(q)
+                                         for name, q in allocatable.items()}
+    return got
+
+
+def fits(pod: dict, active_pods: list[dict], allocatable: dict[str, str],
+         requests_in_units=_requests_in_units) -> tuple[str, str] | None:
     """noderesources.Fits as the kubelet's admission runs it: None if the pod fits, else (reason, message),
-    e.g. ("OutOfcpu", "Node didn't have enough resource: cpu, requested: 3000, used: 500, capacity: 2000")."""
-    allowed_pods = value(allocatable.get("pods", "110"))
+    e.g. ("OutOfcpu", "Node didn't have enough resource: cpu, requested: 3000, used: 500, capacity: 2000").
+    ``requests_in_units(pod)`` gives a pod's requests (cpu in millicores, the rest in units); the kubelet passes
+    one that remembers each pod's (a pod's container resources cannot change)."""
+    units = _allocatable_in_units(allocatable)
+    allowed_pods = units["pods"] if "pods" in allocatable else 110
     if len(active_pods) + 1 > allowed_pods:
         return ("OutOfpods", f"Node didn't have enough resource: pods, requested: 1, used: {len(active_pods)}, "
                              f"capacity: {allowed_pods}")
-    want = _requests_in_units(pod)
+    want = requests_in_units(pod)
     used: dict[str, int] = {}
     for p in active_pods:
-        for name, v in _requests_in_units(p).items():
+        for name, v in requests_in_units(p).items():
             used[name] = used.get(name, 0) + v
     order = ["cpu", "memory", "ephemeral-storage"] + sorted(k for k in want if k not in
                                                              ("cpu", "memory", "ephemeral-storage"))
@@ -128,10 +161,7 @@ def fits(pod: dict, active_pods: list[dict], allocatable: dict[str, str]) -> tup
         req = want.get(name, 0)
         if req <= 0:
             continue
-        if name in allocatable:
-            cap = milli_value(allocatable[name]) if name == "cpu" else value(allocatable[name])
-        else:
-            cap = 0
+        cap = units.get(name, 0)
         if req > cap - used.get(name, 0):
             return (f"OutOf{name}", f"Node didn't have enough resource: {name}, requested: {req}, "
                                     f"used: {used.get(name, 0)}, capacity: {cap}")
@@ -241,20 +271,20 @@ def merge_conditions(old: list[dict] | None, new: list[dict], now: str) -> list[
     out = []
     for c in new:
         prev = old_by_type.get(c["type"])
-        c = dict(c)
         if prev is not None and prev.get("status") == c["status"] and prev.get("lastTransitionTime"):
-            c["lastTransitionTime"] = prev["lastTransitionTime"]
+            since = prev["lastTransitionTime"]
         else:
-            c["lastTransitionTime"] = now
-        out.append(_ordered_condition(c))
+            since = now
+        # the keys in the order the API server writes them (lastProbeTime, lastTransitionTime, message, ...)
+        m = {"lastProbeTime": c["lastProbeTime"]} if "lastProbeTime" in c else {}
+        m["lastTransitionTime"] = since
+        for k in ("message", "reason", "status", "type"):
+            if k in c:
+                m[k] = c[k]
+        out.append(m)
     owned = {c["type"] for c in new}
     out.extend(c for c in old or [] if c.get("type") not in owned)
     return out
-
-
-def _ordered_condition(c: dict) -> dict:
-    keys = ("lastProbeTime", "lastTransitionTime", "message", "reason", "status", "type")
-    return {k: c[k] for k in keys if k in c}
 
 
 # -- Go formatting ----------------------------------------------------------------------------------------------------
