@@ -12,7 +12,9 @@ connection (DNAT) to one backend pod:
 (``on_service_update`` / ``on_endpoint_slice_update``). ``sync_proxy_rules()`` writes the rules the way
 ``syncProxyRules`` does, chain by chain, with the same chain names, comments and order. Like upstream it does
 *partial syncs*: the per-service chains (KUBE-SVC/SVL/EXT/FW/SEP) are only rewritten for services whose Service or
-EndpointSlices changed since the last sync; the top-level chains are rewritten every time.
+EndpointSlices changed since the last sync; the top-level chains are rewritten every time. The per-service chunks
+are kept between syncs, so a partial sync only visits the changed services, and ``restore_data()`` assembles the
+iptables-restore payload from them.
 
 ``iptables_save()`` prints the kernel tables in ``iptables-save`` layout. The rule text is the text kube-proxy
 feeds to ``iptables-restore`` (what upstream's unit tests compare). A real ``iptables-save`` prints the same rules
@@ -29,8 +31,11 @@ the very same objects, so it may hand its Proxiers one ``SharedRuleCache``. That
 only: the cache remembers parsed objects (keyed by namespace, name, uid and resourceVersion) and the lines written
 for one service port, keyed by everything those lines depend on (the port, its endpoints, and this node's settings:
 cluster CIDR, masquerade mark and masquerade-all, NodePort addresses, nfacct, large-cluster mode; which endpoints
-are local only for services with a Local traffic policy; the node IP only for loadBalancerSourceRanges). Each node
-gets exactly the rules it would compute alone; without a cache (the default) each Proxier computes everything.
+are local only for services with a Local traffic policy; the node IP only for loadBalancerSourceRanges). An
+EndpointSlice event reaches every node with the very same objects: it is digested once for all of them, and a
+node's own work per event is to store the parsed slice and mark its Service changed (its own endpoints are picked
+out at sync time). Each node gets exactly the rules it would compute alone; without a cache (the default) each
+Proxier computes everything.
 
 Not modelled: IPv6 / dual stack, topology-aware routing hints (all ready endpoints are used), healthcheck
 servers, conntrack cleanup, and the delayed stale-chain cleanup of large clusters (stale chains are deleted on
@@ -887,7 +892,8 @@ def _object_version_key(obj: dict):
 class SharedRuleCache:
     """Work shared by all the Proxiers of one simulated cluster (see "Sharing between nodes" in the module doc).
 
-    * ``services`` / ``slices``: parsed Services and EndpointSlices, keyed by object version;
+    * ``services`` / ``slices``: parsed Services and EndpointSlices, keyed by object version; ``slice_event``
+      digests one EndpointSlice event for all the proxiers that receive it;
     * ``endpoints``: a Service's endpoints per port before marking a node's own (``ServiceEndpoints``), keyed by
       the Service and its parsed slices;
     * ``rules``: the rule lines one service port contributes to a sync (``_ServiceRules``), keyed by everything
