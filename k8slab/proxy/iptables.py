@@ -737,16 +737,16 @@ class ServiceEndpoints:
     """The endpoints of one Service's ports as every node sees them, before marking the node's own endpoints.
 
     ``by_port``: ServicePortName -> [EndpointInfo] sorted by "ip:port", all with is_local False;
-    ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list}.
-    ``local``: (ServicePortName, position) -> the same EndpointInfo with is_local True, made once for all nodes."""
-    __slots__ = ("by_port", "origins", "n_endpoints", "_keys", "local")
+    ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list};
+    ``by_endpoint``: ServicePortName -> {"ip:port": EndpointInfo} (what the next version of the Service reuses)."""
+    __slots__ = ("by_port", "origins", "by_endpoint", "n_endpoints", "_keys")
 
-    def __init__(self, by_port: dict, origins: dict):
+    def __init__(self, by_port: dict, origins: dict, by_endpoint: Optional[dict] = None):
         self.by_port = by_port
         self.origins = origins
+        self.by_endpoint = by_endpoint or {}
         self.n_endpoints = sum(len(eps) for eps in by_port.values())
         self._keys: dict = {}
-        self.local: dict = {}
 
     def rules_key(self, spn) -> "_EndpointsKey | None":
         """by_port[spn] as a tuple that hashes once: the endpoints part of the shared rules-cache key of a service
@@ -767,36 +767,16 @@ class ServiceEndpoints:
         if not local:
             return result
         wanted = [(s, i) for s, indices in local for i in indices]
-        variants = self.local
+        new_endpoint = tuple.__new__
         for spn, origin in self.origins.items():
             positions = [origin[o] for o in wanted if o in origin]
             if positions:
                 eps = list(result[spn])
                 for pos in positions:
-                    ep = variants.get((spn, pos))
-                    if ep is None:
-                        e = eps[pos]
-                        ep = variants[(spn, pos)] = tuple.__new__(EndpointInfo, (e[0], e[1], True) + e[3:])
-                    eps[pos] = ep
+                    e = eps[pos]
+                    eps[pos] = new_endpoint(EndpointInfo, (e[0], e[1], True) + e[3:])
                 result[spn] = eps
         return result
-
-    def reuse(self, previous: "ServiceEndpoints") -> None:
-        """Take over the EndpointInfo objects (and their local variants) of an earlier version of the same Service
-        wherever they are equal, so that a node comparing its old and new endpoints maps mostly compares objects
-        with themselves. Done once per version, before any node reads this one."""
-        for spn, eps in self.by_port.items():
-            before = previous.by_port.get(spn)
-            if not before:
-                continue
-            where = {(e[0], e[1]): j for j, e in enumerate(before)}
-            for pos, ep in enumerate(eps):
-                j = where.get((ep[0], ep[1]))
-                if j is not None and before[j] == ep:
-                    eps[pos] = before[j]
-                    variant = previous.local.get((spn, j))
-                    if variant is not None:
-                        self.local[(spn, pos)] = variant
 
 
 class _EndpointsKey(tuple):
@@ -812,35 +792,50 @@ class _EndpointsKey(tuple):
         return self._hash
 
 
-def build_service_endpoints(key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
+def build_service_endpoints(key: str, slices: tuple, sep_names: dict,
+                            previous: Optional[ServiceEndpoints] = None) -> ServiceEndpoints:
     """EndpointSliceCache.getEndpointsMap for one Service ("ns/name") from its (slice name, ParsedEndpointSlice)
-    pairs sorted by name. ``sep_names`` memoises servicePortEndpointChainName."""
+    pairs sorted by name. ``sep_names`` memoises servicePortEndpointChainName.
+
+    ``previous``: an earlier ServiceEndpoints of the same Service. Its EndpointInfo objects (and chain names) are
+    taken over wherever they are equal, so that a node comparing its old and new endpoints maps mostly compares
+    objects with themselves."""
     ns, name = key.split("/", 1)
     chosen: dict = {}   # ServicePortName -> {"ip:port": (EndpointInfo, (slice position, endpoint index))}
+    before_all = previous.by_endpoint if previous is not None else {}
     new_endpoint = tuple.__new__
     for s, (_slice_name, parsed) in enumerate(slices):
         for port_name, port_num, protocol in parsed.ports:
             spn = ServicePortName(ns, name, port_name, protocol)
             hash_prefix = str(spn) + protocol.lower()
             eps = chosen.setdefault(spn, {})
+            before = before_all.get(spn) or {}
             for i, (ip, ready, serving, terminating, zone) in enumerate(parsed.endpoints):
                 ep_str = f"{ip}:{port_num}"
                 if terminating and ep_str in eps:
                     continue  # prefer the non-terminating one when two slices list the same endpoint
-                cache_key = (hash_prefix, ep_str)
-                chain = sep_names.get(cache_key)
-                if chain is None:  # servicePortEndpointChainName, memoised
-                    chain = sep_names[cache_key] = SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(
-                        hash_prefix + ep_str)
+                old = before.get(ep_str)
+                if old is not None:  # same service port and "ip:port": same chain
+                    if old[3] == ready and old[4] == serving and old[5] == terminating and old[6] == zone:
+                        eps[ep_str] = (old, (s, i))
+                        continue
+                    chain = old[7]
+                else:
+                    cache_key = (hash_prefix, ep_str)
+                    chain = sep_names.get(cache_key)
+                    if chain is None:  # servicePortEndpointChainName, memoised
+                        chain = sep_names[cache_key] = SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(
+                            hash_prefix + ep_str)
                 info = new_endpoint(EndpointInfo, (ip, port_num, False, ready, serving, terminating, zone, chain))
                 eps[ep_str] = (info, (s, i))
-    by_port, origins = {}, {}
+    by_port, origins, by_endpoint = {}, {}, {}
     for spn, eps in chosen.items():
         if eps:
             ordered = sorted(eps)
             by_port[spn] = [eps[k][0] for k in ordered]
             origins[spn] = {eps[k][1]: pos for pos, k in enumerate(ordered)}
-    return ServiceEndpoints(by_port, origins)
+            by_endpoint[spn] = {k: eps[k][0] for k in ordered}
+    return ServiceEndpoints(by_port, origins, by_endpoint)
 
 
 # --- sharing work between the proxiers of one simulated cluster ---------------------------------------------------
@@ -912,7 +907,7 @@ class SharedRuleCache:
         # cache objects are shared and never changed in place), so all but the first proxier reuse the result.
         # This keeps a proxier's work per event to a few dict operations however many nodes there are.
         self._last_event: tuple = (None, None, None, None)
-        # "ns/name" -> the ServiceEndpoints built last for that Service (see ServiceEndpoints.reuse)
+        # "ns/name" -> the ServiceEndpoints built last for that Service (see build_service_endpoints)
         self._latest_endpoints: dict = {}
 
     def service_map(self, service: dict) -> dict:
@@ -959,10 +954,7 @@ class SharedRuleCache:
         cache_key = (key, slices)
         result = self.endpoints.get(cache_key)
         if result is None:
-            result = build_service_endpoints(key, slices, sep_names)
-            previous = self._latest_endpoints.pop(key, None)
-            if previous is not None:
-                result.reuse(previous)
+            result = build_service_endpoints(key, slices, sep_names, self._latest_endpoints.pop(key, None))
             if slices:
                 self._latest_endpoints[key] = result
             self.endpoints.put(cache_key, result, 1 + result.n_endpoints)
@@ -1097,13 +1089,19 @@ class Proxier:
 
     def _endpoints_for(self, key: str) -> dict:
         """EndpointSliceCache.getEndpointsMap for one Service: endpoints per port, sorted by "ip:port"."""
-        entries = sorted(self._slices.get(key, {}).items())
+        slices = self._slices.get(key)
+        if not slices:
+            entries = ()
+        elif len(slices) == 1:
+            entries = tuple(slices.items())
+        else:
+            entries = tuple(sorted(slices.items()))
         hostname = self.hostname
         local = [(s, indices) for s, (_name, parsed) in enumerate(entries)
                  if (indices := parsed.local_indices(hostname))]
         if self.shared is None:
-            return build_service_endpoints(key, tuple(entries), self._sep_names).for_node(local)
-        endpoints = self.shared.service_endpoints(key, tuple(entries), self._sep_names)
+            return build_service_endpoints(key, entries, self._sep_names).for_node(local)
+        endpoints = self.shared.service_endpoints(key, entries, self._sep_names)
         last = self._shared_endpoints.get(key)
         if last is not None and last[0] is endpoints and last[1] == local:
             # The same shared endpoints and the same local ones: the map applied for them is still right.
@@ -1188,11 +1186,14 @@ class Proxier:
             if old is None:
                 by_service.setdefault(spn.namespaced_name, set()).add(spn)
                 members_changed = True
-            else:
+                self._count_rules(new, 1)
+            elif new is not old:
                 deleted_chains.update(new.chains_dropped_from(old))
-                self._count_rules(old, -1)
+                totals[0] += len(new.nat_chains) - len(old.nat_chains)
+                totals[1] += len(new.nat_top_lines) - len(old.nat_top_lines)
+                totals[2] += new.n_chain_rules - old.n_chain_rules
+                totals[3] += len(new.filter_lines) - len(old.filter_lines)
             rules[spn] = new
-            self._count_rules(new, 1)
         if members_changed:
             self._sorted_spns = None
         if rebuilt or deleted_chains:
