@@ -8,7 +8,7 @@ import random
 import pytest
 from test_proxy_shared import NODE_SETTINGS, World, make_proxiers
 
-from k8slab.proxy.iptables import Proxier, SharedRuleCache
+from k8slab.proxy.iptables import Proxier, SharedRuleCache, parse_endpoint_slice
 
 COUNTED = ("services", "endpoints", "nat_chains", "nat_rules", "filter_chains", "filter_rules",
            "large_cluster_mode")
@@ -126,3 +126,46 @@ def test_a_partial_sync_visits_only_the_changed_services(monkeypatch):
     stats = p.sync_proxy_rules()
     assert visited == ["web17"] and stats["services_rebuilt"] == 1 and stats["endpoints"] == 201
     assert p.walk("172.30.0.18", 80, rng=random.Random(3)).endpoint in ("10.1.17.1:8080", "10.1.17.2:8080")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_slice_parsed_from_its_previous_version_is_parsed_the_same(seed):
+    """SharedRuleCache.endpoint_slice(new, old) takes over the unchanged endpoints of old: same result as a parse
+    from scratch, whatever changed (conditions, node, address, an endpoint without address, order, count)."""
+    r = random.Random(seed)
+    nodes = ["node-a", "node-b", "node-c"]
+
+    def endpoint(i):
+        ep = {"addresses": [f"10.1.0.{i}"], "nodeName": r.choice(nodes),
+              "conditions": {"ready": r.random() < 0.6, "serving": r.random() < 0.8, "terminating": False}}
+        if r.random() < 0.1:
+            ep["addresses"] = []
+        return ep
+
+    shared = SharedRuleCache()
+    current = slice_with([endpoint(i) for i in range(12)], rv=1)
+    shared.endpoint_slice(current)
+    for rv in range(2, 40):
+        new = copy.deepcopy(current)
+        new["metadata"]["resourceVersion"] = str(rv)
+        eps = new["endpoints"]
+        roll = r.random()
+        if roll < 0.4:
+            eps[r.randrange(len(eps))]["conditions"]["ready"] = r.random() < 0.5
+        elif roll < 0.55:
+            eps[r.randrange(len(eps))]["nodeName"] = r.choice(nodes)
+        elif roll < 0.7:
+            eps.insert(r.randrange(len(eps) + 1), endpoint(50 + rv))
+        elif roll < 0.8 and len(eps) > 1:
+            del eps[r.randrange(len(eps))]
+        elif roll < 0.9:
+            r.shuffle(eps)
+        else:
+            eps[r.randrange(len(eps))]["addresses"] = []
+        parsed, scratch = shared.endpoint_slice(new, current), parse_endpoint_slice(new)
+        assert (parsed.ports, parsed.endpoints, parsed.node_names) == \
+            (scratch.ports, scratch.endpoints, scratch.node_names)
+        assert parsed == scratch and hash(parsed) == hash(scratch)
+        for node in nodes + ["node-z"]:
+            assert parsed.local_indices(node) == scratch.local_indices(node)
+        current = new

@@ -698,15 +698,29 @@ class ParsedEndpointSlice:
         return tuple([i for i, node in enumerate(self.node_names) if node == hostname])
 
 
-def parse_endpoint_slice(eps: dict) -> ParsedEndpointSlice:
-    """newEndpointSliceInfo: the ports and endpoints of one EndpointSlice (nil conditions count as true)."""
+def parse_endpoint_slice(eps: dict, previous: Optional[tuple] = None) -> ParsedEndpointSlice:
+    """newEndpointSliceInfo: the ports and endpoints of one EndpointSlice (nil conditions count as true).
+
+    ``previous``: (an earlier version of the slice, its ParsedEndpointSlice). An endpoint equal to the one at the
+    same position in that version is parsed the same: its parsed tuple is taken over (a new slice version usually
+    changes one endpoint of many)."""
     ports = []
     for p in eps.get("ports") or ():
         if p.get("name") is None or not p.get("port"):
             continue  # upstream ignores ports with a nil name or no port number
         ports.append((p["name"], int(p["port"]), p.get("protocol") or "TCP"))
     endpoints, node_names = [], []
-    for ep in eps.get("endpoints") or ():
+    before = before_parsed = before_nodes = None
+    if previous is not None:
+        before = previous[0].get("endpoints") or ()
+        before_parsed, before_nodes = previous[1].endpoints, previous[1].node_names
+        if len(before) != len(before_parsed):
+            before = None  # some endpoint had no address: positions do not line up
+    for i, ep in enumerate(eps.get("endpoints") or ()):
+        if before is not None and i < len(before) and ep == before[i]:
+            endpoints.append(before_parsed[i])
+            node_names.append(before_nodes[i])
+            continue
         addrs = ep.get("addresses") or ()
         if not addrs:
             continue
@@ -722,7 +736,7 @@ def parse_endpoint_slice(eps: dict) -> ParsedEndpointSlice:
 def endpoint_slice_event(old: Optional[dict], new: Optional[dict], parse=parse_endpoint_slice):
     """The node-independent part of EndpointsChangeTracker.EndpointSliceUpdate for one event: (Service key
     "ns/name", slice name, parsed slice, or None for a delete), or None for a slice kube-proxy ignores (not IPv4,
-    or without the kubernetes.io/service-name label). ``parse`` turns the new object into a ParsedEndpointSlice."""
+    or without the kubernetes.io/service-name label). ``parse(new)`` gives the ParsedEndpointSlice."""
     obj = new or old
     if obj is None or obj.get("addressType", "IPv4") != "IPv4":
         return None
@@ -863,6 +877,11 @@ class _BoundedCache:
         self._entries.move_to_end(key)
         return entry[0]
 
+    def peek(self, key):
+        """The value for ``key`` (or None) without counting a hit or a miss or making it recent."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0]
+
     def put(self, key, value, weight: int = 1) -> None:
         old = self._entries.pop(key, None)
         if old is not None:
@@ -921,16 +940,27 @@ class SharedRuleCache:
             self.services.put(key, result)
         return result
 
-    def endpoint_slice(self, eps: dict) -> ParsedEndpointSlice:
+    def endpoint_slice(self, eps: dict, previous: Optional[dict] = None) -> ParsedEndpointSlice:
         """parse_endpoint_slice(eps), computed once per EndpointSlice version (namespace, name, uid and
-        resourceVersion). The result is read-only."""
+        resourceVersion). The result is read-only. ``previous``: the version this one replaces, whose unchanged
+        endpoints are not parsed again if it is still in the cache."""
         key = _object_version_key(eps)
         if key is None:
             return parse_endpoint_slice(eps)
         parsed = self.slices.get(key)
         if parsed is None:
-            parsed = parse_endpoint_slice(eps)
-            parsed.index_nodes()
+            before = None
+            if previous is not None:
+                previous_key = _object_version_key(previous)
+                before_parsed = self.slices.peek(previous_key) if previous_key is not None else None
+                if before_parsed is not None:
+                    before = (previous, before_parsed)
+            parsed = parse_endpoint_slice(eps, before)
+            if before is not None and parsed.node_names == before[1].node_names:
+                # the endpoints are on the same nodes as before: the same node index serves both versions
+                parsed.node_names, parsed._by_node = before[1].node_names, before[1]._by_node
+            else:
+                parsed.index_nodes()
             hash(parsed)  # computed once here, it makes comparing versions cheap for every proxier
             self.slices.put(key, parsed, 1 + len(parsed.endpoints))
         return parsed
@@ -944,7 +974,7 @@ class SharedRuleCache:
             if new is not None and result is not None:
                 self.slices.hits += 1  # the entry was the last one used: it is already the most recent
             return result
-        result = endpoint_slice_event(old, new, self.endpoint_slice)
+        result = endpoint_slice_event(old, new, lambda obj: self.endpoint_slice(obj, old))
         self._last_event = (old, new, None if new is None else (new.get("metadata") or {}).get("resourceVersion"),
                             result)
         return result
