@@ -6,7 +6,8 @@
    Then the same cluster at 100 and 1,000 nodes with the slice changes interleaved across Services (as a
    Deployment rollout makes them) and a sync every 84 changes (what bench_settle's kube-proxies see): CPU time per
    proxier per event, of the first proxier of each event (which parses the slice for all), and per sync.
-2. One Proxier with 10,000 Services x 10 endpoints: full sync, then the first iptables_save().
+2. One Proxier with 10,000 Services x 10 endpoints: full sync, then the first iptables_save(), then a partial sync
+   after one EndpointSlice change.
 3. Packet walks (trace_packet, a new connection each) at 10,000 Services, IPVS mode (hash lookup) and iptables mode
    (rule by rule); and the rule-set sizes of both modes as Services grow from 10 to 10,000.
 """
@@ -193,6 +194,16 @@ def bench_large_service_count(services: int = 10_000, endpoints: int = 10) -> No
     print(f"1 proxier, {services} services x {endpoints} endpoints: full sync {t_sync:.2f} s + first "
           f"iptables_save() {t_save:.2f} s = {t_sync + t_save:.2f} s ({stats['nat_rules']} nat rules, "
           f"{len(text) / 1e6:.1f} MB)")
+    # one Service's slice changes: a partial sync rewrites that Service's chains only
+    eps = endpoint_slice(7, endpoints, endpoints - 1, endpoints, 2 * services + 1)
+    for j, ep in enumerate(eps["endpoints"]):
+        ep["addresses"] = [f"10.{200 + j}.0.8"]
+    p.on_endpoint_slice_update(None, eps)
+    t2 = time.perf_counter()
+    stats = p.sync_proxy_rules(1000)
+    t_partial = time.perf_counter() - t2
+    print(f"  then one slice change: partial sync {t_partial * 1000:.2f} ms ({stats['services_rebuilt']} service "
+          f"rebuilt, {stats['rules_written']} rules written)")
 
 
 if __name__ == "__main__":

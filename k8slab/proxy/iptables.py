@@ -1195,6 +1195,7 @@ class Proxier:
         node_key = self._node_rules_key()
         endpoints_map = self.endpoints_map
         totals = self._rule_totals
+        owners = self._owners  # kept up to date once built (by a look at the tables)
         rebuilt = set()
         deleted_chains: set = set()
         members_changed = False
@@ -1210,24 +1211,34 @@ class Proxier:
                 deleted_chains.update(old.nat_chains)
                 self._count_rules(old, -1)
                 members_changed = True
+                if owners is not None:
+                    for chain in old.nat_chains:
+                        del owners[chain]
                 continue
             new = self._service_rules(svc, endpoints_map.get(spn, ()), node_key)
             rebuilt.add(spn)
+            if new is old:
+                continue
             if old is None:
                 by_service.setdefault(spn.namespaced_name, set()).add(spn)
                 members_changed = True
                 self._count_rules(new, 1)
-            elif new is not old:
-                deleted_chains.update(new.chains_dropped_from(old))
+            else:
+                dropped = new.chains_dropped_from(old)
+                deleted_chains.update(dropped)
                 totals[0] += len(new.nat_chains) - len(old.nat_chains)
                 totals[1] += len(new.nat_top_lines) - len(old.nat_top_lines)
                 totals[2] += new.n_chain_rules - old.n_chain_rules
                 totals[3] += len(new.filter_lines) - len(old.filter_lines)
+                if owners is not None:
+                    for chain in dropped:
+                        del owners[chain]
             rules[spn] = new
+            if owners is not None:
+                for chain in new.nat_chains:
+                    owners[chain] = spn
         if members_changed:
             self._sorted_spns = None
-        if rebuilt or deleted_chains:
-            self._owners = None
         self._view = {}
         self._save_cache = {}
         self._need_full_sync = False
