@@ -698,29 +698,19 @@ class ParsedEndpointSlice:
         return tuple([i for i, node in enumerate(self.node_names) if node == hostname])
 
 
-def parse_endpoint_slice(eps: dict, previous: Optional[tuple] = None) -> ParsedEndpointSlice:
+def parse_endpoint_slice(eps: dict, previous: Optional[ParsedEndpointSlice] = None) -> ParsedEndpointSlice:
     """newEndpointSliceInfo: the ports and endpoints of one EndpointSlice (nil conditions count as true).
 
-    ``previous``: (an earlier version of the slice, its ParsedEndpointSlice). An endpoint equal to the one at the
-    same position in that version is parsed the same: its parsed tuple is taken over (a new slice version usually
-    changes one endpoint of many)."""
+    ``previous``: the parse of an earlier version of the slice. An endpoint parsed exactly as there keeps that
+    tuple, so that the many unchanged endpoints of a new version are not new objects that live on."""
     ports = []
     for p in eps.get("ports") or ():
         if p.get("name") is None or not p.get("port"):
             continue  # upstream ignores ports with a nil name or no port number
         ports.append((p["name"], int(p["port"]), p.get("protocol") or "TCP"))
     endpoints, node_names = [], []
-    before = before_parsed = before_nodes = None
-    if previous is not None:
-        before = previous[0].get("endpoints") or ()
-        before_parsed, before_nodes = previous[1].endpoints, previous[1].node_names
-        if len(before) != len(before_parsed):
-            before = None  # some endpoint had no address: positions do not line up
-    for i, ep in enumerate(eps.get("endpoints") or ()):
-        if before is not None and i < len(before) and ep == before[i]:
-            endpoints.append(before_parsed[i])
-            node_names.append(before_nodes[i])
-            continue
+    before = {e[0]: e for e in previous.endpoints} if previous is not None else None
+    for ep in eps.get("endpoints") or ():
         addrs = ep.get("addresses") or ()
         if not addrs:
             continue
@@ -728,7 +718,12 @@ def parse_endpoint_slice(eps: dict, previous: Optional[tuple] = None) -> ParsedE
         ready = cond.get("ready") is None or bool(cond.get("ready"))
         serving = cond.get("serving") is None or bool(cond.get("serving"))
         terminating = bool(cond.get("terminating"))
-        endpoints.append((addrs[0], ready, serving, terminating, ep.get("zone") or ""))
+        parsed = (addrs[0], ready, serving, terminating, ep.get("zone") or "")
+        if before is not None:
+            old = before.get(addrs[0])
+            if old is not None and old == parsed:
+                parsed = old
+        endpoints.append(parsed)
         node_names.append(ep.get("nodeName") or "")
     return ParsedEndpointSlice(tuple(ports), tuple(endpoints), tuple(node_names))
 
@@ -942,8 +937,8 @@ class SharedRuleCache:
 
     def endpoint_slice(self, eps: dict, previous: Optional[dict] = None) -> ParsedEndpointSlice:
         """parse_endpoint_slice(eps), computed once per EndpointSlice version (namespace, name, uid and
-        resourceVersion). The result is read-only. ``previous``: the version this one replaces, whose unchanged
-        endpoints are not parsed again if it is still in the cache."""
+        resourceVersion). The result is read-only. ``previous``: the version this one replaces; if its parse is
+        still cached, the new parse shares what has not changed (see parse_endpoint_slice)."""
         key = _object_version_key(eps)
         if key is None:
             return parse_endpoint_slice(eps)
@@ -952,13 +947,11 @@ class SharedRuleCache:
             before = None
             if previous is not None:
                 previous_key = _object_version_key(previous)
-                before_parsed = self.slices.peek(previous_key) if previous_key is not None else None
-                if before_parsed is not None:
-                    before = (previous, before_parsed)
+                before = self.slices.peek(previous_key) if previous_key is not None else None
             parsed = parse_endpoint_slice(eps, before)
-            if before is not None and parsed.node_names == before[1].node_names:
+            if before is not None and parsed.node_names == before.node_names:
                 # the endpoints are on the same nodes as before: the same node index serves both versions
-                parsed.node_names, parsed._by_node = before[1].node_names, before[1]._by_node
+                parsed.node_names, parsed._by_node = before.node_names, before._by_node
             else:
                 parsed.index_nodes()
             hash(parsed)  # computed once here, it makes comparing versions cheap for every proxier
