@@ -3,7 +3,11 @@
 1. 100 Proxiers (same settings except node name and node IP) receive 30 Services x 100 endpoints whose endpoints
    become ready one at a time: every update is a new EndpointSlice version delivered to all 100 proxiers, and the
    proxiers sync after every 50 updates. Timed with and without a SharedRuleCache; the rules must be identical.
-2. One Proxier with 10,000 Services x 10 endpoints: full sync, then the first iptables_save().
+   Then the same cluster at 100 and 1,000 nodes with the slice changes interleaved across Services (as a
+   Deployment rollout makes them) and a sync every 84 changes (what bench_settle's kube-proxies see): CPU time per
+   proxier per event, of the first proxier of each event (which parses the slice for all), and per sync.
+2. One Proxier with 10,000 Services x 10 endpoints: full sync, then the first iptables_save(), then a partial sync
+   after one EndpointSlice change.
 3. Packet walks (trace_packet, a new connection each) at 10,000 Services, IPVS mode (hash lookup) and iptables mode
    (rule by rule); and the rule-set sizes of both modes as Services grow from 10 to 10,000.
 """
@@ -87,6 +91,49 @@ def bench_cluster() -> None:
           + ", ".join(f"{k} {v['hits']}/{v['misses']}" for k, v in s.items()))
 
 
+def bench_slice_events(nodes: int, services: int = 30, endpoints: int = 100, rounds: int = 100,
+                       sync_every: int = 84) -> None:
+    shared = SharedRuleCache()
+    proxiers = [Proxier(f"node-{k}", f"192.168.{k // 250}.{k % 250 + 1}", CLUSTER_CIDR, shared=shared)
+                for k in range(nodes)]
+    rv, current = 0, {}
+    for i in range(services):
+        svc, eps = service(i, rv + 1), endpoint_slice(i, endpoints, 0, nodes, rv + 2)
+        rv += 2
+        for p in proxiers:
+            p.on_service_update(None, svc)
+            p.on_endpoint_slice_update(None, eps)
+        current[i] = eps
+    for p in proxiers:
+        p.sync_proxy_rules(0)
+    events = []
+    for ready in range(1, rounds + 1):
+        for i in range(services):
+            rv += 1
+            events.append((i, endpoint_slice(i, endpoints, ready * endpoints // rounds, nodes, rv)))
+    clock = time.process_time
+    t_first = t_rest = t_sync = 0.0
+    syncs = 0
+    for u, (i, new) in enumerate(events):
+        old, current[i] = current[i], new
+        t0 = clock()
+        proxiers[0].on_endpoint_slice_update(old, new)
+        t1 = clock()
+        for p in proxiers[1:]:
+            p.on_endpoint_slice_update(old, new)
+        t2 = clock()
+        t_first, t_rest = t_first + t1 - t0, t_rest + t2 - t1
+        if (u + 1) % sync_every == 0:
+            for p in proxiers:
+                rebuilt = p.sync_proxy_rules(u)["services_rebuilt"]
+            t_sync += clock() - t2
+            syncs += 1
+    print(f"{nodes} proxiers, {services} services x {endpoints} endpoints, {len(events)} interleaved slice changes: "
+          f"{t_rest / (len(events) * (nodes - 1)) * 1e6:.2f} us per proxier per event (+ "
+          f"{t_first / len(events) * 1e6:.0f} us once per event to parse it); "
+          f"sync {t_sync / (syncs * nodes) * 1e6:.0f} us per proxier ({rebuilt} services rebuilt)")
+
+
 def cluster_ip(i: int) -> str:
     return f"10.{96 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}"
 
@@ -147,10 +194,22 @@ def bench_large_service_count(services: int = 10_000, endpoints: int = 10) -> No
     print(f"1 proxier, {services} services x {endpoints} endpoints: full sync {t_sync:.2f} s + first "
           f"iptables_save() {t_save:.2f} s = {t_sync + t_save:.2f} s ({stats['nat_rules']} nat rules, "
           f"{len(text) / 1e6:.1f} MB)")
+    # one Service's slice changes: a partial sync rewrites that Service's chains only
+    eps = endpoint_slice(7, endpoints, endpoints - 1, endpoints, 2 * services + 1)
+    for j, ep in enumerate(eps["endpoints"]):
+        ep["addresses"] = [f"10.{200 + j}.0.8"]
+    p.on_endpoint_slice_update(None, eps)
+    t2 = time.perf_counter()
+    stats = p.sync_proxy_rules(1000)
+    t_partial = time.perf_counter() - t2
+    print(f"  then one slice change: partial sync {t_partial * 1000:.2f} ms ({stats['services_rebuilt']} service "
+          f"rebuilt, {stats['rules_written']} rules written)")
 
 
 if __name__ == "__main__":
     bench_cluster()
+    bench_slice_events(100)
+    bench_slice_events(1000, rounds=20)
     bench_large_service_count()
     bench_packet_walks()
     bench_rule_set_sizes()

@@ -12,7 +12,9 @@ connection (DNAT) to one backend pod:
 (``on_service_update`` / ``on_endpoint_slice_update``). ``sync_proxy_rules()`` writes the rules the way
 ``syncProxyRules`` does, chain by chain, with the same chain names, comments and order. Like upstream it does
 *partial syncs*: the per-service chains (KUBE-SVC/SVL/EXT/FW/SEP) are only rewritten for services whose Service or
-EndpointSlices changed since the last sync; the top-level chains are rewritten every time.
+EndpointSlices changed since the last sync; the top-level chains are rewritten every time. The per-service chunks
+are kept between syncs, so a partial sync only visits the changed services, and ``restore_data()`` assembles the
+iptables-restore payload from them.
 
 ``iptables_save()`` prints the kernel tables in ``iptables-save`` layout. The rule text is the text kube-proxy
 feeds to ``iptables-restore`` (what upstream's unit tests compare). A real ``iptables-save`` prints the same rules
@@ -29,8 +31,11 @@ the very same objects, so it may hand its Proxiers one ``SharedRuleCache``. That
 only: the cache remembers parsed objects (keyed by namespace, name, uid and resourceVersion) and the lines written
 for one service port, keyed by everything those lines depend on (the port, its endpoints, and this node's settings:
 cluster CIDR, masquerade mark and masquerade-all, NodePort addresses, nfacct, large-cluster mode; which endpoints
-are local only for services with a Local traffic policy; the node IP only for loadBalancerSourceRanges). Each node
-gets exactly the rules it would compute alone; without a cache (the default) each Proxier computes everything.
+are local only for services with a Local traffic policy; the node IP only for loadBalancerSourceRanges). An
+EndpointSlice event reaches every node with the very same objects: it is digested once for all of them, and a
+node's own work per event is to store the parsed slice and mark its Service changed (its own endpoints are picked
+out at sync time). Each node gets exactly the rules it would compute alone; without a cache (the default) each
+Proxier computes everything.
 
 Not modelled: IPv6 / dual stack, topology-aware routing hints (all ready endpoints are used), healthcheck
 servers, conntrack cleanup, and the delayed stale-chain cleanup of large clusters (stale chains are deleted on
@@ -43,6 +48,7 @@ import contextlib
 import gc
 import hashlib
 import ipaddress
+import itertools
 import operator
 import random
 import shlex
@@ -60,7 +66,7 @@ __all__ = [
     "service_firewall_chain_name", "service_external_chain_name", "service_port_external_chain_name",
     "service_port_endpoint_chain_name", "compute_probability", "categorize_endpoints",
     "IPTABLES_JUMP_CHAINS", "IPTABLES_KUBELET_JUMP_CHAINS", "SharedRuleCache", "ParsedEndpointSlice",
-    "parse_endpoint_slice", "ServiceEndpoints", "build_service_endpoints",
+    "parse_endpoint_slice", "endpoint_slice_event", "ServiceEndpoints", "build_service_endpoints",
 ]
 
 # --- constants (pkg/proxy/iptables/proxier.go) -------------------------------------------------------------------
@@ -221,6 +227,18 @@ class ServicePortInfo:
     health_check_node_port: int = 0
     external_policy_local: bool = False
     internal_policy_local: bool = False
+
+    def __hash__(self) -> int:
+        # the dataclass hash of all the fields, computed once: a ServicePortInfo is part of the shared rules-cache
+        # key that every node looks up at every sync of its Service
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.name, self.cluster_ip, self.port, self.protocol, self.node_port, self.load_balancer_vips,
+                      self.session_affinity_type, self.sticky_max_age_seconds, self.external_ips,
+                      self.load_balancer_source_ranges, self.health_check_node_port, self.external_policy_local,
+                      self.internal_policy_local))
+            object.__setattr__(self, "_hash", h)
+        return h
 
     @property
     def name_string(self) -> str:
@@ -581,9 +599,13 @@ def _in_net(ip: str, cidr: str) -> bool:
 
 # --- per service-port output ------------------------------------------------------------------------------------
 
+_RULES_SERIAL = itertools.count(1)
+
+
 class _ServiceRules:
-    """The lines one service port contributes to a sync (built by _write_service_port)."""
-    __slots__ = ("filter_lines", "nat_top_lines", "nat_chains", "n_chain_rules", "n_endpoints")
+    """The lines one service port contributes to a sync (built by _write_service_port). Read-only once built: the
+    same object may be the current rules of many nodes (see SharedRuleCache)."""
+    __slots__ = ("filter_lines", "nat_top_lines", "nat_chains", "n_chain_rules", "n_endpoints", "serial", "_dropped")
 
     def __init__(self):
         self.filter_lines: list = []   # rules in filter top-level chains
@@ -591,6 +613,21 @@ class _ServiceRules:
         self.nat_chains: dict = {}     # own chains (EXT, FW, SVC, SVL, SEP...) -> rules, in write order
         self.n_chain_rules = 0
         self.n_endpoints = 0
+        self.serial = next(_RULES_SERIAL)   # names this object in the memo below without keeping the other alive
+        self._dropped = None                # (serial of the rules replaced, chains they had and these do not)
+
+    def chains_dropped_from(self, old: "_ServiceRules") -> tuple:
+        """The chains of ``old`` (the rules these replace) that these rules do not have: the chains a sync deletes.
+
+        Every node going from the same old rules to the same new ones needs the same answer: it is remembered for
+        the last ``old`` asked about."""
+        memo = self._dropped
+        if memo is not None and memo[0] == old.serial:
+            return memo[1]
+        chains = self.nat_chains
+        dropped = tuple([c for c in old.nat_chains if c not in chains])
+        self._dropped = (old.serial, dropped)
+        return dropped
 
 
 @contextlib.contextmanager
@@ -619,7 +656,8 @@ class ParsedEndpointSlice:
 
     ``ports``: (name, port, protocol) per usable port; ``endpoints``: (address, ready, serving, terminating, zone)
     per endpoint with an address; ``node_names``: the nodeName of each of those endpoints (how a proxier tells
-    which endpoints are local to it). Two parsed slices are equal when their ports and endpoints are."""
+    which endpoints are local to it). Two parsed slices are equal when their ports, endpoints and node names are
+    (upstream's esDataChanged compares the whole endpointSliceInfo, NodeName included). Read-only once built."""
     __slots__ = ("ports", "endpoints", "node_names", "_by_node", "_hash")
 
     def __init__(self, ports: tuple, endpoints: tuple, node_names: tuple):
@@ -636,11 +674,11 @@ class ParsedEndpointSlice:
             return NotImplemented
         if self._hash is not None and other._hash is not None and self._hash != other._hash:
             return False  # two versions of a slice differ: skip comparing every endpoint
-        return self.ports == other.ports and self.endpoints == other.endpoints
+        return self.ports == other.ports and self.endpoints == other.endpoints and self.node_names == other.node_names
 
     def __hash__(self) -> int:
         if self._hash is None:
-            self._hash = hash((self.ports, self.endpoints))
+            self._hash = hash((self.ports, self.endpoints, self.node_names))
         return self._hash
 
     def index_nodes(self) -> None:
@@ -648,8 +686,8 @@ class ParsedEndpointSlice:
         by_node: dict = {}
         for i, node in enumerate(self.node_names):
             if node:
-                by_node[node] = by_node.get(node, ()) + (i,)
-        self._by_node = by_node
+                by_node.setdefault(node, []).append(i)
+        self._by_node = {node: tuple(indices) for node, indices in by_node.items()}
 
     def local_indices(self, hostname: str) -> tuple:
         """Indices of the endpoints on node ``hostname`` (none when the proxier has no hostname)."""
@@ -660,14 +698,18 @@ class ParsedEndpointSlice:
         return tuple([i for i, node in enumerate(self.node_names) if node == hostname])
 
 
-def parse_endpoint_slice(eps: dict) -> ParsedEndpointSlice:
-    """newEndpointSliceInfo: the ports and endpoints of one EndpointSlice (nil conditions count as true)."""
+def parse_endpoint_slice(eps: dict, previous: Optional[ParsedEndpointSlice] = None) -> ParsedEndpointSlice:
+    """newEndpointSliceInfo: the ports and endpoints of one EndpointSlice (nil conditions count as true).
+
+    ``previous``: the parse of an earlier version of the slice. An endpoint parsed exactly as there keeps that
+    tuple, so that the many unchanged endpoints of a new version are not new objects that live on."""
     ports = []
     for p in eps.get("ports") or ():
         if p.get("name") is None or not p.get("port"):
             continue  # upstream ignores ports with a nil name or no port number
         ports.append((p["name"], int(p["port"]), p.get("protocol") or "TCP"))
     endpoints, node_names = [], []
+    before = {e[0]: e for e in previous.endpoints} if previous is not None else None
     for ep in eps.get("endpoints") or ():
         addrs = ep.get("addresses") or ()
         if not addrs:
@@ -676,21 +718,42 @@ def parse_endpoint_slice(eps: dict) -> ParsedEndpointSlice:
         ready = cond.get("ready") is None or bool(cond.get("ready"))
         serving = cond.get("serving") is None or bool(cond.get("serving"))
         terminating = bool(cond.get("terminating"))
-        endpoints.append((addrs[0], ready, serving, terminating, ep.get("zone") or ""))
+        parsed = (addrs[0], ready, serving, terminating, ep.get("zone") or "")
+        if before is not None:
+            old = before.get(addrs[0])
+            if old is not None and old == parsed:
+                parsed = old
+        endpoints.append(parsed)
         node_names.append(ep.get("nodeName") or "")
     return ParsedEndpointSlice(tuple(ports), tuple(endpoints), tuple(node_names))
+
+
+def endpoint_slice_event(old: Optional[dict], new: Optional[dict], parse=parse_endpoint_slice):
+    """The node-independent part of EndpointsChangeTracker.EndpointSliceUpdate for one event: (Service key
+    "ns/name", slice name, parsed slice, or None for a delete), or None for a slice kube-proxy ignores (not IPv4,
+    or without the kubernetes.io/service-name label). ``parse(new)`` gives the ParsedEndpointSlice."""
+    obj = new or old
+    if obj is None or obj.get("addressType", "IPv4") != "IPv4":
+        return None
+    meta = obj.get("metadata") or {}
+    svc_name = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+    if not svc_name:
+        return None
+    return f"{meta.get('namespace') or 'default'}/{svc_name}", meta["name"], None if new is None else parse(new)
 
 
 class ServiceEndpoints:
     """The endpoints of one Service's ports as every node sees them, before marking the node's own endpoints.
 
     ``by_port``: ServicePortName -> [EndpointInfo] sorted by "ip:port", all with is_local False;
-    ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list}."""
-    __slots__ = ("by_port", "origins", "n_endpoints", "_keys")
+    ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list};
+    ``by_endpoint``: ServicePortName -> {"ip:port": EndpointInfo} (what the next version of the Service reuses)."""
+    __slots__ = ("by_port", "origins", "by_endpoint", "n_endpoints", "_keys")
 
-    def __init__(self, by_port: dict, origins: dict):
+    def __init__(self, by_port: dict, origins: dict, by_endpoint: Optional[dict] = None):
         self.by_port = by_port
         self.origins = origins
+        self.by_endpoint = by_endpoint or {}
         self.n_endpoints = sum(len(eps) for eps in by_port.values())
         self._keys: dict = {}
 
@@ -713,18 +776,21 @@ class ServiceEndpoints:
         if not local:
             return result
         wanted = [(s, i) for s, indices in local for i in indices]
+        new_endpoint = tuple.__new__
         for spn, origin in self.origins.items():
             positions = [origin[o] for o in wanted if o in origin]
             if positions:
                 eps = list(result[spn])
                 for pos in positions:
-                    eps[pos] = eps[pos]._replace(is_local=True)
+                    e = eps[pos]
+                    eps[pos] = new_endpoint(EndpointInfo, (e[0], e[1], True) + e[3:])
                 result[spn] = eps
         return result
 
 
 class _EndpointsKey(tuple):
-    """A tuple of EndpointInfo that computes its hash once (it is looked up by every node's proxier)."""
+    """A tuple (of EndpointInfo, or of node settings) that computes its hash once: it is part of the rules-cache
+    key looked up by every node's proxier."""
 
     def __new__(cls, items):
         self = tuple.__new__(cls, items)
@@ -735,35 +801,50 @@ class _EndpointsKey(tuple):
         return self._hash
 
 
-def build_service_endpoints(key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
+def build_service_endpoints(key: str, slices: tuple, sep_names: dict,
+                            previous: Optional[ServiceEndpoints] = None) -> ServiceEndpoints:
     """EndpointSliceCache.getEndpointsMap for one Service ("ns/name") from its (slice name, ParsedEndpointSlice)
-    pairs sorted by name. ``sep_names`` memoises servicePortEndpointChainName."""
+    pairs sorted by name. ``sep_names`` memoises servicePortEndpointChainName.
+
+    ``previous``: an earlier ServiceEndpoints of the same Service. Its EndpointInfo objects (and chain names) are
+    taken over wherever they are equal, so that a node comparing its old and new endpoints maps mostly compares
+    objects with themselves."""
     ns, name = key.split("/", 1)
     chosen: dict = {}   # ServicePortName -> {"ip:port": (EndpointInfo, (slice position, endpoint index))}
+    before_all = previous.by_endpoint if previous is not None else {}
     new_endpoint = tuple.__new__
     for s, (_slice_name, parsed) in enumerate(slices):
         for port_name, port_num, protocol in parsed.ports:
             spn = ServicePortName(ns, name, port_name, protocol)
             hash_prefix = str(spn) + protocol.lower()
             eps = chosen.setdefault(spn, {})
+            before = before_all.get(spn) or {}
             for i, (ip, ready, serving, terminating, zone) in enumerate(parsed.endpoints):
                 ep_str = f"{ip}:{port_num}"
                 if terminating and ep_str in eps:
                     continue  # prefer the non-terminating one when two slices list the same endpoint
-                cache_key = (hash_prefix, ep_str)
-                chain = sep_names.get(cache_key)
-                if chain is None:  # servicePortEndpointChainName, memoised
-                    chain = sep_names[cache_key] = SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(
-                        hash_prefix + ep_str)
+                old = before.get(ep_str)
+                if old is not None:  # same service port and "ip:port": same chain
+                    if old[3] == ready and old[4] == serving and old[5] == terminating and old[6] == zone:
+                        eps[ep_str] = (old, (s, i))
+                        continue
+                    chain = old[7]
+                else:
+                    cache_key = (hash_prefix, ep_str)
+                    chain = sep_names.get(cache_key)
+                    if chain is None:  # servicePortEndpointChainName, memoised
+                        chain = sep_names[cache_key] = SERVICE_PORT_ENDPOINT_CHAIN_NAME_PREFIX + _hash16(
+                            hash_prefix + ep_str)
                 info = new_endpoint(EndpointInfo, (ip, port_num, False, ready, serving, terminating, zone, chain))
                 eps[ep_str] = (info, (s, i))
-    by_port, origins = {}, {}
+    by_port, origins, by_endpoint = {}, {}, {}
     for spn, eps in chosen.items():
         if eps:
             ordered = sorted(eps)
             by_port[spn] = [eps[k][0] for k in ordered]
             origins[spn] = {eps[k][1]: pos for pos, k in enumerate(ordered)}
-    return ServiceEndpoints(by_port, origins)
+            by_endpoint[spn] = {k: eps[k][0] for k in ordered}
+    return ServiceEndpoints(by_port, origins, by_endpoint)
 
 
 # --- sharing work between the proxiers of one simulated cluster ---------------------------------------------------
@@ -791,6 +872,11 @@ class _BoundedCache:
         self._entries.move_to_end(key)
         return entry[0]
 
+    def peek(self, key):
+        """The value for ``key`` (or None) without counting a hit or a miss or making it recent."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0]
+
     def put(self, key, value, weight: int = 1) -> None:
         old = self._entries.pop(key, None)
         if old is not None:
@@ -815,7 +901,8 @@ def _object_version_key(obj: dict):
 class SharedRuleCache:
     """Work shared by all the Proxiers of one simulated cluster (see "Sharing between nodes" in the module doc).
 
-    * ``services`` / ``slices``: parsed Services and EndpointSlices, keyed by object version;
+    * ``services`` / ``slices``: parsed Services and EndpointSlices, keyed by object version; ``slice_event``
+      digests one EndpointSlice event for all the proxiers that receive it;
     * ``endpoints``: a Service's endpoints per port before marking a node's own (``ServiceEndpoints``), keyed by
       the Service and its parsed slices;
     * ``rules``: the rule lines one service port contributes to a sync (``_ServiceRules``), keyed by everything
@@ -829,9 +916,13 @@ class SharedRuleCache:
         self.slices = _BoundedCache(max_slice_endpoints)
         self.endpoints = _BoundedCache(max_service_endpoints)
         self.rules = _BoundedCache(max_rule_lines)
-        # the slice object last parsed or found, with its resourceVersion: an EndpointSlice change reaches every
-        # node's proxier one after the other with the same object, and all but the first take this shortcut
-        self._last_slice: tuple = (None, None, None)
+        # The last EndpointSlice event digested (old object, new object, new resourceVersion, endpoint_slice_event
+        # result): a change reaches every node's proxier one after the other with the very same objects (informer
+        # cache objects are shared and never changed in place), so all but the first proxier reuse the result.
+        # This keeps a proxier's work per event to a few dict operations however many nodes there are.
+        self._last_event: tuple = (None, None, None, None)
+        # "ns/name" -> the ServiceEndpoints built last for that Service (see build_service_endpoints)
+        self._latest_endpoints: dict = {}
 
     def service_map(self, service: dict) -> dict:
         """service_to_service_map(service), computed once per Service version. The result is read-only."""
@@ -844,30 +935,51 @@ class SharedRuleCache:
             self.services.put(key, result)
         return result
 
-    def endpoint_slice(self, eps: dict) -> ParsedEndpointSlice:
-        """parse_endpoint_slice(eps), computed once per EndpointSlice version."""
-        last_obj, last_rv, last_parsed = self._last_slice
-        if eps is last_obj and (eps.get("metadata") or {}).get("resourceVersion") == last_rv:
-            self.slices.hits += 1  # the entry was the last one used: it is already the most recent
-            return last_parsed
+    def endpoint_slice(self, eps: dict, previous: Optional[dict] = None) -> ParsedEndpointSlice:
+        """parse_endpoint_slice(eps), computed once per EndpointSlice version (namespace, name, uid and
+        resourceVersion). The result is read-only. ``previous``: the version this one replaces; if its parse is
+        still cached, the new parse shares what has not changed (see parse_endpoint_slice)."""
         key = _object_version_key(eps)
         if key is None:
             return parse_endpoint_slice(eps)
         parsed = self.slices.get(key)
         if parsed is None:
-            parsed = parse_endpoint_slice(eps)
-            parsed.index_nodes()
+            before = None
+            if previous is not None:
+                previous_key = _object_version_key(previous)
+                before = self.slices.peek(previous_key) if previous_key is not None else None
+            parsed = parse_endpoint_slice(eps, before)
+            if before is not None and parsed.node_names == before.node_names:
+                # the endpoints are on the same nodes as before: the same node index serves both versions
+                parsed.node_names, parsed._by_node = before.node_names, before._by_node
+            else:
+                parsed.index_nodes()
             hash(parsed)  # computed once here, it makes comparing versions cheap for every proxier
             self.slices.put(key, parsed, 1 + len(parsed.endpoints))
-        self._last_slice = (eps, key[3], parsed)
         return parsed
+
+    def slice_event(self, old: Optional[dict], new: Optional[dict]):
+        """endpoint_slice_event(old, new) with the parse shared: computed once for an event that every proxier
+        receives (the same objects, one proxier after the other)."""
+        last_old, last_new, last_rv, result = self._last_event
+        if new is last_new and old is last_old and (
+                new is None or (new.get("metadata") or {}).get("resourceVersion") == last_rv):
+            if new is not None and result is not None:
+                self.slices.hits += 1  # the entry was the last one used: it is already the most recent
+            return result
+        result = endpoint_slice_event(old, new, lambda obj: self.endpoint_slice(obj, old))
+        self._last_event = (old, new, None if new is None else (new.get("metadata") or {}).get("resourceVersion"),
+                            result)
+        return result
 
     def service_endpoints(self, key: str, slices: tuple, sep_names: dict) -> ServiceEndpoints:
         """build_service_endpoints(key, slices, sep_names), computed once per set of slice contents."""
         cache_key = (key, slices)
         result = self.endpoints.get(cache_key)
         if result is None:
-            result = build_service_endpoints(key, slices, sep_names)
+            result = build_service_endpoints(key, slices, sep_names, self._latest_endpoints.pop(key, None))
+            if slices:
+                self._latest_endpoints[key] = result
             self.endpoints.put(cache_key, result, 1 + result.n_endpoints)
         return result
 
@@ -914,10 +1026,14 @@ class Proxier:
         # ServiceChangeTracker / EndpointsChangeTracker state
         self._services: dict = {}          # "ns/name" -> {ServicePortName: ServicePortInfo} (applied)
         self._service_changes: dict = {}   # "ns/name" -> [previous map, current map]
-        self._slices: dict = {}            # "ns/name" -> {slice name: (ParsedEndpointSlice, local indices)}
+        self._slices: dict = {}            # "ns/name" -> {slice name: ParsedEndpointSlice}
         self._endpoint_changes: set = set()
         self._endpoints_by_service: dict = {}  # "ns/name" -> {ServicePortName: [EndpointInfo]}
-        self._shared_endpoints: dict = {}  # "ns/name" -> the shared ServiceEndpoints last read (with a shared cache)
+        # "ns/name" -> (the shared ServiceEndpoints last read, this node's (slice position, indices)), with a shared
+        # cache: when both are the same at the next sync, so is the Service's endpoints map
+        self._shared_endpoints: dict = {}
+        self._endpoint_counts: dict = {}   # "ns/name" -> endpoints of its service ports (for totalEndpoints)
+        self._total_endpoints = 0
 
         self.svc_port_map: dict = {}       # ServicePortName -> ServicePortInfo
         self.endpoints_map: dict = {}      # ServicePortName -> [EndpointInfo] (sorted by "ip:port")
@@ -926,11 +1042,15 @@ class Proxier:
         self._last_full_sync_ms: Optional[int] = None
         self.large_cluster_mode = False
         self._precomputed_probabilities = ["<bad value>"]
+        self._last_node_key = None
         self._sep_names: dict = {}
 
         self._rules: dict = {}             # ServicePortName -> _ServiceRules (the kernel's current content)
-        self._chain_owner: dict = {}       # service chain -> ServicePortName
-        self._order: list = []             # ServicePortNames in output order
+        self._rules_by_service: dict = {}  # "ns/name" -> set of its ServicePortNames in _rules
+        # sums over _rules: nat chains, nat top-level rules, rules in the nat chains, filter rules
+        self._rule_totals = [0, 0, 0, 0]
+        self._owners: Optional[dict] = {}  # service chain -> ServicePortName, rebuilt when first read after a sync
+        self._sorted_spns: Optional[list] = []  # ServicePortNames in output order, sorted again when one comes or goes
         self._view: dict = {}              # (table, chain) -> lines, built lazily after each sync
         self._save_cache: dict = {}        # table (or None for all) -> iptables-save text, until the next sync
         self._parsed: dict = {}            # (table, line) -> Rule
@@ -963,45 +1083,54 @@ class Proxier:
     def on_endpoint_slice_update(self, old: Optional[dict], new: Optional[dict]) -> bool:
         """EndpointsChangeTracker.EndpointSliceUpdate: record an EndpointSlice add, update or delete (new None).
 
-        Returns True if the slice changes what is cached for its Service."""
-        obj = new or old
-        if obj is None or obj.get("addressType", "IPv4") != "IPv4":
+        Returns True if the slice changes what is cached for its Service. The work is the same for every node
+        (which endpoints are this node's is looked up at sync time), and with a shared cache it is done once per
+        event: here only the slice is stored and its Service marked changed."""
+        event = endpoint_slice_event(old, new) if self.shared is None else self.shared.slice_event(old, new)
+        if event is None:
             return False
-        meta = obj.get("metadata") or {}
-        svc_name = (meta.get("labels") or {}).get("kubernetes.io/service-name")
-        if not svc_name:
-            return False
-        key = f"{meta.get('namespace') or 'default'}/{svc_name}"
-        slices = self._slices.setdefault(key, {})
-        data = None if new is None else self._slice_data(new)
-        if slices.get(meta["name"]) == data:
-            if not slices:
-                del self._slices[key]
-            return False
-        if data is None:
-            slices.pop(meta["name"], None)
+        key, name, parsed = event
+        slices = self._slices.get(key)
+        if slices is None:
+            if parsed is None:
+                return False
+            self._slices[key] = {name: parsed}
         else:
-            slices[meta["name"]] = data
-        if not slices:
-            del self._slices[key]
+            current = slices.get(name)
+            if current is parsed or (current is not None and parsed is not None and current == parsed):
+                return False  # esDataChanged: nothing new for this slice
+            if parsed is not None:
+                slices[name] = parsed
+            elif current is None:
+                return False
+            else:
+                del slices[name]
+                if not slices:
+                    del self._slices[key]
         self._endpoint_changes.add(key)
         return True
 
-    def _slice_data(self, eps: dict) -> tuple:
-        """The slice as this node sees it: (parsed slice, indices of the endpoints on this node)."""
-        parsed = parse_endpoint_slice(eps) if self.shared is None else self.shared.endpoint_slice(eps)
-        return parsed, parsed.local_indices(self.hostname)
-
     def _endpoints_for(self, key: str) -> dict:
         """EndpointSliceCache.getEndpointsMap for one Service: endpoints per port, sorted by "ip:port"."""
-        entries = sorted(self._slices.get(key, {}).items())
-        slices = tuple((slice_name, parsed) for slice_name, (parsed, _local) in entries)
-        if self.shared is None:
-            endpoints = build_service_endpoints(key, slices, self._sep_names)
+        slices = self._slices.get(key)
+        if not slices:
+            entries = ()
+        elif len(slices) == 1:
+            entries = tuple(slices.items())
         else:
-            endpoints = self.shared.service_endpoints(key, slices, self._sep_names)
-            self._shared_endpoints[key] = endpoints
-        return endpoints.for_node([(s, local) for s, (_name, (_parsed, local)) in enumerate(entries) if local])
+            entries = tuple(sorted(slices.items()))
+        hostname = self.hostname
+        local = [(s, indices) for s, (_name, parsed) in enumerate(entries)
+                 if (indices := parsed.local_indices(hostname))]
+        if self.shared is None:
+            return build_service_endpoints(key, entries, self._sep_names).for_node(local)
+        endpoints = self.shared.service_endpoints(key, entries, self._sep_names)
+        last = self._shared_endpoints.get(key)
+        if last is not None and last[0] is endpoints and last[1] == local:
+            # The same shared endpoints and the same local ones: the map applied for them is still right.
+            return self._endpoints_by_service.get(key, {})
+        self._shared_endpoints[key] = (endpoints, local)
+        return endpoints.for_node(local)
 
     # -- sync ---------------------------------------------------------------------------------------------------------
 
@@ -1042,62 +1171,115 @@ class Proxier:
 
         updated = self._apply_changes()
 
-        total_endpoints = sum(len(self.endpoints_map.get(spn, ())) for spn in self.svc_port_map)
+        # totalEndpoints over svcPortMap, kept up to date per Service by _apply_changes
+        total_endpoints = self._total_endpoints
         self.large_cluster_mode = total_endpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
 
-        # Rebuild the chains of changed service ports (all of them on a full sync).
+        # Rebuild the chains of changed service ports (all of them on a full sync); the others keep theirs, so the
+        # work of a partial sync grows with the number of changed Services, not with the number of Services.
+        rules, svc_port_map, by_service = self._rules, self.svc_port_map, self._rules_by_service
+        if do_full:
+            candidates = list(rules) + [spn for spn in svc_port_map if spn not in rules]
+        else:
+            candidates = []
+            for key in sorted(updated):
+                candidates += by_service.get(key, ())
+                candidates += [spn for spn in self._services.get(key, ()) if spn not in rules]
         node_key = self._node_rules_key()
+        endpoints_map = self.endpoints_map
+        totals = self._rule_totals
+        owners = self._owners  # kept up to date once built (by a look at the tables)
         rebuilt = set()
-        deleted_chains = []
-        for spn in [s for s in self._rules if s not in self.svc_port_map]:
-            for chain in self._rules.pop(spn).nat_chains:
-                if self._chain_owner.get(chain) == spn:
-                    del self._chain_owner[chain]
-                deleted_chains.append(chain)
-        for spn, svc in self.svc_port_map.items():
-            if not do_full and spn in self._rules and spn.namespaced_name not in updated:
+        deleted_chains: set = set()
+        members_changed = False
+        for spn in candidates:
+            svc = svc_port_map.get(spn)
+            old = rules.get(spn)
+            if svc is None:  # the port (or its Service) is gone: delete all its chains
+                del rules[spn]
+                spns = by_service[spn.namespaced_name]
+                spns.discard(spn)
+                if not spns:
+                    del by_service[spn.namespaced_name]
+                deleted_chains.update(old.nat_chains)
+                self._count_rules(old, -1)
+                members_changed = True
+                if owners is not None:
+                    for chain in old.nat_chains:
+                        del owners[chain]
                 continue
-            old = self._rules.get(spn)
-            new = self._service_rules(svc, self.endpoints_map.get(spn, ()), node_key)
-            self._rules[spn] = new
+            new = self._service_rules(svc, endpoints_map.get(spn, ()), node_key)
             rebuilt.add(spn)
-            if old is not None:
-                for chain in old.nat_chains:
-                    if chain not in new.nat_chains:
-                        if self._chain_owner.get(chain) == spn:
-                            del self._chain_owner[chain]
-                        deleted_chains.append(chain)
-            for chain in new.nat_chains:
-                self._chain_owner[chain] = spn
-        # Go iterates a map (random order); we sort by service port name so the output is reproducible.
-        self._order = sorted(self._rules)
+            if new is old:
+                continue
+            if old is None:
+                by_service.setdefault(spn.namespaced_name, set()).add(spn)
+                members_changed = True
+                self._count_rules(new, 1)
+            else:
+                dropped = new.chains_dropped_from(old)
+                deleted_chains.update(dropped)
+                totals[0] += len(new.nat_chains) - len(old.nat_chains)
+                totals[1] += len(new.nat_top_lines) - len(old.nat_top_lines)
+                totals[2] += new.n_chain_rules - old.n_chain_rules
+                totals[3] += len(new.filter_lines) - len(old.filter_lines)
+                if owners is not None:
+                    for chain in dropped:
+                        del owners[chain]
+            rules[spn] = new
+            if owners is not None:
+                for chain in new.nat_chains:
+                    owners[chain] = spn
+        if members_changed:
+            self._sorted_spns = None
         self._view = {}
         self._save_cache = {}
         self._need_full_sync = False
         if do_full:
             self._last_full_sync_ms = now_ms
-        self._last_restore = (do_full, [(spn, self._rules[spn], spn in rebuilt) for spn in self._order],
-                              sorted(set(deleted_chains)))
+        self._last_restore = (do_full, rebuilt, sorted(deleted_chains))
 
-        nat_chain_count = sum(len(r.nat_chains) for r in self._rules.values())
-        nat_rules = sum(len(r.nat_top_lines) + r.n_chain_rules for r in self._rules.values())
-        nat_rules += len(self._global_nat_rules()) + len(self._nodeports_tail())
-        filter_rules = sum(len(r.filter_lines) for r in self._rules.values()) + len(self._global_filter_rules())
+        global_nat, global_filter = self._global_nat_rules(), self._global_filter_rules()
+        nodeports_tail = self._nodeports_tail()
+        n_chains, n_top, n_chain_rules, n_filter = totals
         self.last_sync = {
             "full_sync": do_full,
             "partial_sync": not do_full,
-            "services": len(self.svc_port_map),
+            "services": len(svc_port_map),
             "endpoints": total_endpoints,
             "services_rebuilt": len(rebuilt),
-            "deleted_chains": len(set(deleted_chains)),
-            "nat_chains": nat_chain_count + 4,
-            "nat_rules": nat_rules,
+            "deleted_chains": len(deleted_chains),
+            "nat_chains": n_chains + 4,
+            "nat_rules": n_top + n_chain_rules + len(global_nat) + len(nodeports_tail),
             "filter_chains": 5 + (1 if self.localhost_nodeports else 0),
-            "filter_rules": filter_rules,
-            "rules_written": self._restore_rule_count(),
+            "filter_rules": n_filter + len(global_filter),
+            "rules_written": (len(global_filter) + len(global_nat) + len(nodeports_tail) + n_top + n_filter
+                              + sum(rules[spn].n_chain_rules for spn in rebuilt)),
             "large_cluster_mode": self.large_cluster_mode,
         }
         return dict(self.last_sync)
+
+    def _count_rules(self, r: _ServiceRules, sign: int) -> None:
+        totals = self._rule_totals
+        totals[0] += sign * len(r.nat_chains)
+        totals[1] += sign * len(r.nat_top_lines)
+        totals[2] += sign * r.n_chain_rules
+        totals[3] += sign * len(r.filter_lines)
+
+    def _ordered(self) -> list:
+        """The service ports in output order. Go iterates a map (random order); they are sorted by service port
+        name here so that the output is reproducible."""
+        if self._sorted_spns is None:
+            self._sorted_spns = sorted(self._rules)
+        return self._sorted_spns
+
+    @property
+    def _chain_owner(self) -> dict:
+        """Service chain -> the ServicePortName whose rules it belongs to."""
+        if self._owners is None:
+            rules = self._rules
+            self._owners = {chain: spn for spn in self._ordered() for chain in rules[spn].nat_chains}
+        return self._owners
 
     def _apply_changes(self) -> set:
         """svcPortMap.Update(serviceChanges) and endpointsMap.Update(endpointsChanges): the names of the Services
@@ -1115,10 +1297,10 @@ class Proxier:
             updated.add(key)
         self._service_changes.clear()
         # endpointsMap.Update(endpointsChanges)
-        for key in self._endpoint_changes:
+        for key in sorted(self._endpoint_changes):
             previous = self._endpoints_by_service.get(key, {})
             current = self._endpoints_for(key)
-            if previous == current:
+            if current is previous or previous == current:
                 continue
             for spn in previous:
                 self.endpoints_map.pop(spn, None)
@@ -1129,16 +1311,27 @@ class Proxier:
                 self._endpoints_by_service.pop(key, None)
             updated.add(key)
         self._endpoint_changes.clear()
-
+        # the endpoints of each changed Service's ports, for totalEndpoints
+        counts, endpoints_map = self._endpoint_counts, self.endpoints_map
+        for key in updated:
+            n = sum([len(endpoints_map.get(spn, ())) for spn in self._services.get(key, ())])
+            self._total_endpoints += n - counts.get(key, 0)
+            if n:
+                counts[key] = n
+            else:
+                counts.pop(key, None)
         return updated
 
     def _node_rules_key(self) -> tuple:
         """The node-level settings that can change the lines written for a service port (see _service_rules_key).
 
         Settings only used by the fixed chains are listed too: a few more cache misses, never a wrong hit."""
-        return (self.large_cluster_mode, self.masquerade_all, self.cluster_cidr, self.masquerade_mark,
-                self.localhost_nodeports, self.nfacct, self.random_fully, self.conntrack_tcp_liberal,
-                tuple(self.node_port_addresses))
+        key = (self.large_cluster_mode, self.masquerade_all, self.cluster_cidr, self.masquerade_mark,
+               self.localhost_nodeports, self.nfacct, self.random_fully, self.conntrack_tcp_liberal,
+               tuple(self.node_port_addresses))
+        if key != self._last_node_key:
+            self._last_node_key = _EndpointsKey(key)  # hashed once, not at every lookup
+        return self._last_node_key
 
     def _service_rules_key(self, svc: ServicePortInfo, endpoints, node_key: tuple) -> tuple:
         """Everything _write_service_port reads for one service port: the port info, its endpoints and this node.
@@ -1148,7 +1341,7 @@ class Proxier:
         IP only matters for loadBalancerSourceRanges (may the node itself reach the load balancer)."""
         if not svc.uses_local_endpoints():
             shared = self._shared_endpoints.get(svc.name.namespaced_name)
-            eps = shared.rules_key(svc.name) if shared is not None and endpoints else None
+            eps = shared[0].rules_key(svc.name) if shared is not None and endpoints else None
             if eps is None or len(eps) != len(endpoints):
                 eps = tuple(endpoints)
                 if any(map(_IS_LOCAL, eps)):
@@ -1441,7 +1634,7 @@ class Proxier:
 
     def _build_view(self) -> None:
         view: dict = {}
-        order = [self._rules[spn] for spn in self._order]
+        order = [self._rules[spn] for spn in self._ordered()]
         for table in TABLES:
             for chain in BUILTIN_CHAINS[table]:
                 view[(table, chain)] = self._jump_rules(table, chain)
@@ -1528,7 +1721,8 @@ class Proxier:
         On a partial sync only the chains of changed services are written; ``-X`` deletes chains no longer used."""
         if self._last_restore is None:
             return ""
-        _full, entries, deleted = self._last_restore
+        _full, rebuilt, deleted = self._last_restore
+        entries = [(spn, self._rules[spn], spn in rebuilt) for spn in self._ordered()]
         out = ["*filter"]
         out += [f":{c} - [0:0]" for c in (KUBE_SERVICES_CHAIN, KUBE_EXTERNAL_SERVICES_CHAIN, KUBE_FORWARD_CHAIN,
                                           KUBE_NODE_PORTS_CHAIN, KUBE_PROXY_FIREWALL_CHAIN)]
@@ -1555,13 +1749,6 @@ class Proxier:
         out += self._nodeports_tail()
         out.append("COMMIT")
         return "\n".join(out) + "\n"
-
-    def _restore_rule_count(self) -> int:
-        _full, entries, _deleted = self._last_restore
-        n = len(self._global_filter_rules()) + len(self._global_nat_rules()) + len(self._nodeports_tail())
-        for _spn, r, rebuilt in entries:
-            n += len(r.filter_lines) + len(r.nat_top_lines) + (r.n_chain_rules if rebuilt else 0)
-        return n
 
     # -- packet walk ---------------------------------------------------------------------------------------------
 

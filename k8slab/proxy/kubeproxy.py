@@ -60,13 +60,11 @@ class KubeProxy:
         self.min_sync_period_ms = min_sync_period_ms
         self.svc_informer = factory.informer("services", label_selector="!service.kubernetes.io/service-proxy-name")
         self.slice_informer = factory.informer("endpointslices", label_selector=ENDPOINTSLICE_SELECTOR)
-        self.svc_informer.add_event_handler(lambda s: self._changed(self.proxier.on_service_update(None, s)),
-                                            lambda o, n: self._changed(self.proxier.on_service_update(o, n)),
-                                            lambda s: self._changed(self.proxier.on_service_update(s, None)))
-        self.slice_informer.add_event_handler(
-            lambda s: self._changed(self.proxier.on_endpoint_slice_update(None, s)),
-            lambda o, n: self._changed(self.proxier.on_endpoint_slice_update(o, n)),
-            lambda s: self._changed(self.proxier.on_endpoint_slice_update(s, None)))
+        self.svc_informer.add_event_handler(lambda s: self._on_service_update(None, s), self._on_service_update,
+                                            lambda s: self._on_service_update(s, None))
+        # An EndpointSlice change reaches every node's kube-proxy: the handlers stay a few dict operations.
+        self.slice_informer.add_event_handler(lambda s: self._on_slice_update(None, s), self._on_slice_update,
+                                              lambda s: self._on_slice_update(s, None))
         self._timer = None
         self._last_sync_ms: int | None = None
         self.syncs = 0
@@ -78,8 +76,12 @@ class KubeProxy:
         self.loop.call_later(SYNC_PERIOD_MS, self._periodic, component=self.component,
                              label="periodic resync", background=True)
 
-    def _changed(self, pending: bool) -> None:
-        if pending:
+    def _on_service_update(self, old, new) -> None:
+        if self.proxier.on_service_update(old, new) and self._timer is None:
+            self._request_sync()
+
+    def _on_slice_update(self, old, new) -> None:
+        if self.proxier.on_endpoint_slice_update(old, new) and self._timer is None:
             self._request_sync()
 
     def _request_sync(self) -> None:
