@@ -215,7 +215,8 @@ class Cluster:
         kubelet_cls = ExternalCloudKubelet if self.cloud is not None else Kubelet
         kubelet = kubelet_cls(loop, kubelet_client, name, runtime, cni, component_rng(seed, f"kubelet/{name}"), ip,
                               capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods)},
-                              labels=labels, taints=taints, control_plane=control_plane, **self._reservations)
+                              labels=labels, taints=taints, control_plane=control_plane, events=self._args["events"],
+                              **self._reservations)
         proxy_client = Client(self.apiserver, f"kube-proxy/{name}", Credentials.x509("system:kube-proxy"))
         proxy = KubeProxy(loop, proxy_client, SharedInformerFactory(proxy_client), name, ip, self.pod_cidr,
                           component_rng(seed, f"kube-proxy/{name}"), shared=self.proxy_cache,

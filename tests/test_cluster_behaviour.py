@@ -196,3 +196,23 @@ def test_failed_pod_creation_is_requeued_with_backoff_and_reported():
     assert len(c.get("pods")) == 0
     assert any(e["reason"] == "FailedCreate" and 'serviceaccount "missing" not found' in e["message"]
                for e in c.get("events"))
+
+
+def test_events_false_means_no_component_writes_events():
+    c = Cluster(nodes=2, seed=0, events=False)
+    c.apply("""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: quiet}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: quiet}}
+  template:
+    metadata: {labels: {app: quiet}}
+    spec:
+      containers: [{name: web, image: nginx:1.27}]
+""")
+    c.settle()
+    assert sum(1 for p in c.apiserver.cache["pods"].values() if p["status"].get("phase") == "Running"
+               and p["metadata"]["namespace"] == "default") == 2
+    assert not c.apiserver.cache.get("events")
