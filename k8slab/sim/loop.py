@@ -49,7 +49,9 @@ class Timer:
         return f"Timer(t={self.time}ms, {self.component}: {self.label})"
 
 
-_heap = {"now": 0, "after_full_collection": 0}  # tracked objects when a batch last ended / after a full collection
+# tracked objects batches added since the last full collection (net: gc's youngest-generation count), and how many
+# there were after it
+_heap = {"added": 0, "after_full_collection": 0}
 
 
 @contextlib.contextmanager
@@ -61,27 +63,27 @@ def _batch_gc():
     collector would walk every object that survives, young and middle-aged, again and again as the cluster grows:
     a third of a large settle's time. Pausing it and moving the survivors straight to the oldest generation
     (``gc.freeze`` then ``gc.unfreeze``) leaves them to full collections: :func:`collect_if_grown` runs one when
-    the heap has doubled since the last, which frees whole clusters that were let go."""
+    the batches have about doubled the heap since the last, which frees whole clusters that were let go."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        _heap["added"] += gc.get_count()[0]
         gc.freeze()
-        _heap["now"] = gc.get_freeze_count()
         gc.unfreeze()
         if was_enabled:
             gc.enable()
 
 
 def collect_if_grown() -> None:
-    """A full collection if the heap has at least doubled since the last one (called when a new simulation starts,
-    the moment old ones have usually been let go). Each object is walked a bounded number of times overall."""
-    if _heap["now"] > 2 * _heap["after_full_collection"] + 100_000:
+    """A full collection if the batches of steps have added at least as many objects as the last one left
+    (called when a new simulation starts, the moment old ones have usually been let go). Like Python's own rule for
+    full collections, this walks each object a bounded number of times overall."""
+    if _heap["added"] > _heap["after_full_collection"] + 100_000:
         gc.collect()
-        gc.freeze()
-        _heap["now"] = _heap["after_full_collection"] = gc.get_freeze_count()
-        gc.unfreeze()
+        _heap["added"] = 0
+        _heap["after_full_collection"] = len(gc.get_objects())
 
 
 class SettleTimeout(RuntimeError):
