@@ -57,6 +57,7 @@ def test_tracked_entries_equal_a_fresh_computation():
         ctrl = c.controller_manager[name]
         st = ctrl.tracker.states["default/web"]
         assert st.entries == _fresh(ctrl, "default/web"), name
+        assert st.ordered() == sorted(k for k, (_rv, e) in st.entries.items() if e is not None)
     eps = c.get("endpointslices", selector="kubernetes.io/service-name=web")[0]["endpoints"]
     assert len(eps) == 3 and all(e["conditions"]["ready"] for e in eps)
     ep = c.get("endpoints", "web")

@@ -35,10 +35,6 @@ def find_port(pod: dict, svc_port: dict) -> int | None:
     return None
 
 
-def _first(pair: tuple):
-    return pair[0]
-
-
 def pod_endpoints_changed(old: dict, new: dict) -> tuple[bool, bool]:
     """podEndpointsChanged: (does the pod's endpoint change, did its labels change)."""
     labels_changed = (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {})
@@ -114,7 +110,7 @@ class ServicePods:
     of its controller's last sync, for one ``tag`` (what else the entries depend on: the Service's UID and
     resourceVersion, and for EndpointSlices the node zones). ``version`` grows whenever an entry changes."""
 
-    __slots__ = ("tag", "entries", "dirty", "version", "written")
+    __slots__ = ("tag", "entries", "dirty", "version", "written", "order")
 
     def __init__(self, tag: tuple) -> None:
         self.tag = tag
@@ -122,6 +118,13 @@ class ServicePods:
         self.dirty: set[str] = set()  # pods whose events arrived since the last sync
         self.version = 0
         self.written: tuple | None = None  # (version, what the controller last left in the API) once in sync
+        self.order: list[str] | None = None  # the keys of the pods with an entry, sorted; None: to be sorted
+
+    def ordered(self) -> list[str]:
+        """The keys of the pods that have an entry, in key order (so by name: they share the namespace)."""
+        if self.order is None:
+            self.order = sorted(k for k, (_rv, e) in self.entries.items() if e is not None)
+        return self.order
 
 
 class ServicePodTracker:
@@ -175,6 +178,8 @@ class ServicePodTracker:
                 if old is not None:
                     del entries[k]
                     changed = True
+                    if old[1] is not None:
+                        st.order = None
                 continue
             rv = p["metadata"].get("resourceVersion")
             if old is not None and old[0] == rv and rv is not None:
@@ -184,6 +189,8 @@ class ServicePodTracker:
                 e = old[1]  # the same entry: keep the object, so an unchanged result compares by identity
             else:
                 changed = True
+                if (old is None or old[1] is None) != (e is None):
+                    st.order = None
             entries[k] = (rv, e)
         st.dirty = set()
         if changed or st.version == 0:
@@ -291,8 +298,9 @@ class EndpointSliceController(Controller):
 
     @staticmethod
     def _endpoints_of(st: ServicePods) -> tuple[list[dict], list[dict]]:
-        named = sorted((e for _rv, e in st.entries.values() if e is not None), key=_first)
-        return [e[1] for e in named], (named[0][2] if named else [])
+        entries = st.entries
+        order = st.ordered()
+        return [entries[k][1][1] for k in order], (entries[order[0]][1][2] if order else [])
 
     def sync_handler(self, key: str) -> None:
         """syncService + reconciler.Reconcile."""
@@ -427,10 +435,11 @@ class EndpointsController(Controller):
         if st.written == now:
             return
         subsets: dict[tuple, dict] = {}
-        for _k, (_rv, e) in sorted(st.entries.items()):  # the pods in key order
-            if e is None or not e[0]:
+        entries = st.entries
+        for pod_key in st.ordered():
+            k, addr, field, subset_ports = entries[pod_key][1]
+            if not k:
                 continue
-            k, addr, field, subset_ports = e
             sub = subsets.get(k)
             if sub is None:
                 sub = subsets[k] = {"ports": subset_ports}
