@@ -120,3 +120,19 @@ spec: {ports: [{port: 80}]}
     assert services_for_labels(inf, "default", {"app": "web"}) == ["default/b"]
     assert services_for_labels(inf, "default", {"tier": "fe"}) == []
     assert services_for_labels(inf, "kube-system", {"app": "web"}) == []
+
+
+def test_a_slice_or_endpoints_changed_by_someone_else_is_restored():
+    c = Cluster(nodes=1, seed=0)
+    c.apply(_app("web", 2))
+    c.settle()
+    s = c.get("endpointslices", selector="kubernetes.io/service-name=web")[0]
+    want = s["endpoints"]
+    c.admin.update("endpointslices", dict(s, endpoints=[]))
+    ep = c.get("endpoints", "web")
+    c.admin.update("endpoints", {k: v for k, v in ep.items() if k != "subsets"})
+    c.settle()  # a changed slice wakes its Service; the Endpoints controller does not watch Endpoints updates
+    c.controller_manager["endpoints"].queue.add("default/web")  # as a resync would
+    c.settle()
+    assert c.get("endpointslices", selector="kubernetes.io/service-name=web")[0]["endpoints"] == want
+    assert c.get("endpoints", "web")["subsets"] == ep["subsets"]

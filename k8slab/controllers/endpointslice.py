@@ -110,7 +110,7 @@ class ServicePods:
     of its controller's last sync, for one ``tag`` (what else the entries depend on: the Service's UID and
     resourceVersion, and for EndpointSlices the node zones). ``version`` grows whenever an entry changes."""
 
-    __slots__ = ("tag", "entries", "dirty", "version", "written", "order")
+    __slots__ = ("tag", "entries", "dirty", "version", "written", "order", "left")
 
     def __init__(self, tag: tuple) -> None:
         self.tag = tag
@@ -119,6 +119,7 @@ class ServicePods:
         self.version = 0
         self.written: tuple | None = None  # (version, what the controller last left in the API) once in sync
         self.order: list[str] | None = None  # the keys of the pods with an entry, sorted; None: to be sorted
+        self.left: dict = {}  # object name -> (resourceVersion, the content the controller wrote or verified)
 
     def ordered(self) -> list[str]:
         """The keys of the pods that have an entry, in key order (so by name: they share the namespace)."""
@@ -323,11 +324,21 @@ class EndpointSliceController(Controller):
         chunks = [endpoints[i:i + self.max_endpoints_per_slice]
                   for i in range(0, len(endpoints), self.max_endpoints_per_slice)] or [[]]
         left = []
+        prev, st.left = st.left, {}
         for i, chunk in enumerate(chunks):
             if i < len(existing):
                 cur = existing[i]
-                if (cur.get("endpoints") or []) == chunk and (cur.get("ports") or []) == ports:
-                    left.append((cur["metadata"]["name"], cur["metadata"].get("resourceVersion")))
+                cur_name, cur_rv = cur["metadata"]["name"], cur["metadata"].get("resourceVersion")
+                was = prev.get(cur_name)
+                if was is not None and was[0] == cur_rv:
+                    # the slice is the version the controller left: compare with the lists it wrote, whose
+                    # unchanged endpoints are the very same objects
+                    same = was[1] == chunk and was[2] == ports
+                else:
+                    same = (cur.get("endpoints") or []) == chunk and (cur.get("ports") or []) == ports
+                if same:
+                    left.append((cur_name, cur_rv))
+                    st.left[cur_name] = (cur_rv, chunk, ports)
                     continue
                 # a shallow copy is enough: only the top-level lists are replaced
                 new = dict(cur)
@@ -338,6 +349,7 @@ class EndpointSliceController(Controller):
             else:
                 left.append(self._remember(
                     self.client.create("endpointslices", self._new_slice(svc, chunk, ports), namespace=ns)))
+            st.left[left[-1][0]] = (left[-1][1], chunk, ports)
         for s in existing[len(chunks):]:
             self._delete(s)
         st.written = (st.version, tuple(left))
@@ -458,9 +470,18 @@ class EndpointsController(Controller):
                 ep["subsets"] = out
             created = self.client.create("endpoints", ep, namespace=ns)
             st.written = (st.version, created["metadata"].get("resourceVersion"))
+            st.left = {name: (st.written[1], out, labels)}
             return
-        if (cur.get("subsets") or []) == out and (cur["metadata"].get("labels") or {}) == labels:
+        was = st.left.get(name)
+        if was is not None and was[0] == now[1]:
+            # the object is the version the controller left: compare with what it wrote, whose unchanged
+            # addresses are the very same objects
+            same = was[1] == out and was[2] == labels
+        else:
+            same = (cur.get("subsets") or []) == out and (cur["metadata"].get("labels") or {}) == labels
+        if same:
             st.written = now
+            st.left = {name: (now[1], out, labels)}
             return
         new = dict(cur)
         new["metadata"] = dict(cur["metadata"])
@@ -471,3 +492,4 @@ class EndpointsController(Controller):
             new.pop("subsets", None)
         updated = self.client.update("endpoints", new)
         st.written = (st.version, updated["metadata"].get("resourceVersion"))
+        st.left = {name: (st.written[1], out, labels)}
