@@ -71,3 +71,63 @@ def test_scale_down_waits_for_nothing_extra_while_pods_terminate():
                and e.data.get("verb") == "delete"]
     assert len(deletes) == 3  # exactly the surplus, each deletion observed once
     assert c.get("replicaset", "api")["status"]["replicas"] == 2
+
+
+def test_orphans_of_another_namespace_are_not_candidates():
+    # the controller-UID index files orphans per namespace (OrphanPodIndexKeyForNamespace)
+    c = Cluster(nodes=1, seed=0)
+    c.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
+    c.settle()  # the ServiceAccounts controller creates its default ServiceAccount
+    c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray", "labels": {"app": "api"}},
+             "spec": {"containers": [{"name": "c", "image": "redis:7"}]}}, namespace="other")
+    c.settle()
+    c.apply(RS)
+    c.settle()
+    assert not c.get("pod", "stray", namespace="other")["metadata"].get("ownerReferences")
+    assert len(_pods(c)) == 2
+
+
+def test_status_follows_template_labels_and_pod_readiness():
+    # what the sync reads of a pod is memoised on the pod's resourceVersion and the ReplicaSet's selector and
+    # template labels: a template change alone must still recount fullyLabeledReplicas
+    c = Cluster(nodes=1, seed=0)
+    c.apply(RS)
+    c.settle()
+    st = c.get("replicaset", "api")["status"]
+    assert (st["replicas"], st["fullyLabeledReplicas"], st["readyReplicas"], st["availableReplicas"]) == (2, 2, 2, 2)
+    c.apply(RS.replace("metadata: {labels: {app: api}}", "metadata: {labels: {app: api, tier: db}}"))
+    c.settle()
+    st = c.get("replicaset", "api")["status"]
+    assert st["replicas"] == 2 and st.get("fullyLabeledReplicas", 0) == 0 and st["readyReplicas"] == 2
+    name = sorted(p["metadata"]["name"] for p in _pods(c))[0]
+    c.admin.patch("pods", name, {"metadata": {"labels": {"tier": "db"}}}, namespace="default")
+    c.settle()
+    assert c.get("replicaset", "api")["status"]["fullyLabeledReplicas"] == 1
+
+
+def test_claim_state_matches_a_full_recount():
+    # the sync recomputes only the pods whose events arrived; after scaling, relabelling and deleting, each
+    # ReplicaSet's counts must equal a recount over every pod the controller-UID index lists for it
+    from k8slab.controllers.base import POD_CONTROLLER_UID_INDEX
+    from k8slab.controllers.replicaset import pod_claim_facts
+
+    c = Cluster(nodes=2, seed=3)
+    c.apply(RS.replace("replicas: 2", "replicas: 6"))
+    c.settle()
+    names = sorted(p["metadata"]["name"] for p in _pods(c))
+    c.admin.patch("pods", names[0], {"metadata": {"labels": {"app": "debug"}}}, namespace="default")
+    c.delete("pod", names[1])
+    c.scale("replicaset", "api", 4)
+    c.settle()
+    ctrl = c.controller_manager["replicaset"]
+    for key, st in ctrl._claims.items():
+        rs = ctrl.rs_informer.get(key)
+        sel, tmpl = rs["spec"]["selector"], rs["spec"]["template"]["metadata"]["labels"]
+        pods = ctrl.pod_informer.by_index(POD_CONTROLLER_UID_INDEX, rs["metadata"]["uid"])
+        facts = [pod_claim_facts(p, sel, tmpl) for p in pods]
+        claimed = [f for f in facts if f[1] and f[2]]
+        assert (st.claimed, st.labeled, st.ready) == (len(claimed), sum(f[3] for f in claimed),
+                                                      sum(f[4] for f in claimed))
+        assert st.facts == {f"{p['metadata']['namespace']}/{p['metadata']['name']}": f for p, f in zip(pods, facts)}
+    st = ctrl._claims["default/api"]
+    assert st.claimed == 4 == c.get("replicaset", "api")["status"]["replicas"]

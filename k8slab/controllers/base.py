@@ -20,25 +20,28 @@ ORPHAN_POD_INDEX_KEY = "_ORPHAN_POD"
 LABEL_INDEX = "labels"
 
 
+def orphan_pod_index_key_for_namespace(namespace: str) -> str:
+    """OrphanPodIndexKeyForNamespace: the index value of the pods in ``namespace`` that have no controller."""
+    return f"{ORPHAN_POD_INDEX_KEY}/{namespace}"
+
+
 def add_pod_controller_uid_indexer(informer) -> None:
-    """AddPodControllerUIDIndexer: index pods by their controller's UID (orphans under _ORPHAN_POD)."""
+    """AddPodControllerUIDIndexer: index pods by their controller's UID; orphans under _ORPHAN_POD/<namespace>."""
     if POD_CONTROLLER_UID_INDEX in informer.indexers:
         return
 
     def index(pod: dict) -> list[str]:
         ref = get_controller_of(pod)
-        return [ref["uid"]] if ref is not None else [ORPHAN_POD_INDEX_KEY]
+        return [ref["uid"]] if ref is not None else [orphan_pod_index_key_for_namespace(pod["metadata"]["namespace"])]
 
     informer.add_indexer(POD_CONTROLLER_UID_INDEX, index)
 
 
 def filter_pods_by_owner(informer, owner: dict) -> list[dict]:
     """FilterPodsByOwner: the pods an owner controls, plus the orphans in its namespace it could adopt."""
-    ns = owner["metadata"]["namespace"]
-    owned = informer.by_index(POD_CONTROLLER_UID_INDEX, owner["metadata"]["uid"])
-    orphans = [p for p in informer.by_index(POD_CONTROLLER_UID_INDEX, ORPHAN_POD_INDEX_KEY)
-               if p["metadata"].get("namespace") == ns]
-    return owned + orphans
+    md = owner["metadata"]
+    return (informer.by_index(POD_CONTROLLER_UID_INDEX, md["uid"])
+            + informer.by_index(POD_CONTROLLER_UID_INDEX, orphan_pod_index_key_for_namespace(md["namespace"])))
 
 
 def add_label_indexer(informer) -> None:

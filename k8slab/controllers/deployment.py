@@ -404,9 +404,14 @@ class DeploymentController(Controller):
         max_old = max([revision(rs) for rs in old_rss] or [0])
         new_revision = str(max_old + 1)
         if existing is not None:
-            new = deepcopy(existing)
+            # a copy of what may change (the annotations, spec.minReadySeconds): the informer's object is shared
+            new = dict(existing)
+            new["metadata"] = dict(existing["metadata"])
+            if existing["metadata"].get("annotations") is not None:
+                new["metadata"]["annotations"] = dict(existing["metadata"]["annotations"])
             changed = set_new_replica_set_annotations(d, new, new_revision, True)
             if changed or new["spec"].get("minReadySeconds", 0) != d["spec"].get("minReadySeconds", 0):
+                new["spec"] = dict(existing["spec"])
                 new["spec"]["minReadySeconds"] = d["spec"].get("minReadySeconds", 0)
                 existing = self.client.update("replicasets", new)
             return existing

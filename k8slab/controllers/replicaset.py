@@ -13,9 +13,9 @@ import math
 
 from ..api import errors
 from ..api.objects import is_pod_ready, parse_rfc3339, selector_matches
-from .base import (Controller, ControllerExpectations, RequeueError, add_pod_controller_uid_indexer, controller_ref,
-                   filter_pods_by_owner, get_controller_of, get_pod_from_template, is_pod_active,
-                   resolve_controller_ref)
+from .base import (POD_CONTROLLER_UID_INDEX, Controller, ControllerExpectations, RequeueError,
+                   add_pod_controller_uid_indexer, controller_ref, get_controller_of, get_pod_from_template,
+                   is_pod_active, orphan_pod_index_key_for_namespace, resolve_controller_ref)
 
 BURST_REPLICAS = 500
 SLOW_START_INITIAL_BATCH_SIZE = 1
@@ -133,6 +133,55 @@ def is_pod_available(pod: dict, min_ready_seconds: int, now_ms: int) -> bool:
     return t is not None and t + min_ready_seconds * 1000 <= now_ms
 
 
+def pod_claim_facts(pod: dict, selector: dict | None, template_labels: dict) -> tuple:
+    """What a ReplicaSet's sync reads of one pod: (resourceVersion, active, matches the selector, carries every
+    template label, ready, the time it became ready in ms or None)."""
+    labels = pod["metadata"].get("labels") or {}
+    ready = is_pod_ready(pod)
+    return (pod["metadata"].get("resourceVersion"), is_pod_active(pod), selector_matches(selector, labels),
+            all(labels.get(k) == v for k, v in template_labels.items()), ready,
+            _ready_time_ms(pod) if ready else None)
+
+
+class ClaimState:
+    """What one ReplicaSet's syncs know of the pods it controls: each pod's :func:`pod_claim_facts` and their
+    counts, for one (uid, selector, template labels). The pod event handlers mark the pods that changed, and the
+    next sync recomputes only those, so the counts are always those a recount over every pod the controller-UID
+    index lists would give (every change to a pod in the informer passes through its event handlers)."""
+
+    __slots__ = ("tag", "uid", "facts", "dirty", "claimed", "labeled", "ready", "release", "orphans")
+
+    def __init__(self, tag: tuple, uid: str) -> None:
+        self.tag = tag
+        self.uid = uid
+        self.facts: dict[str, tuple] = {}  # pod key -> facts, for every pod the ReplicaSet controls
+        self.dirty: set[str] = set()  # pods changed since the last sync
+        self.claimed = self.labeled = self.ready = 0  # active and matching; of those, fully labelled; ready
+        self.release: set[str] = set()  # active pods it controls that no longer match
+        self.orphans: dict[str, tuple] = {}  # the namespace's orphans' facts, memoised on their resourceVersion
+
+    def put(self, k: str, f: tuple | None) -> None:
+        """Replace pod ``k``'s facts (None: it is no longer controlled), keeping the counts."""
+        old = self.facts.pop(k, None)
+        if old is not None and old[1]:
+            if old[2]:
+                self.claimed -= 1
+                self.labeled -= old[3]
+                self.ready -= old[4]
+            else:
+                self.release.discard(k)
+        if f is None:
+            return
+        self.facts[k] = f
+        if f[1]:
+            if f[2]:
+                self.claimed += 1
+                self.labeled += f[3]
+                self.ready += f[4]
+            else:
+                self.release.add(k)
+
+
 class ReplicaSetController(Controller):
     NAME = "replicaset"
     RESOURCE = "replicasets"
@@ -147,6 +196,20 @@ class ReplicaSetController(Controller):
         self.rs_informer.add_event_handler(self.enqueue, lambda old, new: self.enqueue(new), self.enqueue)
         self.pod_informer.add_event_handler(self.add_pod, self.update_pod, self.delete_pod)
         self.burst_replicas = BURST_REPLICAS
+        self._claims: dict[str, ClaimState] = {}  # ReplicaSet key -> what its syncs know of its pods
+        self._claims_by_uid: dict[str, ClaimState] = {}
+        self.pod_informer.add_event_handler(self._mark_changed, lambda old, new: self._mark_changed(new, old),
+                                            self._mark_changed)
+
+    def _mark_changed(self, pod: dict, old: dict | None = None) -> None:
+        """Note a changed pod in the ClaimState of the ReplicaSet that controls it (before or after the change)."""
+        for p in (pod, old) if old is not None else (pod,):
+            ref = get_controller_of(p)
+            if ref is not None:
+                st = self._claims_by_uid.get(ref.get("uid"))
+                if st is not None:
+                    md = p["metadata"]
+                    st.dirty.add(f"{md['namespace']}/{md['name']}")
 
     # -- pod event handlers: find the owning ReplicaSet and enqueue it ----------------------------------------------
     def _resolve(self, pod: dict) -> str | None:
@@ -200,49 +263,87 @@ class ReplicaSetController(Controller):
         rs = self.rs_informer.get(key)
         if rs is None:
             self.expectations.delete_expectations(key)
+            st = self._claims.pop(key, None)
+            if st is not None:
+                self._claims_by_uid.pop(st.uid, None)
             return
         needs_sync = self.expectations.satisfied_expectations(key)
-        active = [p for p in filter_pods_by_owner(self.pod_informer, rs) if is_pod_active(p)]
-        filtered = self.claim_pods(rs, active)
+        st, adopted = self.claim_pods(rs, key)
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
-            self.manage_replicas(filtered, rs, key)
-        self.update_status(rs, filtered)
+            self.manage_replicas(st, adopted, rs, key)
+        self.update_status(rs, st, adopted)
 
-    def claim_pods(self, rs: dict, pods: list[dict]) -> list[dict]:
-        """ClaimPods: owned pods that still match, plus matching orphans, which are adopted."""
-        uid = rs["metadata"]["uid"]
+    def claim_pods(self, rs: dict, key: str) -> tuple[ClaimState, list[dict]]:
+        """FilterPodsByOwner, FilterActivePods and ClaimPods: the active pods the ReplicaSet controls that still match
+        its selector (one that no longer matches is released), plus the matching active orphans of its namespace,
+        which are adopted. Returns the ReplicaSet's :class:`ClaimState` and the pods just adopted.
+
+        The controller-UID index gives only this ReplicaSet's pods and the namespace's orphans. What the sync reads
+        of a pod (active, matches, fully labelled, ready, ready since) depends only on that pod version and on the
+        ReplicaSet's selector and template labels, so it is kept per ReplicaSet and recomputed only for the pods
+        whose events arrived since the last sync: the counts are those of a full recount."""
+        md = rs["metadata"]
+        uid = md["uid"]
         sel = rs["spec"].get("selector")
-        out = []
-        for p in pods:
-            ref = get_controller_of(p)
-            matches = selector_matches(sel, p["metadata"].get("labels") or {})
-            if ref is not None:
-                if ref.get("uid") != uid:
-                    continue
-                if matches:
-                    out.append(p)
-                else:  # release
-                    refs = [r for r in p["metadata"]["ownerReferences"] if r.get("uid") != uid]
-                    try:
-                        self.client.patch("pods", p["metadata"]["name"], {"metadata": {"ownerReferences": refs}},
-                                          namespace=p["metadata"]["namespace"])
-                    except errors.StatusError:
-                        pass
+        tmpl_labels = (rs["spec"]["template"].get("metadata") or {}).get("labels") or {}
+        tag = (uid, sel, tmpl_labels)
+        index = self.pod_informer.indices[POD_CONTROLLER_UID_INDEX]
+        store = self.pod_informer.store
+        st = self._claims.get(key)
+        if st is None or st.tag != tag:
+            if st is not None:
+                self._claims_by_uid.pop(st.uid, None)
+            st = self._claims[key] = self._claims_by_uid[uid] = ClaimState(tag, uid)
+            for k in index.get(uid, ()):
+                st.put(k, pod_claim_facts(store[k], sel, tmpl_labels))
+        else:
+            for k in st.dirty:
+                p = store.get(k)
+                ref = get_controller_of(p) if p is not None else None
+                st.put(k, pod_claim_facts(p, sel, tmpl_labels) if ref is not None and ref.get("uid") == uid else None)
+        st.dirty.clear()
+        adopt: list[str] = []
+        orphan_keys = index.get(orphan_pod_index_key_for_namespace(md["namespace"]), ())
+        if orphan_keys or st.orphans:
+            old, new = st.orphans, {}
+            for k in orphan_keys:
+                p = store[k]
+                rv = p["metadata"].get("resourceVersion")
+                f = old.get(k)
+                if f is None or f[0] != rv or rv is None:
+                    f = pod_claim_facts(p, sel, tmpl_labels)
+                new[k] = f
+                if f[1] and f[2] and not md.get("deletionTimestamp"):
+                    adopt.append(k)
+            st.orphans = new
+        for k in sorted(st.release):  # release: remove this ReplicaSet's ownerReference
+            p = store[k]
+            refs = [r for r in p["metadata"]["ownerReferences"] if r.get("uid") != uid]
+            try:
+                self.client.patch("pods", p["metadata"]["name"], {"metadata": {"ownerReferences": refs}},
+                                  namespace=p["metadata"]["namespace"])
+            except errors.StatusError:
+                pass
+        adopted: list[dict] = []
+        for k in sorted(adopt):  # adopt: add a controller reference to this ReplicaSet
+            p = store[k]
+            refs = list(p["metadata"].get("ownerReferences") or []) + [controller_ref(rs)]
+            try:
+                adopted.append(self.client.patch("pods", p["metadata"]["name"],
+                                                 {"metadata": {"ownerReferences": refs}},
+                                                 namespace=p["metadata"]["namespace"]))
+            except errors.StatusError:
                 continue
-            if matches and not rs["metadata"].get("deletionTimestamp"):
-                refs = list(p["metadata"].get("ownerReferences") or []) + [controller_ref(rs)]
-                try:
-                    adopted = self.client.patch("pods", p["metadata"]["name"],
-                                                {"metadata": {"ownerReferences": refs}},
-                                                namespace=p["metadata"]["namespace"])
-                    out.append(adopted)
-                except errors.StatusError:
-                    pass
-        return out
+        return st, adopted
 
-    def manage_replicas(self, filtered: list[dict], rs: dict, key: str) -> None:
+    def claimed_pods(self, st: ClaimState, adopted: list[dict]) -> list[dict]:
+        """The claimed pods in listing order: the controlled ones by key, then the adopted."""
+        store = self.pod_informer.store
+        return [store[k] for k in sorted(k for k, f in st.facts.items() if f[1] and f[2])] + adopted
+
+    def manage_replicas(self, st: ClaimState, adopted: list[dict], rs: dict, key: str) -> None:
         """manageReplicas: create or delete pods to reach spec.replicas."""
-        diff = len(filtered) - rs["spec"].get("replicas", 1)
+        diff = st.claimed + len(adopted) - rs["spec"].get("replicas", 1)
         if diff < 0:
             diff = min(-diff, self.burst_replicas)
             self.expectations.expect_creations(key, diff)
@@ -263,6 +364,7 @@ class ReplicaSetController(Controller):
                 raise RequeueError(f"created {ok} of {diff} pods")
         elif diff > 0:
             diff = min(diff, self.burst_replicas)
+            filtered = self.claimed_pods(st, adopted)
             related = self.related_pods(rs)
             victims = get_pods_to_delete(filtered, related, diff, self.loop.now)
             self.expectations.expect_deletions(key, len(victims))
@@ -286,25 +388,26 @@ class ReplicaSetController(Controller):
                         if (get_controller_of(o) or {}).get("uid") == ref.get("uid")] or [rs]
         out = []
         for o in siblings:
-            out.extend(self.pod_informer.by_index("podControllerUID", o["metadata"]["uid"]))
+            out.extend(self.pod_informer.by_index(POD_CONTROLLER_UID_INDEX, o["metadata"]["uid"]))
         return out
 
-    def update_status(self, rs: dict, filtered: list[dict]) -> None:
-        """calculateStatus + updateReplicaSetStatus."""
-        tmpl_labels = (rs["spec"]["template"].get("metadata", {}).get("labels") or {}).items()
+    def update_status(self, rs: dict, st: ClaimState, adopted: list[dict]) -> None:
+        """calculateStatus + updateReplicaSetStatus, from the ClaimState's counts and the pods just adopted."""
         mrs = rs["spec"].get("minReadySeconds", 0)
         now = self.loop.now
-        labeled = ready = available = 0
-        for p in filtered:  # one pass over the pods (this runs on every sync)
-            labels = p["metadata"].get("labels") or {}
-            if all(labels.get(k) == v for k, v in tmpl_labels):
-                labeled += 1
-            if is_pod_ready(p):
-                ready += 1
-                if mrs == 0 or is_pod_available(p, mrs, now):
-                    available += 1
+        sel = rs["spec"].get("selector")
+        tmpl_labels = (rs["spec"]["template"].get("metadata") or {}).get("labels") or {}
+        extra = [pod_claim_facts(p, sel, tmpl_labels) for p in adopted]
+        replicas = st.claimed + len(extra)
+        labeled = st.labeled + sum(f[3] for f in extra)
+        ready = st.ready + sum(f[4] for f in extra)
+        if mrs == 0:
+            available = ready
+        else:  # is_pod_available: ready for at least minReadySeconds
+            claimed = [f for f in st.facts.values() if f[1] and f[2]] + extra
+            available = sum(1 for f in claimed if f[4] and f[5] is not None and f[5] + mrs * 1000 <= now)
         status = {
-            "replicas": len(filtered),
+            "replicas": replicas,
             "fullyLabeledReplicas": labeled,
             "readyReplicas": ready,
             "availableReplicas": available,
