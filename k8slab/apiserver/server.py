@@ -377,7 +377,7 @@ class APIServer:
         """What decoding the request body into the Go type would refuse (e.g. a malformed quantity): 400.
         Top-level fields whose JSON is byte for byte the stored object's decoded when that was written, so they
         are not walked again (the answer for them is the same)."""
-        unchanged = frozenset(k for k, v in obj.items() if k not in ("apiVersion", "kind") and k in old
+        unchanged = frozenset(k for k, v in obj.items() if type(v) in (dict, list) and k in old
                               and to_json(v) == to_json(old[k])) if old is not None else frozenset()
         err = decode_error(obj, unchanged)
         if err is not None:

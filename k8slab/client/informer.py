@@ -139,29 +139,31 @@ class Informer:
             return
         self.events_received += 1
         md = obj["metadata"]
-        k = f"{md['namespace']}/{md['name']}" if md.get("namespace") else md["name"]
-        self.loop.emit(self.client.component, "watch", f"{self.resource}/{k}",
-                       {"type": etype, "resourceVersion": md.get("resourceVersion")}, target="kube-apiserver")
-        self.resource_version = md.get("resourceVersion", self.resource_version)
-        old = self.store.get(k)
+        ns = md.get("namespace")
+        k = f"{ns}/{md['name']}" if ns else md["name"]
+        rv = md.get("resourceVersion", self.resource_version)
+        self.loop.emit(self.client.component, "watch", f"{self.resource}/{k}", {"type": etype, "resourceVersion": rv},
+                       target="kube-apiserver")
+        self.resource_version = rv
+        store = self.store
+        old = store.get(k)
         if etype == "DELETED":
             if old is not None:
-                del self.store[k]
+                del store[k]
                 self._index_remove(k, old)
             for _, _, delete in self.handlers:
                 if delete is not None:
                     delete(old if old is not None else obj)
             return
-        self.store[k] = obj
+        store[k] = obj
         if old is None:
             self._index_add(k, obj)
-        else:
-            self._index_update(k, old, obj)
-        if old is None:
             for add, _, _ in self.handlers:
                 if add is not None:
                     add(obj)
         else:
+            if len(self.indexers) > 1:  # the namespace index never moves
+                self._index_update(k, old, obj)
             for _, update, _ in self.handlers:
                 if update is not None:
                     update(old, obj)
