@@ -17,7 +17,7 @@ trace).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 SYSTEM_PRIVILEGED_GROUP = "system:masters"
 NODES_GROUP = "system:nodes"
@@ -30,9 +30,8 @@ KUBE_SCHEDULER = "system:kube-scheduler"
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
 
-@dataclass(frozen=True)
-class UserInfo:
-    """What authentication tells the rest of the pipeline (user.Info)."""
+class UserInfo(NamedTuple):
+    """What authentication tells the rest of the pipeline (user.Info); immutable and hashable."""
 
     name: str
     groups: tuple[str, ...] = ()

@@ -11,8 +11,7 @@ are created at start-up, as the API server's bootstrap policy does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from .authn import (ALL_AUTHENTICATED, KUBE_CONTROLLER_MANAGER, KUBE_PROXY, KUBE_SCHEDULER,
                     NODES_GROUP, SYSTEM_PRIVILEGED_GROUP, UserInfo)
@@ -23,9 +22,9 @@ READ = ["get", "list", "watch"]
 READ_WRITE = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 
 
-@dataclass(frozen=True)
-class Attributes:
-    """authorizer.Attributes: what a request wants to do."""
+class Attributes(NamedTuple):
+    """authorizer.Attributes: what a request wants to do (immutable and hashable: the API server remembers
+    decisions by it)."""
 
     user: UserInfo
     verb: str
