@@ -242,7 +242,29 @@ def validate_immutable_field(new: Any, old: Any, path: str, shown: Any = None) -
     return []
 
 
+# label sets already found valid (validation of a label set is a pure function of its text): most writes carry
+# the labels of a few templates, and an update re-validates the labels it did not change
+_VALID_LABEL_SETS: set = set()
+
+
 def validate_labels(labels: dict | None, path: str) -> Errs:
+    if not labels:
+        return []
+    try:
+        memo_key = tuple(labels.items())
+        if memo_key in _VALID_LABEL_SETS:
+            return []
+    except TypeError:  # an unhashable value: validated below (and refused)
+        memo_key = None
+    errs = _validate_labels(labels, path)
+    if not errs and memo_key is not None and all(type(v) is str and type(k) is str for k, v in memo_key):
+        if len(_VALID_LABEL_SETS) > 50_000:
+            _VALID_LABEL_SETS.clear()
+        _VALID_LABEL_SETS.add(memo_key)
+    return errs
+
+
+def _validate_labels(labels: dict, path: str) -> Errs:
     errs: Errs = []
     for k, v in (labels or {}).items():
         errs += [fe.invalid(path, k, m) for m in is_qualified_name(str(k))]
