@@ -47,10 +47,10 @@ def pod(i: int) -> dict:
                                      "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}}}]}}
 
 
-def run(num_nodes: int, num_pods: int) -> dict:
+def scheduler_only(num_nodes: int, images: list | None = None) -> tuple:
+    """An API server, a scheduler and ``num_nodes`` Nodes (with ``images`` in their status), nothing else."""
     loop = Loop(Trace())
-    etcd = MVCCStore()
-    server = APIServer(loop, etcd, 0, trace_stages=False)
+    server = APIServer(loop, MVCCStore(), 0, trace_stages=False)
     server.bootstrap()
     admin = Client(server, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
     sched = KubeScheduler(server, component_rng(0, "kube-scheduler"), events=False)
@@ -60,7 +60,15 @@ def run(num_nodes: int, num_pods: int) -> dict:
     admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
                                      "metadata": {"name": "default", "namespace": "default"}})
     for i in range(num_nodes):
-        admin.create("nodes", node(i))
+        n = node(i)
+        if images:
+            n["status"]["images"] = images
+        admin.create("nodes", n)
+    return loop, server, admin, sched
+
+
+def run(num_nodes: int, num_pods: int) -> dict:
+    loop, server, admin, sched = scheduler_only(num_nodes)
     loop.settle(60_000)
     for i in range(num_pods):
         admin.create("pods", pod(i))
@@ -107,19 +115,8 @@ def run_spread(num_nodes: int, pods_per_node: int = 30, per_replicaset: int = 10
     """The settle shape (see the module docstring): returns CPU seconds and steps per scheduler step label."""
     import collections
 
-    loop = Loop(Trace())
-    server = APIServer(loop, MVCCStore(), 0, trace_stages=False)
-    server.bootstrap()
-    admin = Client(server, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
-    sched = KubeScheduler(server, component_rng(0, "kube-scheduler"), events=False)
-    sched.start()
-    loop.settle(60_000)
-    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
-                                     "metadata": {"name": "default", "namespace": "default"}})
-    for i in range(num_nodes):
-        n = node(i)
-        n["status"]["images"] = [{"names": ["docker.io/library/nginx:1.27", "nginx:1.27"], "sizeBytes": 72_000_000}]
-        admin.create("nodes", n)
+    loop, server, admin, sched = scheduler_only(
+        num_nodes, [{"names": ["docker.io/library/nginx:1.27", "nginx:1.27"], "sizeBytes": 72_000_000}])
     total = num_nodes * pods_per_node
     owners = []
     for d in range(max(1, total // per_replicaset)):
