@@ -117,6 +117,19 @@ def test_pod_requests_sum_max_and_overhead():
     assert o.pod_requests(pod, exclude_overhead=True)["cpu"] == Fraction(1, 2)
 
 
+def test_pod_requests_remembered_per_template_are_equal_to_a_fresh_computation():
+    pod = {"spec": {"containers": [_c("a", cpu="100m", memory="64Mi")], "overhead": {"cpu": "10m"}}}
+    first = o.pod_requests(pod)
+    first["cpu"] = Fraction(99)  # the caller's own dict: the remembered result is not touched
+    again = o.pod_requests({"metadata": {"name": "other"}, "spec": pod["spec"]})
+    assert again == {"cpu": Fraction(110, 1000), "memory": 64 * 2**20}
+    assert o.pod_requests(pod, exclude_overhead=True)["cpu"] == Fraction(1, 10)
+    # a number and a bool hash alike, but only the number is a quantity
+    assert o.pod_requests({"spec": {"containers": [_c("n", cpu=1)]}})["cpu"] == 1
+    with pytest.raises(ValueError):
+        o.pod_requests({"spec": {"containers": [_c("n", cpu=True)]}})
+
+
 def test_pod_requests_sidecars_add_up():
     # upstream TestPodResourceRequests "restartable init container" style case
     pod = {"spec": {

@@ -2,8 +2,8 @@
 
 import pytest
 
+from k8slab.api.objects import requests_key
 from k8slab.kubelet import fits, generate_conditions, get_phase, go_duration, node_allocatable
-from k8slab.kubelet.status import requests_key
 
 CAP = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
        "memory": "8Gi", "pods": "110"}

@@ -410,31 +410,42 @@ def _max(into: dict, res: dict) -> None:
 
 
 def _container_requests(container: dict, non_missing: dict | None) -> dict:
-    """A container's requests as Fractions (with ``non_missing`` filling absent resources). The result is shared
-    between equal inputs: callers read it and never change it."""
-    reqs = (container.get("resources") or {}).get("requests") or {}
-    k = None
-    if all(type(q) is str for q in reqs.values()):
-        k = (tuple(reqs.items()), tuple(non_missing.items()) if non_missing else ())
-        got = _REQUESTS_MEMO.get(k)
-        if got is not None:
-            return got
-    reqs = dict(reqs)
+    reqs = dict(((container.get("resources") or {}).get("requests") or {}))
     if non_missing:
         for name, q in non_missing.items():
             if name not in reqs:
                 reqs[name] = q
     out: dict = {}
     _add(out, reqs)
-    if k is not None:
-        if len(_REQUESTS_MEMO) > 4096:
-            _REQUESTS_MEMO.clear()
-        _REQUESTS_MEMO[k] = out
     return out
 
 
-# parsed container requests by their text: the parse of equal text is equal (most pods come from a few templates)
-_REQUESTS_MEMO: dict = {}
+def _quantities_key(res: dict | None) -> tuple:
+    # a quantity given as a number keeps its type in the key: True and 1 hash alike but do not parse alike
+    return tuple((k, v) if type(v) is str else (k, v, type(v)) for k, v in (res or {}).items())
+
+
+def requests_key(pod: dict) -> tuple | None:
+    """Everything :func:`pod_requests` reads of a pod, as a hashable key (None if a value is not hashable): the
+    requests of its containers, those of its init containers with their restartPolicy, the pod-level requests and
+    the overhead. The pods of one template share a key."""
+    spec = pod.get("spec") or {}
+
+    def reqs(c: dict) -> tuple:
+        return _quantities_key((c.get("resources") or {}).get("requests"))
+
+    key = (tuple(reqs(c) for c in spec.get("containers") or ()),
+           tuple((reqs(c), c.get("restartPolicy")) for c in spec.get("initContainers") or ()),
+           reqs(spec), _quantities_key(spec.get("overhead")))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+# pod_requests' results by requests_key (and its other arguments): most pods come from a few templates
+_POD_REQUESTS_MEMO: dict = {}
 
 
 def pod_requests(pod: dict, non_missing: dict | None = None, exclude_overhead: bool = False) -> dict:
@@ -444,12 +455,24 @@ def pod_requests(pod: dict, non_missing: dict | None = None, exclude_overhead: b
     container runs alone, so only the largest of those counts (together with the sidecars
     started before it). Pod overhead is added last. ``non_missing`` gives values used for
     containers that request nothing of a resource (the scheduler's non-zero defaults).
-    Returns ``{resource: Fraction}``.
+    Returns a new ``{resource: Fraction}``; the work is remembered by :func:`requests_key`.
     """
+    key = requests_key(pod)
+    if key is not None:
+        key = (key, tuple(non_missing.items()) if non_missing else (), exclude_overhead)
+        hit = _POD_REQUESTS_MEMO.get(key)
+        if hit is None:
+            if len(_POD_REQUESTS_MEMO) >= 4096:
+                _POD_REQUESTS_MEMO.clear()
+            hit = _POD_REQUESTS_MEMO[key] = _pod_requests(pod, non_missing, exclude_overhead)
+        return dict(hit)
+    return _pod_requests(pod, non_missing, exclude_overhead)
+
+
+def _pod_requests(pod: dict, non_missing: dict | None, exclude_overhead: bool) -> dict:
     spec = pod.get("spec") or {}
-    containers = spec.get("containers") or []
-    reqs: dict = dict(_container_requests(containers[0], non_missing)) if containers else {}
-    for c in containers[1:]:
+    reqs: dict = {}
+    for c in spec.get("containers") or []:
         _add(reqs, _container_requests(c, non_missing))
     restartable: dict = {}
     init_reqs: dict = {}

@@ -250,7 +250,6 @@ class Kubelet:
         self.by_key: dict[str, str] = {}  # "ns/name" -> UID
         self._resync: set[str] = set()  # after a restart: workers to sync when the informer lists their pod
         self._pod_requests: dict[str, dict[str, int]] = {}  # UID -> its requests (cpu in millicores) for admission
-        self._requests_by_key: dict[tuple, dict[str, int]] = {}  # status.requests_key -> the same
         self.node: dict | None = None  # the Node as last written
         self.node_uid = ""
         self.lease: dict | None = None
@@ -822,18 +821,11 @@ class Kubelet:
 
     def _requests_in_units(self, pod: dict) -> dict[str, int]:
         """A pod's requests for admission, remembered by UID: a pod's container resources cannot change (the API
-        server rejects such an update), so they are worked out once per pod instead of at every admission; and
-        by what they depend on (:func:`.status.requests_key`), so pods of one template share the work."""
+        server rejects such an update), so they are worked out once per pod instead of at every admission."""
         uid = pod["metadata"].get("uid", "")
         got = self._pod_requests.get(uid)
         if got is None:
-            key = st.requests_key(pod)
-            got = self._requests_by_key.get(key)
-            if got is None:
-                if len(self._requests_by_key) > 1024:
-                    self._requests_by_key.clear()
-                got = self._requests_by_key[key] = st._requests_in_units(pod)
-            self._pod_requests[uid] = got
+            got = self._pod_requests[uid] = st._requests_in_units(pod)
         return got
 
     def _admit(self, w: PodWorker) -> None:

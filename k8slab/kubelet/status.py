@@ -110,20 +110,6 @@ def _requests_in_units(pod: dict) -> dict[str, int]:
     return out
 
 
-def requests_key(pod: dict) -> tuple:
-    """Everything a pod's effective requests depend on (pod_requests reads nothing else): the requests of its
-    containers, those of its init containers with their restartPolicy, the pod-level requests and the overhead.
-    Pods from one template have the same key, so their requests are worked out once."""
-    spec = pod.get("spec") or {}
-
-    def reqs(r):
-        return tuple(sorted(((r or {}).get("requests") or {}).items()))
-
-    return (tuple(reqs(c.get("resources")) for c in spec.get("containers") or ()),
-            tuple((reqs(c.get("resources")), c.get("restartPolicy")) for c in spec.get("initContainers") or ()),
-            reqs(spec.get("resources")), tuple(sorted((spec.get("overhead") or {}).items())))
-
-
 _allocatable_units: dict[tuple, dict[str, int]] = {}
 
 

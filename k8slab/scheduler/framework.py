@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Any, Callable, Iterable
 
 from k8slab.api.errors import go_quote
-from k8slab.api.objects import pod_requests  # noqa: F401  (resourcehelper.PodRequests, used by the plugins)
+from k8slab.api.objects import pod_requests, requests_key  # pod_requests: resourcehelper.PodRequests
 from k8slab.api.quantity import milli_value, parse_quantity, value
 
 # --------------------------------------------------------------------------------------------
@@ -482,53 +482,30 @@ class PodResource:
 
 
 def calculate_resource(pod: dict) -> PodResource:
-    """PodInfo.CalculateResource: real requests and non-zero CPU/memory of a pod.
-
-    The result depends only on the requests in the pod spec (containers, init containers and their restart
-    policy, pod-level resources, overhead); it is memoised on those, so the pods of one template, and each new
-    version of a pod, parse their quantities once. Callers get their own copy."""
-    key = _requests_key(pod)
-    hit = _resource_memo.get(key) if key is not None else None
-    if hit is None:
-        requests = cached_pod_requests(pod)
-        non0 = cached_pod_requests(pod, non_zero=True)
-        res = Resource()
-        res.add(requests)
-        hit = PodResource(res, milli_value(non0.get(RESOURCE_CPU, Fraction(0))),
-                          value(non0.get(RESOURCE_MEMORY, Fraction(0))))
-        if key is not None:
-            if len(_resource_memo) >= 4096:
-                _resource_memo.clear()
-            _resource_memo[key] = hit
+    """PodInfo.CalculateResource: real requests and non-zero CPU/memory of a pod. It depends only on the pod's
+    requests and is memoised on them (:func:`memo_on_requests`), so the pods of one template, and each new version
+    of a pod, work it out once. Callers get their own copy."""
+    hit = memo_on_requests(pod, "calculateResource", _calculate_resource)
     return PodResource(hit.resource.clone(), hit.non0_cpu, hit.non0_mem)
 
 
-_resource_memo: dict[tuple, PodResource] = {}
-_requests_memo: dict[tuple, dict] = {}
+def _calculate_resource(pod: dict) -> PodResource:
+    requests = pod_requests(pod)
+    non0 = pod_requests(pod, non_missing=non_zero_container_defaults())
+    res = Resource()
+    res.add(requests)
+    return PodResource(res, milli_value(non0.get(RESOURCE_CPU, Fraction(0))),
+                       value(non0.get(RESOURCE_MEMORY, Fraction(0))))
 
 
-def cached_pod_requests(pod: dict, non_zero: bool = False) -> dict:
-    """``pod_requests(pod)`` (with the non-zero container defaults when ``non_zero``), memoised on the requests
-    in the pod spec (see calculate_resource): the Fit and BalancedAllocation plugins ask for them every cycle.
-    Returns a new dict of Fractions."""
-    key = _requests_key(pod)
-    if key is None:
-        return pod_requests(pod, non_missing=non_zero_container_defaults() if non_zero else None)
-    key = (non_zero, key)
-    hit = _requests_memo.get(key)
-    if hit is None:
-        hit = pod_requests(pod, non_missing=non_zero_container_defaults() if non_zero else None)
-        if len(_requests_memo) >= 4096:
-            _requests_memo.clear()
-        _requests_memo[key] = hit
-    return dict(hit)
+_requests_memo: dict[tuple, Any] = {}
 
 
 def memo_on_requests(pod: dict, tag: Any, compute: Callable[[dict], Any]) -> Any:
     """``compute(pod)`` for a value that depends only on the pod's requests (and on ``tag``, which names the
-    computation and its parameters), memoised on those requests like calculate_resource. The value is shared:
-    callers must not change it."""
-    key = _requests_key(pod)
+    computation and its parameters), memoised on ``requests_key``. The value is shared: callers must not change
+    it."""
+    key = requests_key(pod)
     if key is None:
         return compute(pod)
     key = (tag, key)
@@ -539,24 +516,6 @@ def memo_on_requests(pod: dict, tag: Any, compute: Callable[[dict], Any]) -> Any
             _requests_memo.clear()
         _requests_memo[key] = hit
     return hit
-
-
-def _requests_key(pod: dict) -> tuple | None:
-    """What calculate_resource reads from a pod, as a hashable key (None if some value is not hashable)."""
-    spec = pod.get("spec") or {}
-
-    def reqs(c: dict) -> tuple:
-        return tuple(((c.get("resources") or {}).get("requests") or {}).items())
-
-    key = (tuple(reqs(c) for c in spec.get("containers") or ()),
-           tuple((reqs(c), c.get("restartPolicy")) for c in spec.get("initContainers") or ()),
-           tuple(((spec.get("resources") or {}).get("requests") or {}).items()),
-           tuple((spec.get("overhead") or {}).items()))
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
 
 
 def _affinity(pod: dict) -> dict:

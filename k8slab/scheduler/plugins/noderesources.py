@@ -32,7 +32,7 @@ from k8slab.api.quantity import milli_value, value
 from k8slab.scheduler.framework import (
     MAX_CUSTOM_PRIORITY_SCORE, MAX_NODE_SCORE, RESOURCE_CPU, RESOURCE_EPHEMERAL_STORAGE, RESOURCE_MEMORY,
     RESOURCE_PODS, Code, CycleState, NodeInfo, NotFoundError, Plugin, PreFilterResult, Resource, SchedulerError,
-    Status, as_status, cached_pod_requests, is_extended_resource_name, is_scalar_resource_name, memo_on_requests,
+    Status, as_status, is_extended_resource_name, is_scalar_resource_name, memo_on_requests,
     non_zero_container_defaults, pod_requests,
 )
 
@@ -302,7 +302,7 @@ class ResourceAllocationScorer:
         return list(memo_on_requests(pod, tag, self._calculate_pod_resource_request_list))
 
     def _calculate_pod_resource_request_list(self, pod: dict) -> list[int]:
-        reqs = cached_pod_requests(pod, non_zero=not self.use_requested)
+        reqs = pod_requests(pod, non_missing=None if self.use_requested else non_zero_container_defaults())
         out = []
         for r in self.resources:
             q = reqs.get(r["name"])
@@ -351,7 +351,7 @@ def compute_pod_resource_request(pod: dict) -> Resource:
 
 def _compute_pod_resource_request(pod: dict) -> Resource:
     result = Resource()
-    result.set_max_resource(cached_pod_requests(pod))
+    result.set_max_resource(pod_requests(pod))
     return result
 
 
