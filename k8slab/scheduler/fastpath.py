@@ -119,18 +119,13 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
 
 
 def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
-    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node.
-
-    A top node never moves below another top node, so only the other nodes need sifting: Init sifts down the
-    non-top positions alone (found with ``rfind`` on the bits), and a Pop whose last element is a top node just
-    puts it at the root; a run of such pops takes the tail of the heap in reverse order in one slice. A non-top
-    node sifts down by swapping with a top child (the left one when both are)."""
+    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node."""
     n = len(is_top)
     h = list(range(n))
-    key = bytearray(is_top)
-    rfind = key.rfind
-    i = rfind(0, 0, n // 2)
-    while i >= 0:
+    key = list(is_top)
+    for i in range(n // 2 - 1, -1, -1):
+        if key[i]:
+            continue
         x, j = h[i], i
         while True:
             c = 2 * j + 1
@@ -141,22 +136,23 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
                 if c >= n or not key[c]:
                     break
             h[j] = h[c]
-            key[j] = 1
+            key[j] = True
             j = c
         h[j] = x
-        key[j] = 0
-        i = rfind(0, 0, i)
-    out: list[int] = []
+        key[j] = False
+    out = []
     size = n
     while len(out) < need:
-        # the root is a top node; then the pops take h[size-1], h[size-2], ... while those are top nodes
-        f = rfind(0, 1, size)
         out.append(h[0])
-        out.extend(h[size - 1:f if f >= 0 else 0:-1])
-        if f < 0 or len(out) >= need:
+        size -= 1
+        if size == 0:
             break
-        size = f
-        x, j = h[f], 0
+        x = h[size]
+        if key[size]:
+            h[0] = x
+            key[0] = True
+            continue
+        j = 0
         while True:
             c = 2 * j + 1
             if c >= size:
@@ -166,11 +162,11 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
                 if c >= size or not key[c]:
                     break
             h[j] = h[c]
-            key[j] = 1
+            key[j] = True
             j = c
         h[j] = x
-        key[j] = 0
-    return out[:need]
+        key[j] = False
+    return out
 
 
 def _heap_order(totals: list[int], count: int) -> list[int]:
