@@ -35,6 +35,17 @@ def find_port(pod: dict, svc_port: dict) -> int | None:
     return None
 
 
+def pod_ports(pod: dict, svc: dict) -> list[dict]:
+    """The Service's ports that resolve on this pod, as {name, port, protocol} (the Service port's name, the
+    pod's port number)."""
+    out = []
+    for sp in svc["spec"].get("ports") or []:
+        port = find_port(pod, sp)
+        if port is not None:
+            out.append({"name": sp.get("name", ""), "port": port, "protocol": sp.get("protocol", "TCP")})
+    return out
+
+
 def pod_endpoints_changed(old: dict, new: dict) -> tuple[bool, bool]:
     """podEndpointsChanged: (does the pod's endpoint change, did its labels change)."""
     labels_changed = (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {})
@@ -279,14 +290,8 @@ class EndpointSliceController(Controller):
         status = pod.get("status", {})
         if not status.get("podIP") or status.get("phase") in ("Succeeded", "Failed"):
             return None
-        pod_ports = []
-        for sp in svc["spec"].get("ports") or []:
-            port = find_port(pod, sp)
-            if port is None:
-                continue
-            pod_ports.append({"name": sp.get("name", ""), "port": port, "protocol": sp.get("protocol", "TCP")})
         ep = pod_endpoint(pod, svc, self._zones.get(pod["spec"].get("nodeName") or ""))
-        return ep["targetRef"]["name"], ep, pod_ports
+        return ep["targetRef"]["name"], ep, pod_ports(pod, svc)
 
     def _tag(self, svc: dict) -> tuple:
         return svc["metadata"]["uid"], svc["metadata"].get("resourceVersion"), self._zone_version
@@ -412,11 +417,7 @@ class EndpointsController(Controller):
         that is not terminating, else None."""
         if not pod.get("status", {}).get("podIP") or pod["metadata"].get("deletionTimestamp"):
             return None
-        ports = []
-        for sp in svc["spec"].get("ports") or []:
-            p = find_port(pod, sp)
-            if p is not None:
-                ports.append({"name": sp.get("name", ""), "port": p, "protocol": sp.get("protocol", "TCP")})
+        ports = pod_ports(pod, svc)
         addr = {"ip": pod["status"]["podIP"], "nodeName": pod["spec"].get("nodeName"),
                 "targetRef": {"kind": "Pod", "namespace": pod["metadata"]["namespace"],
                               "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"]}}
