@@ -14,6 +14,7 @@ Objects shared by the API server and informer caches are read-only: copy one wit
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from fractions import Fraction
 from typing import Any, Iterable
@@ -77,8 +78,13 @@ def split_key(k: str) -> tuple[str, str]:
 
 def rfc3339(now_ms: int) -> str:
     """Virtual time as an RFC 3339 timestamp with second resolution (``metav1.Time``)."""
-    t = EPOCH + _dt.timedelta(seconds=now_ms // 1000)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339_seconds(now_ms // 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_seconds(seconds: int) -> str:
+    # remembered per second: the same few instants are formatted for every object written in them
+    return (EPOCH + _dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339_micro(now_ms: int) -> str:

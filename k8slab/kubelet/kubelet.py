@@ -480,7 +480,7 @@ class Kubelet:
 
     def _node_status(self, old: dict | None) -> dict:
         """setNodeStatus: run the status setters on (a copy of) the current status."""
-        now = _rfc3339(self.loop.now)
+        now = rfc3339(self.loop.now)
         old_status = (old or {}).get("status") or {}
         old_conds = {c["type"]: c for c in old_status.get("conditions") or []}
         conds = []
@@ -1584,7 +1584,7 @@ class Kubelet:
     def _container_status(self, w: PodWorker, r: ContainerRecord) -> dict:
         s = {"name": r.name}
         if r.stage == "running":
-            state = {"running": {"startedAt": _rfc3339(r.started_at or self.loop.now)}}
+            state = {"running": {"startedAt": rfc3339(r.started_at or self.loop.now)}}
         elif r.stage == "exited":
             state = {"terminated": self._terminated_state(r)}
         else:
@@ -1615,16 +1615,16 @@ class Kubelet:
 
     def _terminated_state(self, r: ContainerRecord) -> dict:
         t = {"containerID": f"{self.runtime.name}://{r.container_id}", "exitCode": r.exit_code,
-             "finishedAt": _rfc3339(r.finished_at if r.finished_at is not None else self.loop.now),
+             "finishedAt": rfc3339(r.finished_at if r.finished_at is not None else self.loop.now),
              "reason": r.term_reason or ("Completed" if r.exit_code == 0 else "Error"),
-             "startedAt": _rfc3339(r.started_at or self.loop.now)}
+             "startedAt": rfc3339(r.started_at or self.loop.now)}
         return t
 
     def generate_pod_status(self, w: PodWorker) -> dict:
         """generateAPIPodStatus: the status the kubelet reports for the pod."""
         api_status = (w.pod.get("status") or {})
         status = {k: api_status[k] for k in ("qosClass", "nominatedNodeName") if k in api_status}
-        now = _rfc3339(self.loop.now)
+        now = rfc3339(self.loop.now)
         if w.rejected is not None:
             reason, message = w.rejected
             status.update({"phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}",
@@ -1796,15 +1796,6 @@ class Kubelet:
         return f"Kubelet({self.node_name}, {len(self.workers)} pods)"
 
 
-@functools.lru_cache(maxsize=4096)
-def _rfc3339_s(seconds: int) -> str:
-    return rfc3339(seconds * 1000)
-
-
-def _rfc3339(ms: int) -> str:
-    """rfc3339 (second resolution), remembered per second: the status manager formats the same few instants for
-    every pod and every container on each update."""
-    return _rfc3339_s(ms // 1000)
 
 
 def go_ms(ms: int) -> str:
