@@ -147,6 +147,36 @@ def test_pod_runs_through_cri_in_order():
     assert first_status.time < m.loop.trace.filter(kind="cri.StartContainer")[0].time
 
 
+def test_status_is_written_before_the_sandbox_and_after_the_start_not_during_the_pull():
+    """The kubelet generates the status at the start of SyncPod; sandbox, pull, create and start happen inside
+    it. So the API sees Pending without an IP while the image is pulled, then Running with the IP."""
+    m = Mini()
+    m.pod("web", [{"name": "nginx", "image": "nginx:1.27"}])
+    pull = None
+    while pull is None:
+        m.loop.step()
+        pull = next(iter(m.loop.trace.filter(kind="cri.PullImage")), None)
+    s = m.get("web")["status"]
+    assert m.runtime.sandboxes and "podIP" not in s  # the sandbox has its IP, the API does not yet
+    assert s["phase"] == "Pending" and conds(m.get("web"))["PodReadyToStartContainers"]["status"] == "False"
+    assert s["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
+    m.loop.settle()
+    writes = [e for e in m.loop.trace.filter(component="kubelet/node-1", kind="request")
+              if e.ref == "pods/default/web/status"]
+    assert len(writes) == 2
+    assert writes[0].time < pull.time < m.loop.trace.filter(kind="cri.StartContainer")[0].time < writes[1].time
+    assert m.get("web")["status"]["podIP"] == "10.244.1.2"
+
+
+def test_a_failed_pull_reports_the_pod_ip_with_the_error():
+    m = Mini()
+    m.pod("bad", [{"name": "app", "image": "nginxx"}])
+    m.loop.run_until(m.loop.now + 5_000)
+    s = m.get("bad")["status"]
+    assert s["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImagePull"
+    assert s["podIP"] == "10.244.1.2" and conds(m.get("bad"))["PodReadyToStartContainers"]["status"] == "True"
+
+
 def test_second_pod_reuses_the_image_and_gets_the_next_ip():
     m = Mini()
     m.pod("a", [{"name": "nginx", "image": "nginx:1.27"}])

@@ -918,9 +918,10 @@ class Kubelet:
         host_network = bool((w.pod.get("spec") or {}).get("hostNetwork"))
         w.pod_ip = self.node_ip if host_network else status["network"]["ip"]
         w.sandbox_ready = True
-        took = self._jitter(100, 300)
-        self._schedule_sync(w, took)
-        self._mark_status(w, took)
+        # No status write here: the kubelet generates a pod's status at the start of SyncPod, before the sandbox
+        # is created and the images are pulled, so the pod IP and PodReadyToStartContainers reach the API server
+        # with the next sync's status (a container started, or an error such as ErrImagePull).
+        self._schedule_sync(w, self._jitter(100, 300))
 
     # -- containers ---------------------------------------------------------------------------------------------
     def _advance_container(self, w: PodWorker, r: ContainerRecord) -> None:
