@@ -1203,7 +1203,11 @@ class Kubelet:
             r.started = True
         else:
             self._start_probes(w, r, seen)
-        self._schedule_sync(w, took)
+        if any(c.stage != "running" and not (c.init and c.stage == "exited" and c.exit_code == 0)
+               for c in w.containers):
+            self._schedule_sync(w, took)  # the worker goes on to the next container
+        # else nothing is left to start: the next sync is the one the PLEG event brings (the status below), and
+        # a probe failure, an exit or a deletion each schedule their own
         self._mark_status(w, seen)
 
     def _next_relist_after(self, delay: int) -> int:
