@@ -167,12 +167,23 @@ def scaled_value(q: QuantityLike, scale: int) -> int:
 
 def value(q: QuantityLike) -> int:
     """Whole units, rounded up away from zero (``Quantity.Value``)."""
+    if type(q) is str:
+        return _text_scaled(q, 0)
     return scaled_value(q, 0)
 
 
 def milli_value(q: QuantityLike) -> int:
     """Thousandths, rounded up away from zero (``Quantity.MilliValue``): ``"250m"`` -> 250."""
+    if type(q) is str:
+        return _text_scaled(q, -3)
     return scaled_value(q, -3)
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_scaled(text: str, scale: int) -> int:
+    """scaled_value of a quantity's text, remembered: the same few texts ("10m", "16Mi", "110") are read by every
+    admission, score and container config."""
+    return scaled_value(text, scale)
 
 
 def _remove_factors(n: int, base: int, limit: int | None = None) -> tuple[int, int]:
