@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
+
 OCI_VERSION = "1.1.0"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -266,7 +268,8 @@ class Runc:
         self.containers[cid] = {"ociVersion": spec["ociVersion"], "id": cid, "status": "created",
                                 "pid": self._next_pid, "bundle": bundle, "rootfs": f"{bundle}/rootfs",
                                 "cgroupsPath": spec["linux"].get("cgroupsPath", ""),
-                                "annotations": dict(spec.get("annotations") or {}), "spec": spec}
+                                "annotations": dict(spec.get("annotations") or {}),
+                                "config.json": orjson.dumps(spec)}  # the bundle's file: bytes, not a live dict
         self.log.append(("create", cid))
         return self._next_pid
 

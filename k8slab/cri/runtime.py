@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import orjson
+
 from . import oci
 from .errors import CRIError
 from .images import PAUSE_IMAGE, ImagePullError, InvalidImageName, Registry, normalize
@@ -378,7 +380,12 @@ class PodSandbox:
     cni_result: dict | None = None
     host_network: bool = False
     pause_pid: int = 0
-    spec: dict = field(default_factory=dict, repr=False)  # the pause container's config.json
+    config_json: bytes = field(default=b"", repr=False)  # the pause container's config.json, as written
+
+    @property
+    def spec(self) -> dict:
+        """The pause container's OCI config.json, read back from the bundle."""
+        return orjson.loads(self.config_json) if self.config_json else {}
 
     @property
     def name(self) -> str:
@@ -410,8 +417,13 @@ class Container:
     message: str = ""
     exit_timer: object = field(default=None, repr=False)
     started_ms: int = 0
-    spec: dict = field(default_factory=dict, repr=False)  # the OCI config.json handed to runc
+    config_json: bytes = field(default=b"", repr=False)  # the OCI config.json handed to runc, as written
     pid: int = 0
+
+    @property
+    def spec(self) -> dict:
+        """The container's OCI config.json, read back from the bundle."""
+        return orjson.loads(self.config_json) if self.config_json else {}
 
     @property
     def name(self) -> str:
@@ -556,8 +568,9 @@ class ContainerRuntime:
                                f'name="{self.cni.network}" failed (add): {e.msg}') from None
             sb.cni_result = result
             sb.ip = result["ips"][0]["address"].split("/")[0]
-        sb.spec = oci.sandbox_spec(self.profile, sid, config, netns, self.sandbox_image)
-        sb.pause_pid = self.runc.create(sid, self.profile.bundle(sid), sb.spec)
+        sb.pause_pid = self.runc.create(sid, self.profile.bundle(sid),
+                                        oci.sandbox_spec(self.profile, sid, config, netns, self.sandbox_image))
+        sb.config_json = self.runc.containers[sid]["config.json"]
         self.runc.start(sid)
         self.sandboxes[sid] = sb
         return sid
@@ -662,9 +675,10 @@ class ContainerRuntime:
             raise CRIError(f'failed to get image "{image}": not found', "NotFound")
         behavior = self._behavior_for(sb, config, img)
         c = self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(), behavior)
-        c.spec = oci.container_spec(self.profile, cid, config, sandbox_id, sb.config, sb.netns, sb.pause_pid,
-                                    {"config": oci.image_config(img.repo_tags[0] if img.repo_tags else "")})
-        c.pid = self.runc.create(cid, self.profile.bundle(cid), c.spec)
+        spec = oci.container_spec(self.profile, cid, config, sandbox_id, sb.config, sb.netns, sb.pause_pid,
+                                  {"config": oci.image_config(img.repo_tags[0] if img.repo_tags else "")})
+        c.pid = self.runc.create(cid, self.profile.bundle(cid), spec)
+        c.config_json = self.runc.containers[cid]["config.json"]
         return cid
 
     def start_container(self, container_id: str) -> None:

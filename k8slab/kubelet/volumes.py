@@ -303,14 +303,22 @@ class TokenManager:
         prev = self.refresh_timers.pop(tkey, None)
         if prev is not None:
             prev.cancel()
-        self.refresh_timers[tkey] = loop.call_at(self.refresh_at(tr), self._refresh, pod, vol,
+        # the timer names the pod by UID and reads its newest version when it fires, so that a version the
+        # kubelet has moved past is not kept alive for the token's lifetime
+        self.refresh_timers[tkey] = loop.call_at(self.refresh_at(tr), self._refresh, tkey[0], vol["name"],
                                                  component=self.volumes.kubelet.component,
                                                  label=f"token refresh {_ref(pod)}", background=True)
 
-    def _refresh(self, pod: dict, vol: dict) -> None:
-        uid = pod["metadata"].get("uid", "")
-        self.refresh_timers.pop((uid, vol["name"]), None)
-        if vol["name"] not in self.volumes.mounted.get(uid, {}):
+    def _refresh(self, uid: str, volume: str) -> None:
+        self.refresh_timers.pop((uid, volume), None)
+        if volume not in self.volumes.mounted.get(uid, {}):
+            return
+        w = self.volumes.kubelet.workers.get(uid)
+        if w is None:
+            return
+        pod = w.pod
+        vol = next((v for v in (pod.get("spec") or {}).get("volumes") or () if v.get("name") == volume), None)
+        if vol is None:
             return
         try:
             self.volumes.set_up(pod, vol)
