@@ -190,11 +190,61 @@ class APIServer:
 
     def _authorize(self, attrs: Attributes) -> tuple[str, str]:
         """The authorizer's decision, remembered until an RBAC object changes (a lookup shortcut: the decision is
-        the same as evaluating every binding again)."""
-        got = self._authz_cache.get(attrs)
+        the same as evaluating every binding again). The object's name is left out of the key when no authorizer
+        in the chain can look at it for this resource (see :meth:`_names_consulted`): the decision is then the same
+        for every name, so a new object's first request (a pod's binding, its first status update) is answered
+        without evaluating the rules again."""
+        cache = self._authz_cache
+        got = cache.get(attrs)
         if got is None:
-            got = self._authz_cache[attrs] = self.authorizer.authorize(attrs)
+            if attrs.name and not self._names_consulted(attrs):
+                key = Attributes(*attrs[:6], "", attrs.path)
+                got = cache.get(key)
+                if got is None:
+                    got = cache[key] = self.authorizer.authorize(attrs)
+                return got
+            got = cache[attrs] = self.authorizer.authorize(attrs)
         return got
+
+    def _names_consulted(self, attrs: Attributes) -> bool:
+        """Whether an authorizer of the chain may look at the object's name for this request: an RBAC rule with
+        ``resourceNames`` that could match its resource, the Node authorizer's own-Lease check, or an authorizer
+        this server does not know. Remembered with the decisions (under the key None), so the same RBAC changes
+        forget it."""
+        named = self._authz_cache.get(None)
+        if named is None:
+            named = self._authz_cache[None] = self._resources_with_names()
+        if named is True:
+            return True
+        if attrs.resource in named:
+            return True
+        sub = attrs.subresource
+        return bool(sub) and (f"{attrs.resource}/{sub}" in named or f"*/{sub}" in named)
+
+    def _resources_with_names(self):
+        """The ``resources`` entries of every rule that names objects (True: any resource may be)."""
+        from .authz import ABACAuthorizer, AlwaysAllowAuthorizer, AlwaysDenyAuthorizer
+
+        chain = getattr(self.authorizer, "authorizers", None) if isinstance(self.authorizer, UnionAuthorizer) \
+            else None
+        if chain is None:
+            return True
+        named: set[str] = set()
+        for a in chain:
+            if isinstance(a, NodeAuthorizer):
+                named.add("leases")  # a kubelet may use only its own node Lease
+                rules = list(a.rules)
+            elif isinstance(a, RBACAuthorizer):
+                rules = [r for kind in ("clusterroles", "roles") for role in a.lister(kind)
+                         for r in role.get("rules") or ()]
+            elif isinstance(a, (ABACAuthorizer, AlwaysAllowAuthorizer, AlwaysDenyAuthorizer)):
+                continue
+            else:
+                return True
+            for r in rules:
+                if r.get("resourceNames"):
+                    named.update(r.get("resources") or ())
+        return True if "*" in named else frozenset(named)
 
     def can_i(self, user, verb: str, resource: str = "", namespace: str = "", **kw):
         """``kubectl auth can-i``: see :func:`k8slab.apiserver.authz.can_i`."""
