@@ -116,6 +116,7 @@ class APIServer:
         self.authenticator = Authenticator(seed=seed, now_ms=lambda: loop.now)
         self.authorizer = UnionAuthorizer(NodeAuthorizer(), RBACAuthorizer(self._list_cached))
         self.admission = default_plugins()
+        self._admission_phases = None  # (plugins, {phase: [(plugin, method)]}), see _phase_plugins
         self.trace_stages = trace_stages
         self.available = True
         self.kubelet_connections = None  # node name -> its kubelet's :10250 server (pods/log, pods/exec)
@@ -373,9 +374,8 @@ class APIServer:
         """One admission phase: every plugin with ``phase`` (admit or validate) that handles the request, in
         order; a refusal is traced with the plugin that refused."""
         applied = []
-        for p in self.admission:
-            fn = getattr(p, phase, None)
-            if fn is not None and p.handles(ctx):
+        for p, fn in self._phase_plugins(phase):
+            if p.handles(ctx):
                 try:
                     fn(ctx, obj)
                 except errors.StatusError as e:
@@ -386,6 +386,17 @@ class APIServer:
                 applied.append(p.NAME)
         if self.trace_stages:
             self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied}, cause=ctx.req)
+
+    def _phase_plugins(self, phase: str) -> list:
+        """``[(plugin, its admit or validate method), ...]`` for the plugins with that phase, in order; worked out
+        again whenever the plugin list changes."""
+        plugins = tuple(self.admission)
+        got = self._admission_phases
+        if got is None or got[0] != plugins:
+            got = self._admission_phases = (plugins, {
+                ph: [(p, getattr(p, ph)) for p in plugins if getattr(p, ph, None) is not None]
+                for ph in ("admit", "validate")})
+        return got[1][phase]
 
     def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
         try:
@@ -428,7 +439,8 @@ class APIServer:
         Top-level fields whose JSON is byte for byte the stored object's decoded when that was written, so they
         are not walked again (the answer for them is the same)."""
         unchanged = frozenset(k for k, v in obj.items() if type(v) in (dict, list) and k in old
-                              and to_json(v) == to_json(old[k])) if old is not None else frozenset()
+                              and (v is old[k] or to_json(v) == to_json(old[k]))) if old is not None \
+            else frozenset()
         err = decode_error(obj, unchanged)
         if err is not None:
             raise err
@@ -587,9 +599,9 @@ class APIServer:
             raise errors.new_not_found(resources.group_resource(info), name)
         ctx = AdmissionContext(self, "delete", info, namespace, name, "", user, old)
         ctx.req, ctx.ref = req, ref
-        for p in self.admission:
-            if hasattr(p, "validate") and p.handles(ctx):
-                p.validate(ctx, None)
+        for p, validate in self._phase_plugins("validate"):
+            if p.handles(ctx):
+                validate(ctx, None)
         key = resources.etcd_key(info, namespace, name, self.prefix)
         rv = int(old["metadata"]["resourceVersion"])
         md = old["metadata"]
