@@ -438,9 +438,11 @@ class APIServer:
         """What decoding the request body into the Go type would refuse (e.g. a malformed quantity): 400.
         Top-level fields whose JSON is byte for byte the stored object's decoded when that was written, so they
         are not walked again (the answer for them is the same)."""
-        unchanged = frozenset(k for k, v in obj.items() if type(v) in (dict, list) and k in old
-                              and (v is old[k] or to_json(v) == to_json(old[k]))) if old is not None \
-            else frozenset()
+        if old is None:
+            unchanged = frozenset()
+        else:  # the stored object's own value, or an equal one (== first: most changed fields differ at once)
+            unchanged = frozenset(k for k, v in obj.items() if type(v) in (dict, list) and k in old and
+                                  (v is old[k] or v == old[k] and to_json(v) == to_json(old[k])))
         err = decode_error(obj, unchanged)
         if err is not None:
             raise err
