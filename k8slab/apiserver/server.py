@@ -42,6 +42,10 @@ WATCH_BATCH_MIN = 10
 # metadata.name=<node>)
 TRIGGER_FIELDS = {"pods": "spec.nodeName", "nodes": "metadata.name"}
 CODES = {"create": 201, "update": 200, "patch": 200, "delete": 200, "get": 200, "list": 200, "watch": 200}
+# The data of the "request" and successful "response" trace events, one dict per distinct value, shared by every
+# event that has it (trace data is never changed after it is recorded): a large cluster records millions.
+_REQUEST_DATA: dict[tuple, dict] = {}
+_RESPONSE_DATA = {code: {"code": code} for code in set(CODES.values())}
 
 
 @dataclass(eq=False)
@@ -281,8 +285,11 @@ class APIServer:
             name = body.get("metadata", {}).get("name")
         ref = "/".join(p for p in (info.resource, namespace, name) if p) + (f"/{subresource}" if subresource else "")
         stages = self.trace_stages
-        req = loop.emit(component, "request", ref, {"verb": verb, "resource": info.resource,
-                                                     "subresource": subresource}, cause=cause, target=NAME)
+        rkey = (verb, info.resource, subresource)
+        data = _REQUEST_DATA.get(rkey)
+        if data is None:
+            data = _REQUEST_DATA[rkey] = {"verb": verb, "resource": info.resource, "subresource": subresource}
+        req = loop.emit(component, "request", ref, data, cause=cause, target=NAME)
         try:
             if not self.available:
                 raise errors.new_service_unavailable("the server is currently unable to handle the request")
@@ -322,8 +329,8 @@ class APIServer:
             loop.emit(NAME, "response", ref, {"code": e.code, "reason": e.reason, "message": e.message},
                       cause=req, target=component)
             raise
-        loop.emit(NAME, "response", ref, {"code": CODES[verb] if not (verb == "create" and subresource == "binding")
-                                          else 201}, cause=req, target=component)
+        loop.emit(NAME, "response", ref, _RESPONSE_DATA[CODES[verb]], cause=req,
+                  target=component)
         return result
 
     # -- reads ------------------------------------------------------------------------------------------------------
