@@ -14,9 +14,10 @@ from typing import Callable
 from ..api.objects import key as object_key
 
 
-# The data of the last "watch" trace event: the informers an event is sent to receive it one after the other, and
-# share one dict (trace data is never changed after it is recorded). [object, type, resourceVersion, data]
-_last_watch_data: list = [None, None, None, None]
+# The reference and data of the last "watch" trace event: the informers an event is sent to receive it one after
+# the other, and share them (trace data is never changed after it is recorded).
+# [object, type, resourceVersion, resource, ref, data]
+_last_watch_data: list = [None, None, None, None, None, None]
 
 
 def namespace_index(obj: dict) -> list[str]:
@@ -148,9 +149,9 @@ class Informer:
         k = f"{ns}/{md['name']}" if ns else md["name"]
         rv = md.get("resourceVersion", self.resource_version)
         last = _last_watch_data
-        if last[0] is not obj or last[1] != etype or last[2] != rv:
-            last[:] = obj, etype, rv, {"type": etype, "resourceVersion": rv}
-        self.loop.emit(self.client.component, "watch", f"{self.resource}/{k}", last[3], target="kube-apiserver")
+        if last[0] is not obj or last[1] != etype or last[2] != rv or last[3] != self.resource:
+            last[:] = obj, etype, rv, self.resource, f"{self.resource}/{k}", {"type": etype, "resourceVersion": rv}
+        self.loop.emit(self.client.component, "watch", last[4], last[5], target="kube-apiserver")
         self.resource_version = rv
         store = self.store
         old = store.get(k)
