@@ -41,6 +41,7 @@ WATCH_BATCH_MIN = 10
 # names this field is only offered the events of objects with that value (kubelets watch spec.nodeName=<node> and
 # metadata.name=<node>)
 TRIGGER_FIELDS = {"pods": "spec.nodeName", "nodes": "metadata.name"}
+_NO_FILTER = (None, (), None)  # the filter_key of a watch of a whole resource
 CODES = {"create": 201, "update": 200, "patch": 200, "delete": 200, "get": 200, "list": 200, "watch": 200}
 # The data of the "request" and successful "response" trace events, one dict per distinct value, shared by every
 # event that has it (trace data is never changed after it is recorded): a large cluster records millions.
@@ -797,8 +798,10 @@ class APIServer:
             triggered = self.triggered.get(info.resource)
             if triggered:
                 path = TRIGGER_FIELDS[info.resource]
-                values = {_field(obj, path)} | ({_field(old, path)} if old is not None else set())
-                extra = [w for v in sorted(values) for w in triggered.get(v, ())]
+                now_v = _field(obj, path)
+                was_v = _field(old, path) if old is not None else now_v
+                extra = list(triggered.get(now_v, ())) if was_v == now_v else \
+                    [w for v in sorted((now_v, was_v)) for w in triggered.get(v, ())]
                 if extra:
                     self._fan_out(info, k, obj, old, etype, extra, cause)
             if not watchers:
@@ -817,8 +820,11 @@ class APIServer:
             alive.append(w)
             got = seen.get(w.filter_key)
             if got is None:
-                got = seen[w.filter_key] = (w.matches(obj),
-                                            old is not None and etype == "MODIFIED" and w.matches(old))
+                if w.filter_key == _NO_FILTER:  # no namespace, field or label selector: every object matches
+                    got = (True, old is not None and etype == "MODIFIED")
+                else:
+                    got = (w.matches(obj), old is not None and etype == "MODIFIED" and w.matches(old))
+                seen[w.filter_key] = got
             now_m, was_m = got
             if etype == "MODIFIED":
                 if now_m and was_m:
