@@ -196,36 +196,28 @@ class APIServer:
 
     def _authorize(self, attrs: Attributes) -> tuple[str, str]:
         """The authorizer's decision, remembered until an RBAC object changes (a lookup shortcut: the decision is
-        the same as evaluating every binding again). The object's name is left out of the key when no authorizer
-        in the chain can look at it for this resource (see :meth:`_names_consulted`): the decision is then the same
-        for every name, so a new object's first request (a pod's binding, its first status update) is answered
-        without evaluating the rules again."""
-        cache = self._authz_cache
-        got = cache.get(attrs)
+        the same as evaluating every binding again)."""
+        got = self._authz_cache.get(attrs)
         if got is None:
-            if attrs.name and not self._names_consulted(attrs):
-                key = Attributes(*attrs[:6], "", attrs.path)
-                got = cache.get(key)
-                if got is None:
-                    got = cache[key] = self.authorizer.authorize(attrs)
-                return got
-            got = cache[attrs] = self.authorizer.authorize(attrs)
+            got = self._authz_cache[attrs] = self.authorizer.authorize(attrs)
         return got
 
-    def _names_consulted(self, attrs: Attributes) -> bool:
-        """Whether an authorizer of the chain may look at the object's name for this request: an RBAC rule with
-        ``resourceNames`` that could match its resource, the Node authorizer's own-Lease check, or an authorizer
-        this server does not know. Remembered with the decisions (under the key None), so the same RBAC changes
-        forget it."""
-        named = self._authz_cache.get(None)
-        if named is None:
-            named = self._authz_cache[None] = self._resources_with_names()
-        if named is True:
-            return True
-        if attrs.resource in named:
-            return True
-        sub = attrs.subresource
-        return bool(sub) and (f"{attrs.resource}/{sub}" in named or f"*/{sub}" in named)
+    def _names_consulted(self, resource: str, subresource: str) -> bool:
+        """Whether an authorizer of the chain may look at the object's name for this resource: an RBAC rule with
+        ``resourceNames`` that could match it, the Node authorizer's own-Lease check, or an authorizer this server
+        does not know. When none can, the request is authorized with the name left out: the decision is the same
+        for every name, so a new object's first request (a pod's binding, its first status update) is answered
+        from the decisions already made. Remembered with the decisions, so the same RBAC changes forget it."""
+        cache = self._authz_cache
+        got = cache.get((resource, subresource))
+        if got is None:
+            named = cache.get(None)
+            if named is None:
+                named = cache[None] = self._resources_with_names()
+            got = named is True or resource in named or \
+                bool(subresource) and (f"{resource}/{subresource}" in named or f"*/{subresource}" in named)
+            cache[(resource, subresource)] = got
+        return got
 
     def _resources_with_names(self):
         """The ``resources`` entries of every rule that names objects (True: any resource may be)."""
@@ -315,7 +307,8 @@ class APIServer:
             # 2. authorization
             # a create request's URL names no object: authorization never sees the new object's name
             req_name = "" if (verb == "create" and not subresource) else (name or "")
-            attrs = Attributes(user, verb, info.resource, subresource, info.group, namespace or "", req_name)
+            attrs = Attributes(user, verb, info.resource, subresource, info.group, namespace or "",
+                               req_name if req_name and self._names_consulted(info.resource, subresource) else "")
             decision, reason = self._authorize(attrs)
             if stages:
                 loop.emit(NAME, "authz", ref, {"decision": decision, "reason": reason}, cause=req)
