@@ -295,3 +295,19 @@ def test_node_lease_decisions_stay_per_name(api, admin):
         kubelet.update("leases", other)
     assert ei.value.code == 403 and '"n2" is forbidden' in ei.value.message
     kubelet.get("leases", "n1", "kube-node-lease")
+
+
+def test_binding_leaves_the_object_it_replaced_unchanged(api, admin):
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                                "status": {"conditions": [{"type": "PodScheduled", "status": "False"}]}})
+    before = json.dumps(pod, sort_keys=True)
+    admin.bind(pod, "n1")
+    assert json.dumps(pod, sort_keys=True) == before  # what watchers and informers hold is never changed
+    bound = admin.get("pods", "p", "default")
+    assert bound is not pod and int(bound["metadata"]["resourceVersion"]) > int(pod["metadata"]["resourceVersion"])
+    assert [c["type"] for c in bound["status"]["conditions"]] == ["PodScheduled"]
+    assert bound["status"]["conditions"][0]["status"] == "True"
+    assert json.loads(api.etcd.get("/registry/pods/default/p").value)["spec"]["nodeName"] == "n1"

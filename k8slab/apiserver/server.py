@@ -718,12 +718,16 @@ class APIServer:
         if pod["spec"].get("nodeName"):
             raise errors.new_conflict("pods/binding", name, f'pod {name} is already assigned to node '
                                                             f'"{pod["spec"]["nodeName"]}"')
-        obj = deepcopy(pod)
+        # the stored pod with new metadata, spec and status dicts: the parts left as they were are shared with the
+        # stored object, which is never changed in place (every write stores a new object)
+        obj = dict(pod)
+        obj["metadata"] = dict(pod["metadata"])
+        obj["spec"] = dict(pod["spec"])
         obj["spec"]["nodeName"] = node
-        conds = obj.setdefault("status", {}).setdefault("conditions", [])
-        conds[:] = [c for c in conds if c.get("type") != "PodScheduled"]
-        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": self.now_rfc3339()})
+        status = obj["status"] = dict(pod.get("status") or {})
+        status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        status["conditions"].append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                                     "lastTransitionTime": self.now_rfc3339()})
         key = resources.etcd_key(info, namespace, name, self.prefix)
         self._put_if(info, key, obj, int(pod["metadata"]["resourceVersion"]), name, req, ref)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
