@@ -616,7 +616,7 @@ class APIServer:
             if md.get("deletionTimestamp"):
                 return old
             grace = old["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace
-            obj = deepcopy(old)
+            obj = _new_metadata(old)
             obj["metadata"]["deletionTimestamp"] = rfc3339(self.loop.now + grace * 1000)
             obj["metadata"]["deletionGracePeriodSeconds"] = grace
             return self._put_if(info, key, obj, rv, name, req, ref)
@@ -667,7 +667,7 @@ class APIServer:
             raise errors.new_conflict(resources.group_resource(info), obj["metadata"]["name"])
         if info.resource == "services":
             self.registry.release_service(obj)
-        obj = deepcopy(obj)
+        obj = _new_metadata(obj)
         self._written[key] = obj
         obj["metadata"]["resourceVersion"] = str(res.revision)
         seq = self.loop.emit(NAME, "etcd.delete", f"{info.resource}/{_key_ref(obj)}",
@@ -855,6 +855,14 @@ class APIServer:
             if two in self._prefixes:
                 return self._prefixes[two]
         return self._prefixes.get(parts[0])
+
+
+def _new_metadata(obj: dict) -> dict:
+    """A new object with a new metadata dict, sharing everything else with ``obj``: for writes that change only
+    the metadata of a stored object (stored objects are never changed in place, so the rest needs no copy)."""
+    new = dict(obj)
+    new["metadata"] = dict(obj["metadata"])
+    return new
 
 
 def _key_ref(obj: dict) -> str:
