@@ -121,7 +121,7 @@ class APIServer:
         self.authenticator = Authenticator(seed=seed, now_ms=lambda: loop.now)
         self.authorizer = UnionAuthorizer(NodeAuthorizer(), RBACAuthorizer(self._list_cached))
         self.admission = default_plugins()
-        self._admission_phases = None  # (plugins, {phase: [(plugin, method)]}), see _phase_plugins
+        self._admission_phases = None  # (plugins, {phase: [plugin, ...]}), see _phase_plugins
         self.trace_stages = trace_stages
         self.available = True
         self.kubelet_connections = None  # node name -> its kubelet's :10250 server (pods/log, pods/exec)
@@ -375,10 +375,10 @@ class APIServer:
         """One admission phase: every plugin with ``phase`` (admit or validate) that handles the request, in
         order; a refusal is traced with the plugin that refused."""
         applied = []
-        for p, fn in self._phase_plugins(phase):
+        for p in self._phase_plugins(phase):
             if p.handles(ctx):
                 try:
-                    fn(ctx, obj)
+                    getattr(p, phase)(ctx, obj)
                 except errors.StatusError as e:
                     if self.trace_stages:
                         self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied, "denied_by": p.NAME,
@@ -389,14 +389,13 @@ class APIServer:
             self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied}, cause=ctx.req)
 
     def _phase_plugins(self, phase: str) -> list:
-        """``[(plugin, its admit or validate method), ...]`` for the plugins with that phase, in order; worked out
-        again whenever the plugin list changes."""
+        """The plugins that have ``phase`` (an ``admit`` or ``validate`` method), in order; worked out again
+        whenever the plugin list changes."""
         plugins = tuple(self.admission)
         got = self._admission_phases
         if got is None or got[0] != plugins:
             got = self._admission_phases = (plugins, {
-                ph: [(p, getattr(p, ph)) for p in plugins if getattr(p, ph, None) is not None]
-                for ph in ("admit", "validate")})
+                ph: [p for p in plugins if getattr(p, ph, None) is not None] for ph in ("admit", "validate")})
         return got[1][phase]
 
     def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
@@ -602,9 +601,9 @@ class APIServer:
             raise errors.new_not_found(resources.group_resource(info), name)
         ctx = AdmissionContext(self, "delete", info, namespace, name, "", user, old)
         ctx.req, ctx.ref = req, ref
-        for p, validate in self._phase_plugins("validate"):
+        for p in self._phase_plugins("validate"):
             if p.handles(ctx):
-                validate(ctx, None)
+                p.validate(ctx, None)
         key = resources.etcd_key(info, namespace, name, self.prefix)
         rv = int(old["metadata"]["resourceVersion"])
         md = old["metadata"]
