@@ -311,3 +311,23 @@ def test_binding_leaves_the_object_it_replaced_unchanged(api, admin):
     assert [c["type"] for c in bound["status"]["conditions"]] == ["PodScheduled"]
     assert bound["status"]["conditions"][0]["status"] == "True"
     assert json.loads(api.etcd.get("/registry/pods/default/p").value)["spec"]["nodeName"] == "n1"
+
+
+def test_indexed_node_watches_see_their_pods_enter_change_and_leave(api, admin):
+    seen = {n: [] for n in ("n1", "n2")}
+    for n in seen:
+        admin.watch("pods", lambda t, o, n=n: seen[n].append((t, o["metadata"]["name"])),
+                    field_selector=f"spec.nodeName={n}")
+    others = []
+    admin.watch("pods", lambda t, o: others.append((t, o["metadata"]["name"])), field_selector="spec.nodeName!=n1")
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    admin.bind(pod, "n1")
+    bound = admin.get("pods", "p", "default")
+    admin.update_status("pods", {**bound, "status": {**bound["status"], "phase": "Running"}})
+    admin.delete("pods", "p", "default", grace_period_seconds=0)
+    api.loop.settle()
+    assert seen == {"n1": [("ADDED", "p"), ("MODIFIED", "p"), ("DELETED", "p")], "n2": []}
+    assert others == [("ADDED", "p"), ("DELETED", "p")]  # on no node, then bound to n1: it left the selector

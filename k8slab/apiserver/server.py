@@ -799,14 +799,17 @@ class APIServer:
                 extra = list(triggered.get(now_v, ())) if was_v == now_v else \
                     [w for v in sorted((now_v, was_v)) for w in triggered.get(v, ())]
                 if extra:
-                    self._fan_out(info, k, obj, old, etype, extra, cause)
+                    self._fan_out(info, k, obj, old, etype, extra, cause, (path, now_v, was_v))
             if not watchers:
                 continue
             alive = self._fan_out(info, k, obj, old, etype, watchers, cause)
             if len(alive) != len(watchers):
                 self.watchers[info.resource] = alive
 
-    def _fan_out(self, info, k, obj, old, etype, watchers, cause) -> list:
+    def _fan_out(self, info, k, obj, old, etype, watchers, cause, trigger: tuple | None = None) -> list:
+        """Send one event to the watchers it matches (as ADDED or DELETED to a watch the object enters or
+        leaves). ``trigger`` is (field path, its value now, its value before) for the watch cache's indexed
+        watchers, whose selector is that one field."""
         alive = []
         calls = []
         seen: dict[tuple, tuple[bool, bool]] = {}
@@ -814,13 +817,18 @@ class APIServer:
             if w.stopped:
                 continue
             alive.append(w)
-            got = seen.get(w.filter_key)
+            fk = w.filter_key
+            got = seen.get(fk)
             if got is None:
-                if w.filter_key == _NO_FILTER:  # no namespace, field or label selector: every object matches
+                if fk == _NO_FILTER:  # no namespace, field or label selector: every object matches
                     got = (True, old is not None and etype == "MODIFIED")
+                elif trigger is not None and fk[0] is None and fk[2] is None and len(fk[1]) == 1 and \
+                        fk[1][0][0] == trigger[0]:  # only the trigger field: its values are known
+                    want = fk[1][0][1]
+                    got = (trigger[1] == want, old is not None and etype == "MODIFIED" and trigger[2] == want)
                 else:
                     got = (w.matches(obj), old is not None and etype == "MODIFIED" and w.matches(old))
-                seen[w.filter_key] = got
+                seen[fk] = got
             now_m, was_m = got
             if etype == "MODIFIED":
                 if now_m and was_m:
