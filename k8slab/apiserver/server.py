@@ -230,7 +230,7 @@ class APIServer:
         named: set[str] = set()
         for a in chain:
             if isinstance(a, NodeAuthorizer):
-                named.add("leases")  # a kubelet may use only its own node Lease
+                named.update(a.NAMED_RESOURCES)  # e.g. a kubelet may use only its own node Lease
                 rules = list(a.rules)
             elif isinstance(a, RBACAuthorizer):
                 rules = [r for kind in ("clusterroles", "roles") for role in a.lister(kind)
