@@ -276,7 +276,13 @@ class APIServer:
             namespace = (body or {}).get("metadata", {}).get("namespace") or "default"
         if name is None and body is not None and verb in ("create", "update", "patch"):
             name = body.get("metadata", {}).get("name")
-        ref = "/".join(p for p in (info.resource, namespace, name) if p) + (f"/{subresource}" if subresource else "")
+        ref = info.resource  # resource[/namespace][/name][/subresource]
+        if namespace:
+            ref = f"{ref}/{namespace}"
+        if name:
+            ref = f"{ref}/{name}"
+        if subresource:
+            ref = f"{ref}/{subresource}"
         stages = self.trace_stages
         rkey = (verb, info.resource, subresource)
         data = _REQUEST_DATA.get(rkey)
