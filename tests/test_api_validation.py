@@ -396,3 +396,24 @@ def test_well_typed_objects_pass_and_decode_error_wraps_the_message():
     assert err.code == 400 and err.reason == "BadRequest"
     assert err.message.startswith('Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
                                   'unmarshal string')
+
+
+def test_remembered_valid_inputs_and_rechecked_invalid_ones():
+    from k8slab.api.validation import _validate_tolerations, validate_resource_requirements
+
+    ok = {"requests": {"cpu": "10m", "memory": "16Mi"}}
+    for _ in range(2):
+        assert validate_resource_requirements(ok, "spec.containers[0].resources") == []
+    bad = {"requests": {"cpu": "-1"}}
+    first = validate_resource_requirements(bad, "spec.containers[0].resources")
+    second = validate_resource_requirements(bad, "spec.containers[0].resources")
+    assert [e.error() for e in first] == [e.error() for e in second] == [
+        "spec.containers[0].resources.requests[cpu]: Invalid value: \"-1\": must be greater than or equal to 0"]
+    assert first[0] is not second[0]  # new errors each time: callers may change them
+    # JSON types stay apart: a valid 1 does not answer for true
+    assert validate_resource_requirements({"requests": {"cpu": 1}}, "r") == []
+    assert validate_resource_requirements({"requests": {"cpu": True}}, "r") == \
+        validate_resource_requirements.__wrapped__({"requests": {"cpu": True}}, "r")
+    tol = [{"key": "k", "operator": "Exists", "value": "v"}]
+    assert len(_validate_tolerations(tol, "spec.tolerations")) == 1
+    assert len(_validate_tolerations(tol, "spec.tolerations")) == 1

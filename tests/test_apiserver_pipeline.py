@@ -246,3 +246,88 @@ def test_graceful_pod_deletion_marks_then_removes(api, admin):
     assert api.etcd.get("/registry/pods/default/p") is not None
     admin.delete("pods", "p", "default", grace_period_seconds=0)
     assert api.etcd.get("/registry/pods/default/p") is None
+
+
+def _count_authorizations(api) -> list:
+    calls = []
+    real = api.authorizer.authorize
+
+    def counting(attrs):
+        calls.append(attrs)
+        return real(attrs)
+
+    api.authorizer.authorize = counting
+    return calls
+
+
+def test_decisions_are_shared_across_names_only_when_no_rule_names_objects(api, admin):
+    admin.create("roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                           "metadata": {"name": "r", "namespace": "default"},
+                           "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]},
+                                     {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"],
+                                      "resourceNames": ["a"]}]})
+    admin.create("rolebindings", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                                  "metadata": {"name": "rb", "namespace": "default"},
+                                  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+                                  "subjects": [{"kind": "User", "name": "jane"}]})
+    calls = _count_authorizations(api)
+    jane = Client(api, "kubectl", Credentials.x509("jane"))
+    for name in ("p1", "p2", "p3"):  # no rule names pods: one evaluation answers every name
+        with pytest.raises(StatusError) as ei:
+            jane.get("pods", name, "default")
+        assert ei.value.code == 404
+    assert len(calls) == 1
+    for name, code in (("a", 404), ("b", 403), ("a", 404), ("b", 403)):  # a rule names configmaps: per name
+        with pytest.raises(StatusError) as ei:
+            jane.get("configmaps", name, "default")
+        assert ei.value.code == code
+    assert len(calls) == 3
+
+
+def test_node_lease_decisions_stay_per_name(api, admin):
+    kubelet = Client(api, "kubelet/n1", Credentials.x509("system:node:n1", "system:nodes"))
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": "n1", "namespace": "kube-node-lease"}, "spec": {"holderIdentity": "n1"}}
+    mine = kubelet.create("leases", lease)
+    other = admin.create("leases", {**lease, "metadata": {"name": "n2", "namespace": "kube-node-lease"}})
+    kubelet.update("leases", mine)
+    with pytest.raises(StatusError) as ei:
+        kubelet.update("leases", other)
+    assert ei.value.code == 403 and '"n2" is forbidden' in ei.value.message
+    kubelet.get("leases", "n1", "kube-node-lease")
+
+
+def test_binding_leaves_the_object_it_replaced_unchanged(api, admin):
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                                "status": {"conditions": [{"type": "PodScheduled", "status": "False"}]}})
+    before = json.dumps(pod, sort_keys=True)
+    admin.bind(pod, "n1")
+    assert json.dumps(pod, sort_keys=True) == before  # what watchers and informers hold is never changed
+    bound = admin.get("pods", "p", "default")
+    assert bound is not pod and int(bound["metadata"]["resourceVersion"]) > int(pod["metadata"]["resourceVersion"])
+    assert [c["type"] for c in bound["status"]["conditions"]] == ["PodScheduled"]
+    assert bound["status"]["conditions"][0]["status"] == "True"
+    assert json.loads(api.etcd.get("/registry/pods/default/p").value)["spec"]["nodeName"] == "n1"
+
+
+def test_indexed_node_watches_see_their_pods_enter_change_and_leave(api, admin):
+    seen = {n: [] for n in ("n1", "n2")}
+    for n in seen:
+        admin.watch("pods", lambda t, o, n=n: seen[n].append((t, o["metadata"]["name"])),
+                    field_selector=f"spec.nodeName={n}")
+    others = []
+    admin.watch("pods", lambda t, o: others.append((t, o["metadata"]["name"])), field_selector="spec.nodeName!=n1")
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    admin.bind(pod, "n1")
+    bound = admin.get("pods", "p", "default")
+    admin.update_status("pods", {**bound, "status": {**bound["status"], "phase": "Running"}})
+    admin.delete("pods", "p", "default", grace_period_seconds=0)
+    api.loop.settle()
+    assert seen == {"n1": [("ADDED", "p"), ("MODIFIED", "p"), ("DELETED", "p")], "n2": []}
+    assert others == [("ADDED", "p"), ("DELETED", "p")]  # on no node, then bound to n1: it left the selector

@@ -446,3 +446,35 @@ def test_txn_too_many_ops():
     with pytest.raises(ErrTooManyOps, match="^etcdserver: too many operations in txn request$"):
         s.txn([], [Op.put(f"k{i}", "v") for i in range(129)])
     assert s.txn([], [Op.put(f"k{i}", "v") for i in range(128)]).revision == 2
+
+
+def test_single_compare_and_put_txn_matches_the_general_path():
+    """The API server's txn (one compare, one put) takes a short path; a store fed the same txns with the compare
+    given twice (the general path) must end identical: results, watch events, history."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    compare = st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["MOD", "CREATE", "VERSION", "VALUE", "LEASE"]),
+                        st.sampled_from(["=", "!=", "<", ">"]), st.integers(0, 6), st.booleans())
+    step = st.tuples(compare, st.sampled_from(["a", "b"]), st.booleans())
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(step, max_size=12))
+    def check(steps):
+        stores = [MVCCStore(), MVCCStore()]
+        seen = [[], []]
+        for i, s in enumerate(stores):
+            s.watch("", "\0", callback=seen[i].extend, prev_kv=True)
+        for n, ((key, target, result, value, _), put_key, prev) in enumerate(steps):
+            v = f"v{value}" if target == "VALUE" else value
+            c = Compare(key, target, result, v)
+            op = Op.put(put_key, f"value-{n}", prev_kv=prev)
+            fast = stores[0].txn([c], [op], [])
+            general = stores[1].txn([c, c], [op], [])
+            assert fast == general
+        assert seen[0] == seen[1]
+        assert stores[0].revision == stores[1].revision
+        for k in ("a", "b"):
+            assert stores[0].history(k) == stores[1].history(k)
+
+    check()

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from . import errors as fe
 from .errors import FieldError, Printed, go_quote
-from .objects import label_selector_as_selector
+from .objects import label_selector_as_selector, to_json
 from .quantity import format_quantity, parse_quantity_with_format
 
 Errs = list
@@ -508,6 +508,32 @@ def _is_overcommit_allowed(name: str) -> bool:
     return native and not name.startswith("hugepages-")
 
 
+def _remember_valid(fn: Callable[[Any, str], Errs]) -> Callable[[Any, str], Errs]:
+    """For a validator that depends only on its JSON value and field path: the inputs (as JSON text, so ``1``,
+    ``1.0`` and ``true`` stay apart) that gave no error are remembered and answered ``[]`` at once. The pods of
+    one template repeat the same resources and tolerations. Inputs with errors are checked again each time (their
+    FieldErrors are new objects every time, as callers may change them)."""
+    valid: set = set()
+
+    @functools.wraps(fn)
+    def check(value, path: str) -> Errs:
+        try:
+            key = (to_json(value), path)
+        except (TypeError, ValueError):  # not JSON data
+            return fn(value, path)
+        if key in valid:
+            return []
+        errs = fn(value, path)
+        if not errs:
+            if len(valid) >= 4096:
+                valid.clear()
+            valid.add(key)
+        return errs
+
+    return check
+
+
+@_remember_valid
 def validate_resource_requirements(res: dict | None, path: str) -> Errs:
     """``ValidateContainerResourceRequirements`` for cpu, memory and extended resources."""
     res = res or {}
@@ -752,6 +778,7 @@ _TOLERATION_OPERATORS = ["Equal", "Exists"]
 _TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
+@_remember_valid
 def _validate_tolerations(tolerations: list | None, path: str) -> Errs:
     errs: Errs = []
     for i, t in enumerate(tolerations or []):

@@ -165,6 +165,9 @@ class NodeAuthorizer:
     """Authorizes kubelets: their own node Lease only, and the NodeRules for the rest (Node objects are limited to
     the kubelet's own by the NodeRestriction admission plugin, not here)."""
 
+    # the resources whose decisions here depend on the object's name (besides rules with resourceNames)
+    NAMED_RESOURCES = ("leases",)
+
     def __init__(self) -> None:
         self.rules = node_rules()
 

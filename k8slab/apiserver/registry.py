@@ -15,6 +15,7 @@ import ipaddress
 import random
 
 from ..api import errors
+from ..api.objects import to_json
 from ..api.quantity import parse_quantity
 
 # names.SimpleNameGenerator
@@ -62,10 +63,27 @@ def new_uid(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+# the containers' requests and limits -> their QoS class: the pods of one template all ask the same question
+_qos_memo: dict = {}
+
+
 def pod_qos_class(pod: dict) -> str:
     """GetPodQOS: Guaranteed, Burstable or BestEffort."""
     spec = pod.get("spec", {})
     containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    try:
+        key = to_json([c.get("resources") for c in containers])
+    except (TypeError, AttributeError, ValueError):  # not JSON data: no memo
+        return _pod_qos_class(containers)
+    got = _qos_memo.get(key)
+    if got is None:
+        if len(_qos_memo) > 4096:
+            _qos_memo.clear()
+        got = _qos_memo[key] = _pod_qos_class(containers)
+    return got
+
+
+def _pod_qos_class(containers: list) -> str:
     requests: dict[str, object] = {}
     limits: dict[str, object] = {}
     zero = parse_quantity(0)

@@ -41,7 +41,12 @@ WATCH_BATCH_MIN = 10
 # names this field is only offered the events of objects with that value (kubelets watch spec.nodeName=<node> and
 # metadata.name=<node>)
 TRIGGER_FIELDS = {"pods": "spec.nodeName", "nodes": "metadata.name"}
+_NO_FILTER = (None, (), None)  # the filter_key of a watch of a whole resource
 CODES = {"create": 201, "update": 200, "patch": 200, "delete": 200, "get": 200, "list": 200, "watch": 200}
+# The data of the "request" and successful "response" trace events, one dict per distinct value, shared by every
+# event that has it (trace data is never changed after it is recorded): a large cluster records millions.
+_REQUEST_DATA: dict[tuple, dict] = {}
+_RESPONSE_DATA = {code: {"code": code} for code in set(CODES.values())}
 
 
 @dataclass(eq=False)
@@ -116,6 +121,7 @@ class APIServer:
         self.authenticator = Authenticator(seed=seed, now_ms=lambda: loop.now)
         self.authorizer = UnionAuthorizer(NodeAuthorizer(), RBACAuthorizer(self._list_cached))
         self.admission = default_plugins()
+        self._admission_phases = None  # (plugins, {phase: [plugin, ...]}), see _phase_plugins
         self.trace_stages = trace_stages
         self.available = True
         self.kubelet_connections = None  # node name -> its kubelet's :10250 server (pods/log, pods/exec)
@@ -196,6 +202,48 @@ class APIServer:
             got = self._authz_cache[attrs] = self.authorizer.authorize(attrs)
         return got
 
+    def _names_consulted(self, resource: str, subresource: str) -> bool:
+        """Whether an authorizer of the chain may look at the object's name for this resource: an RBAC rule with
+        ``resourceNames`` that could match it, the Node authorizer's own-Lease check, or an authorizer this server
+        does not know. When none can, the request is authorized with the name left out: the decision is the same
+        for every name, so a new object's first request (a pod's binding, its first status update) is answered
+        from the decisions already made. Remembered with the decisions, so the same RBAC changes forget it."""
+        cache = self._authz_cache
+        got = cache.get((resource, subresource))
+        if got is None:
+            named = cache.get(None)
+            if named is None:
+                named = cache[None] = self._resources_with_names()
+            got = named is True or resource in named or \
+                bool(subresource) and (f"{resource}/{subresource}" in named or f"*/{subresource}" in named)
+            cache[(resource, subresource)] = got
+        return got
+
+    def _resources_with_names(self):
+        """The ``resources`` entries of every rule that names objects (True: any resource may be)."""
+        from .authz import ABACAuthorizer, AlwaysAllowAuthorizer, AlwaysDenyAuthorizer
+
+        chain = getattr(self.authorizer, "authorizers", None) if isinstance(self.authorizer, UnionAuthorizer) \
+            else None
+        if chain is None:
+            return True
+        named: set[str] = set()
+        for a in chain:
+            if isinstance(a, NodeAuthorizer):
+                named.update(a.NAMED_RESOURCES)  # e.g. a kubelet may use only its own node Lease
+                rules = list(a.rules)
+            elif isinstance(a, RBACAuthorizer):
+                rules = [r for kind in ("clusterroles", "roles") for role in a.lister(kind)
+                         for r in role.get("rules") or ()]
+            elif isinstance(a, (ABACAuthorizer, AlwaysAllowAuthorizer, AlwaysDenyAuthorizer)):
+                continue
+            else:
+                return True
+            for r in rules:
+                if r.get("resourceNames"):
+                    named.update(r.get("resources") or ())
+        return True if "*" in named else frozenset(named)
+
     def can_i(self, user, verb: str, resource: str = "", namespace: str = "", **kw):
         """``kubectl auth can-i``: see :func:`k8slab.apiserver.authz.can_i`."""
         from .authz import can_i
@@ -228,10 +276,19 @@ class APIServer:
             namespace = (body or {}).get("metadata", {}).get("namespace") or "default"
         if name is None and body is not None and verb in ("create", "update", "patch"):
             name = body.get("metadata", {}).get("name")
-        ref = "/".join(p for p in (info.resource, namespace, name) if p) + (f"/{subresource}" if subresource else "")
+        ref = info.resource  # resource[/namespace][/name][/subresource]
+        if namespace:
+            ref = f"{ref}/{namespace}"
+        if name:
+            ref = f"{ref}/{name}"
+        if subresource:
+            ref = f"{ref}/{subresource}"
         stages = self.trace_stages
-        req = loop.emit(component, "request", ref, {"verb": verb, "resource": info.resource,
-                                                     "subresource": subresource}, cause=cause, target=NAME)
+        rkey = (verb, info.resource, subresource)
+        data = _REQUEST_DATA.get(rkey)
+        if data is None:
+            data = _REQUEST_DATA[rkey] = {"verb": verb, "resource": info.resource, "subresource": subresource}
+        req = loop.emit(component, "request", ref, data, cause=cause, target=NAME)
         try:
             if not self.available:
                 raise errors.new_service_unavailable("the server is currently unable to handle the request")
@@ -256,7 +313,8 @@ class APIServer:
             # 2. authorization
             # a create request's URL names no object: authorization never sees the new object's name
             req_name = "" if (verb == "create" and not subresource) else (name or "")
-            attrs = Attributes(user, verb, info.resource, subresource, info.group, namespace or "", req_name)
+            attrs = Attributes(user, verb, info.resource, subresource, info.group, namespace or "",
+                               req_name if req_name and self._names_consulted(info.resource, subresource) else "")
             decision, reason = self._authorize(attrs)
             if stages:
                 loop.emit(NAME, "authz", ref, {"decision": decision, "reason": reason}, cause=req)
@@ -271,8 +329,8 @@ class APIServer:
             loop.emit(NAME, "response", ref, {"code": e.code, "reason": e.reason, "message": e.message},
                       cause=req, target=component)
             raise
-        loop.emit(NAME, "response", ref, {"code": CODES[verb] if not (verb == "create" and subresource == "binding")
-                                          else 201}, cause=req, target=component)
+        loop.emit(NAME, "response", ref, _RESPONSE_DATA[CODES[verb]], cause=req,
+                  target=component)
         return result
 
     # -- reads ------------------------------------------------------------------------------------------------------
@@ -323,11 +381,10 @@ class APIServer:
         """One admission phase: every plugin with ``phase`` (admit or validate) that handles the request, in
         order; a refusal is traced with the plugin that refused."""
         applied = []
-        for p in self.admission:
-            fn = getattr(p, phase, None)
-            if fn is not None and p.handles(ctx):
+        for p in self._phase_plugins(phase):
+            if p.handles(ctx):
                 try:
-                    fn(ctx, obj)
+                    getattr(p, phase)(ctx, obj)
                 except errors.StatusError as e:
                     if self.trace_stages:
                         self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied, "denied_by": p.NAME,
@@ -336,6 +393,16 @@ class APIServer:
                 applied.append(p.NAME)
         if self.trace_stages:
             self.loop.emit(NAME, kind, ctx.ref, {"plugins": applied}, cause=ctx.req)
+
+    def _phase_plugins(self, phase: str) -> list:
+        """The plugins that have ``phase`` (an ``admit`` or ``validate`` method), in order; worked out again
+        whenever the plugin list changes."""
+        plugins = tuple(self.admission)
+        got = self._admission_phases
+        if got is None or got[0] != plugins:
+            got = self._admission_phases = (plugins, {
+                ph: [p for p in plugins if getattr(p, ph, None) is not None] for ph in ("admit", "validate")})
+        return got[1][phase]
 
     def _validate(self, ctx, info, obj, old, req, ref, extra_errs=(), status_only: bool = False) -> None:
         try:
@@ -377,8 +444,11 @@ class APIServer:
         """What decoding the request body into the Go type would refuse (e.g. a malformed quantity): 400.
         Top-level fields whose JSON is byte for byte the stored object's decoded when that was written, so they
         are not walked again (the answer for them is the same)."""
-        unchanged = frozenset(k for k, v in obj.items() if type(v) in (dict, list) and k in old
-                              and to_json(v) == to_json(old[k])) if old is not None else frozenset()
+        if old is None:
+            unchanged = frozenset()
+        else:  # the stored object's own value, or an equal one (== first: most changed fields differ at once)
+            unchanged = frozenset(k for k, v in obj.items() if type(v) in (dict, list) and k in old and
+                                  (v is old[k] or v == old[k] and to_json(v) == to_json(old[k])))
         err = decode_error(obj, unchanged)
         if err is not None:
             raise err
@@ -537,8 +607,8 @@ class APIServer:
             raise errors.new_not_found(resources.group_resource(info), name)
         ctx = AdmissionContext(self, "delete", info, namespace, name, "", user, old)
         ctx.req, ctx.ref = req, ref
-        for p in self.admission:
-            if hasattr(p, "validate") and p.handles(ctx):
+        for p in self._phase_plugins("validate"):
+            if p.handles(ctx):
                 p.validate(ctx, None)
         key = resources.etcd_key(info, namespace, name, self.prefix)
         rv = int(old["metadata"]["resourceVersion"])
@@ -551,7 +621,7 @@ class APIServer:
             if md.get("deletionTimestamp"):
                 return old
             grace = old["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace
-            obj = deepcopy(old)
+            obj = _new_metadata(old)
             obj["metadata"]["deletionTimestamp"] = rfc3339(self.loop.now + grace * 1000)
             obj["metadata"]["deletionGracePeriodSeconds"] = grace
             return self._put_if(info, key, obj, rv, name, req, ref)
@@ -602,7 +672,7 @@ class APIServer:
             raise errors.new_conflict(resources.group_resource(info), obj["metadata"]["name"])
         if info.resource == "services":
             self.registry.release_service(obj)
-        obj = deepcopy(obj)
+        obj = _new_metadata(obj)
         self._written[key] = obj
         obj["metadata"]["resourceVersion"] = str(res.revision)
         seq = self.loop.emit(NAME, "etcd.delete", f"{info.resource}/{_key_ref(obj)}",
@@ -653,12 +723,16 @@ class APIServer:
         if pod["spec"].get("nodeName"):
             raise errors.new_conflict("pods/binding", name, f'pod {name} is already assigned to node '
                                                             f'"{pod["spec"]["nodeName"]}"')
-        obj = deepcopy(pod)
+        # the stored pod with new metadata, spec and status dicts: the parts left as they were are shared with the
+        # stored object, which is never changed in place (every write stores a new object)
+        obj = dict(pod)
+        obj["metadata"] = dict(pod["metadata"])
+        obj["spec"] = dict(pod["spec"])
         obj["spec"]["nodeName"] = node
-        conds = obj.setdefault("status", {}).setdefault("conditions", [])
-        conds[:] = [c for c in conds if c.get("type") != "PodScheduled"]
-        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": self.now_rfc3339()})
+        status = obj["status"] = dict(pod.get("status") or {})
+        status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        status["conditions"].append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                                     "lastTransitionTime": self.now_rfc3339()})
         key = resources.etcd_key(info, namespace, name, self.prefix)
         self._put_if(info, key, obj, int(pod["metadata"]["resourceVersion"]), name, req, ref)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
@@ -726,17 +800,22 @@ class APIServer:
             triggered = self.triggered.get(info.resource)
             if triggered:
                 path = TRIGGER_FIELDS[info.resource]
-                values = {_field(obj, path)} | ({_field(old, path)} if old is not None else set())
-                extra = [w for v in sorted(values) for w in triggered.get(v, ())]
+                now_v = _field(obj, path)
+                was_v = _field(old, path) if old is not None else now_v
+                extra = list(triggered.get(now_v, ())) if was_v == now_v else \
+                    [w for v in sorted((now_v, was_v)) for w in triggered.get(v, ())]
                 if extra:
-                    self._fan_out(info, k, obj, old, etype, extra, cause)
+                    self._fan_out(info, k, obj, old, etype, extra, cause, (path, now_v, was_v))
             if not watchers:
                 continue
             alive = self._fan_out(info, k, obj, old, etype, watchers, cause)
             if len(alive) != len(watchers):
                 self.watchers[info.resource] = alive
 
-    def _fan_out(self, info, k, obj, old, etype, watchers, cause) -> list:
+    def _fan_out(self, info, k, obj, old, etype, watchers, cause, trigger: tuple | None = None) -> list:
+        """Send one event to the watchers it matches (as ADDED or DELETED to a watch the object enters or
+        leaves). ``trigger`` is (field path, its value now, its value before) for the watch cache's indexed
+        watchers, whose selector is that one field."""
         alive = []
         calls = []
         seen: dict[tuple, tuple[bool, bool]] = {}
@@ -744,10 +823,18 @@ class APIServer:
             if w.stopped:
                 continue
             alive.append(w)
-            got = seen.get(w.filter_key)
+            fk = w.filter_key
+            got = seen.get(fk)
             if got is None:
-                got = seen[w.filter_key] = (w.matches(obj),
-                                            old is not None and etype == "MODIFIED" and w.matches(old))
+                if fk == _NO_FILTER:  # no namespace, field or label selector: every object matches
+                    got = (True, old is not None and etype == "MODIFIED")
+                elif trigger is not None and fk[0] is None and fk[2] is None and len(fk[1]) == 1 and \
+                        fk[1][0][0] == trigger[0]:  # only the trigger field: its values are known
+                    want = fk[1][0][1]
+                    got = (trigger[1] == want, old is not None and etype == "MODIFIED" and trigger[2] == want)
+                else:
+                    got = (w.matches(obj), old is not None and etype == "MODIFIED" and w.matches(old))
+                seen[fk] = got
             now_m, was_m = got
             if etype == "MODIFIED":
                 if now_m and was_m:
@@ -781,6 +868,14 @@ class APIServer:
             if two in self._prefixes:
                 return self._prefixes[two]
         return self._prefixes.get(parts[0])
+
+
+def _new_metadata(obj: dict) -> dict:
+    """A new object with a new metadata dict, sharing everything else with ``obj``: for writes that change only
+    the metadata of a stored object (stored objects are never changed in place, so the rest needs no copy)."""
+    new = dict(obj)
+    new["metadata"] = dict(obj["metadata"])
+    return new
 
 
 def _key_ref(obj: dict) -> str:

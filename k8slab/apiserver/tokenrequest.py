@@ -22,6 +22,11 @@ import json
 from ..api import errors
 from ..api.objects import rfc3339
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _orjson = None
+
 API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"  # kubeadm --api-audiences / --service-account-issuer
 ISSUER = API_AUDIENCE
 DEFAULT_EXPIRATION_SECONDS = 3600
@@ -43,16 +48,43 @@ def key_id(public_key) -> str:
     return _b64(hashlib.sha256(der).digest())
 
 
+def _compact_json(obj) -> bytes:
+    """``json.Marshal``-like compact JSON, ASCII only (as ``json.dumps`` writes it)."""
+    try:
+        out = _orjson.dumps(obj) if _orjson is not None else None
+    except TypeError:  # not what orjson encodes (e.g. an integer beyond 64 bits)
+        out = None
+    if out is None or not out.isascii():
+        out = json.dumps(obj, separators=(",", ":")).encode()
+    return out
+
+
+# The signing key -> (the encoded JOSE header with its kid, the ECDSA algorithm): the key id of a key never changes,
+# so the header is built once per key instead of once per token.
+_signers: dict = {}
+
+
+def _signer(key) -> tuple[str, object]:
+    got = _signers.get(key)
+    if got is None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        header = {"alg": "ES256", "kid": key_id(key.public_key())}
+        if len(_signers) > 64:
+            _signers.clear()
+        got = _signers[key] = (_b64(_compact_json(header)),
+                               ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    return got
+
+
 def sign_jwt(claims: dict, key) -> str:
     """JWTTokenGenerator.GenerateToken: an ES256 JWT of ``claims`` signed with ``key``."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    header = {"alg": "ES256", "kid": key_id(key.public_key())}
-    signing_input = _b64(json.dumps(header, separators=(",", ":")).encode()) + "." + \
-        _b64(json.dumps(claims, separators=(",", ":")).encode())
-    der = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    header, algorithm = _signer(key)
+    signing_input = header + "." + _b64(_compact_json(claims))
+    der = key.sign(signing_input.encode(), algorithm)
     r, s = decode_dss_signature(der)
     return signing_input + "." + _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 

@@ -14,6 +14,12 @@ from typing import Callable
 from ..api.objects import key as object_key
 
 
+# The reference and data of the last "watch" trace event: the informers an event is sent to receive it one after
+# the other, and share them (trace data is never changed after it is recorded).
+# [object, type, resourceVersion, resource, ref, data]
+_last_watch_data: list = [None, None, None, None, None, None]
+
+
 def namespace_index(obj: dict) -> list[str]:
     return [obj["metadata"].get("namespace", "")]
 
@@ -33,6 +39,7 @@ class Informer:
         self.indexers: dict[str, Callable[[dict], list[str]]] = {"namespace": namespace_index}
         self.indices: dict[str, dict[str, set[str]]] = {"namespace": {}}
         self.handlers: list[tuple] = []
+        self._by_kind = None  # (len(handlers), [adds, updates, deletes]), see _handlers_of
         self.has_synced = False
         self.resource_version = ""
         self.watch = None
@@ -142,8 +149,10 @@ class Informer:
         ns = md.get("namespace")
         k = f"{ns}/{md['name']}" if ns else md["name"]
         rv = md.get("resourceVersion", self.resource_version)
-        self.loop.emit(self.client.component, "watch", f"{self.resource}/{k}", {"type": etype, "resourceVersion": rv},
-                       target="kube-apiserver")
+        last = _last_watch_data
+        if last[0] is not obj or last[1] != etype or last[2] != rv or last[3] != self.resource:
+            last[:] = obj, etype, rv, self.resource, f"{self.resource}/{k}", {"type": etype, "resourceVersion": rv}
+        self.loop.emit(self.client.component, "watch", last[4], last[5], target="kube-apiserver")
         self.resource_version = rv
         store = self.store
         old = store.get(k)
@@ -151,22 +160,28 @@ class Informer:
             if old is not None:
                 del store[k]
                 self._index_remove(k, old)
-            for _, _, delete in self.handlers:
-                if delete is not None:
-                    delete(old if old is not None else obj)
+            for delete in self._handlers_of(2):
+                delete(old if old is not None else obj)
             return
         store[k] = obj
         if old is None:
             self._index_add(k, obj)
-            for add, _, _ in self.handlers:
-                if add is not None:
-                    add(obj)
+            for add in self._handlers_of(0):
+                add(obj)
         else:
             if len(self.indexers) > 1:  # the namespace index never moves
                 self._index_update(k, old, obj)
-            for _, update, _ in self.handlers:
-                if update is not None:
-                    update(old, obj)
+            for update in self._handlers_of(1):
+                update(old, obj)
+
+    def _handlers_of(self, i: int) -> list:
+        """The add (0), update (1) or delete (2) functions of the registered handlers, in order (worked out again
+        when a handler is added)."""
+        got = self._by_kind
+        if got is None or got[0] != len(self.handlers):
+            got = self._by_kind = (len(self.handlers), [[h[j] for h in self.handlers if h[j] is not None]
+                                                        for j in range(3)])
+        return got[1][i]
 
 
 class SharedInformerFactory:

@@ -120,8 +120,20 @@ class Loop:
             self._foreground += 1
         return t
 
-    def call_later(self, delay_ms: int, fn: Callable, *args: Any, **kw: Any) -> Timer:
-        return self.call_at(self.now + int(delay_ms), fn, *args, **kw)
+    def call_later(self, delay_ms: int, fn: Callable, *args: Any, component: str = "", label: str = "",
+                   background: bool = False, cause: int | None = None) -> Timer:
+        # call_at(self.now + delay_ms, ...) written out: the loop's most frequent call
+        time = self.now + int(delay_ms)
+        if time < self.now:
+            time = self.now
+        self._seq += 1
+        if cause is None:
+            cause = self.last_emitted if self.last_emitted is not None else self.cause
+        t = Timer(self, time, self._seq, fn, args, component, label, background, cause)
+        heapq.heappush(self._heap, (time, t.seq, t))
+        if not background:
+            self._foreground += 1
+        return t
 
     def call_each_later(self, delay_ms: int, calls: list, component: str = "", label: str = "",
                         cause: int | None = None) -> Timer:
@@ -170,10 +182,13 @@ class Loop:
 
     def step(self) -> Timer | None:
         """Run the next pending callback; return it (None if nothing is pending)."""
-        t = self.peek()
-        if t is None:
-            return None
-        heapq.heappop(self._heap)
+        heap = self._heap
+        while True:  # peek() and the pop in one: cancelled timers are dropped on the way
+            if not heap:
+                return None
+            t = heapq.heappop(heap)[2]
+            if not t.cancelled:
+                break
         if not t.background:
             self._foreground -= 1
         t.cancelled = True
