@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
 OCI_VERSION = "1.1.0"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -140,6 +138,13 @@ def _default_mounts(sandbox_dir: str, prof: "RuntimeProfile") -> list[dict]:
     ]
 
 
+def container_spec_for_tag(prof: RuntimeProfile, cid: str, config: dict, sandbox_id: str, sandbox_config: dict,
+                           netns: str, pause_pid: int, repo_tag: str) -> dict:
+    """container_spec with the image config of ``repo_tag``."""
+    return container_spec(prof, cid, config, sandbox_id, sandbox_config, netns, pause_pid,
+                          {"config": image_config(repo_tag)})
+
+
 def container_spec(prof: RuntimeProfile, cid: str, config: dict, sandbox_id: str, sandbox_config: dict,
                    netns: str, pause_pid: int, image: dict) -> dict:
     """The config.json for one container: the image's entrypoint and cmd overridden by the pod's command and
@@ -260,18 +265,25 @@ class Runc:
         self._next_pid = first_pid
         self.log: list[tuple[str, str]] = []  # (command, id)
 
-    def create(self, cid: str, bundle: str, spec: dict) -> int:
-        for field in ("ociVersion", "process", "root", "linux"):
-            if field not in spec:
-                raise ValueError(f"config.json: missing {field}")
+    def create(self, cid: str, bundle: str, spec) -> int:
+        """``runc create``: ``spec`` is the bundle's config.json, or a function that writes it out. The runtime
+        passes the function: its specs are pure functions of the CRI request, the sandbox and the image, all
+        unchanging, so the file is produced when someone reads it (:meth:`config`) and is the same as if it had
+        been written at creation."""
+        if not callable(spec):
+            for field in ("ociVersion", "process", "root", "linux"):
+                if field not in spec:
+                    raise ValueError(f"config.json: missing {field}")
         self._next_pid += 7
-        self.containers[cid] = {"ociVersion": spec["ociVersion"], "id": cid, "status": "created",
-                                "pid": self._next_pid, "bundle": bundle, "rootfs": f"{bundle}/rootfs",
-                                "cgroupsPath": spec["linux"].get("cgroupsPath", ""),
-                                "annotations": dict(spec.get("annotations") or {}),
-                                "config.json": orjson.dumps(spec)}  # the bundle's file: bytes, not a live dict
+        self.containers[cid] = {"id": cid, "status": "created", "pid": self._next_pid, "bundle": bundle,
+                                "config.json": spec}
         self.log.append(("create", cid))
         return self._next_pid
+
+    def config(self, cid: str) -> dict:
+        """The bundle's config.json."""
+        spec = self.containers[cid]["config.json"]
+        return spec() if callable(spec) else spec
 
     def start(self, cid: str) -> None:
         self.containers[cid]["status"] = "running"
@@ -293,4 +305,7 @@ class Runc:
 
     def state(self, cid: str) -> dict:
         s = self.containers[cid]
-        return {k: s[k] for k in ("ociVersion", "id", "pid", "status", "bundle", "rootfs", "annotations")}
+        spec = self.config(cid)
+        return {"ociVersion": spec["ociVersion"], "id": cid, "pid": s["pid"], "status": s["status"],
+                "bundle": s["bundle"], "rootfs": f"{s['bundle']}/rootfs",
+                "annotations": dict(spec.get("annotations") or {})}

@@ -15,12 +15,11 @@ at once. ``runtime.set_behavior(...)`` scripts a container, e.g. to crash or to 
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, field
 from typing import Callable
-
-import orjson
 
 from . import oci
 from .errors import CRIError
@@ -380,12 +379,12 @@ class PodSandbox:
     cni_result: dict | None = None
     host_network: bool = False
     pause_pid: int = 0
-    config_json: bytes = field(default=b"", repr=False)  # the pause container's config.json, as written
+    build_spec: Callable[[], dict] | None = field(default=None, repr=False)  # writes the config.json
 
     @property
     def spec(self) -> dict:
-        """The pause container's OCI config.json, read back from the bundle."""
-        return orjson.loads(self.config_json) if self.config_json else {}
+        """The pause container's OCI config.json, as runc was given it."""
+        return self.build_spec() if self.build_spec is not None else {}
 
     @property
     def name(self) -> str:
@@ -417,13 +416,13 @@ class Container:
     message: str = ""
     exit_timer: object = field(default=None, repr=False)
     started_ms: int = 0
-    config_json: bytes = field(default=b"", repr=False)  # the OCI config.json handed to runc, as written
+    build_spec: Callable[[], dict] | None = field(default=None, repr=False)  # writes the config.json
     pid: int = 0
 
     @property
     def spec(self) -> dict:
-        """The container's OCI config.json, read back from the bundle."""
-        return orjson.loads(self.config_json) if self.config_json else {}
+        """The container's OCI config.json, as runc was given it."""
+        return self.build_spec() if self.build_spec is not None else {}
 
     @property
     def name(self) -> str:
@@ -568,9 +567,10 @@ class ContainerRuntime:
                                f'name="{self.cni.network}" failed (add): {e.msg}') from None
             sb.cni_result = result
             sb.ip = result["ips"][0]["address"].split("/")[0]
-        sb.pause_pid = self.runc.create(sid, self.profile.bundle(sid),
-                                        oci.sandbox_spec(self.profile, sid, config, netns, self.sandbox_image))
-        sb.config_json = self.runc.containers[sid]["config.json"]
+        # config.json is a pure function of the request, the sandbox and the image (none of which change): it is
+        # written out when read, identical to writing it now
+        sb.build_spec = functools.partial(oci.sandbox_spec, self.profile, sid, config, netns, self.sandbox_image)
+        sb.pause_pid = self.runc.create(sid, self.profile.bundle(sid), sb.build_spec)
         self.runc.start(sid)
         self.sandboxes[sid] = sb
         return sid
@@ -675,10 +675,9 @@ class ContainerRuntime:
             raise CRIError(f'failed to get image "{image}": not found', "NotFound")
         behavior = self._behavior_for(sb, config, img)
         c = self.containers[cid] = Container(cid, sandbox_id, config, img.id, img, self._now_ns(), behavior)
-        spec = oci.container_spec(self.profile, cid, config, sandbox_id, sb.config, sb.netns, sb.pause_pid,
-                                  {"config": oci.image_config(img.repo_tags[0] if img.repo_tags else "")})
-        c.pid = self.runc.create(cid, self.profile.bundle(cid), spec)
-        c.config_json = self.runc.containers[cid]["config.json"]
+        c.build_spec = functools.partial(oci.container_spec_for_tag, self.profile, cid, config, sandbox_id,
+                                         sb.config, sb.netns, sb.pause_pid, img.repo_tags[0] if img.repo_tags else "")
+        c.pid = self.runc.create(cid, self.profile.bundle(cid), c.build_spec)
         return cid
 
     def start_container(self, container_id: str) -> None:
