@@ -178,6 +178,7 @@ class PodWorker:
     manifest: str = ""  # its file
     mount_started: int | None = None
     mount_timeout_reported: bool = False
+    requests: dict | None = None  # its requests for admission (cpu in millicores), once worked out
 
     @property
     def name(self) -> str:
@@ -249,7 +250,6 @@ class Kubelet:
         self.workers: dict[str, PodWorker] = {}  # by pod UID
         self.by_key: dict[str, str] = {}  # "ns/name" -> UID
         self._resync: set[str] = set()  # after a restart: workers to sync when the informer lists their pod
-        self._pod_requests: dict[str, dict[str, int]] = {}  # UID -> its requests (cpu in millicores) for admission
         self.node: dict | None = None  # the Node as last written
         self.node_uid = ""
         self.lease: dict | None = None
@@ -815,22 +815,25 @@ class Kubelet:
             self._finish_pod(w)
 
     # -- admission ----------------------------------------------------------------------------------------------
-    def _active_pods(self, exclude: str) -> list[dict]:
-        return [w.pod for w in self.workers.values()
+    def _active_workers(self, exclude: str) -> list[PodWorker]:
+        return [w for w in self.workers.values()
                 if w.admitted and w.rejected is None and not w.terminal and not w.finished and w.uid != exclude]
 
-    def _requests_in_units(self, pod: dict) -> dict[str, int]:
-        """A pod's requests for admission, remembered by UID: a pod's container resources cannot change (the API
-        server rejects such an update), so they are worked out once per pod instead of at every admission."""
-        uid = pod["metadata"].get("uid", "")
-        got = self._pod_requests.get(uid)
+    @staticmethod
+    def _worker_requests(w: PodWorker) -> dict[str, int]:
+        """A pod's requests for admission, remembered on its worker: a pod's container resources cannot change
+        (the API server rejects such an update), so they are worked out once per pod instead of at every
+        admission of another pod."""
+        got = w.requests
         if got is None:
-            got = self._pod_requests[uid] = st._requests_in_units(pod)
+            got = w.requests = st._requests_in_units(w.pod)
         return got
 
     def _admit(self, w: PodWorker) -> None:
         """canAdmitPod: the pod must fit in what is left of the node's allocatable resources."""
-        result = st.fits(w.pod, self._active_pods(w.uid), self.allocatable, self._requests_in_units)
+        active = self._active_workers(w.uid)
+        result = st.fits_requests(self._worker_requests(w), [self._worker_requests(o) for o in active],
+                                  self.allocatable)
         self.loop.emit(self.component, "admit", w.ref, {"admitted": result is None,
                                                          **({"reason": result[0]} if result else {})})
         w.admitted = True
@@ -1570,7 +1573,6 @@ class Kubelet:
         if w.status_timer is not None:
             w.status_timer.cancel()
         self.workers.pop(w.uid, None)
-        self._pod_requests.pop(w.uid, None)
         if self.by_key.get(w.key) == w.uid:
             del self.by_key[w.key]
 

@@ -129,17 +129,21 @@ def fits(pod: dict, active_pods: list[dict], allocatable: dict[str, str],
          requests_in_units=_requests_in_units) -> tuple[str, str] | None:
     """noderesources.Fits as the kubelet's admission runs it: None if the pod fits, else (reason, message),
     e.g. ("OutOfcpu", "Node didn't have enough resource: cpu, requested: 3000, used: 500, capacity: 2000").
-    ``requests_in_units(pod)`` gives a pod's requests (cpu in millicores, the rest in units); the kubelet passes
-    one that remembers each pod's (a pod's container resources cannot change)."""
+    ``requests_in_units(pod)`` gives a pod's requests (cpu in millicores, the rest in units)."""
+    return fits_requests(requests_in_units(pod), [requests_in_units(p) for p in active_pods], allocatable)
+
+
+def fits_requests(want: dict[str, int], active: list[dict[str, int]],
+                  allocatable: dict[str, str]) -> tuple[str, str] | None:
+    """:func:`fits` from the requests already worked out: the pod's, and each active pod's."""
     units = _allocatable_in_units(allocatable)
     allowed_pods = units["pods"] if "pods" in allocatable else 110
-    if len(active_pods) + 1 > allowed_pods:
-        return ("OutOfpods", f"Node didn't have enough resource: pods, requested: 1, used: {len(active_pods)}, "
+    if len(active) + 1 > allowed_pods:
+        return ("OutOfpods", f"Node didn't have enough resource: pods, requested: 1, used: {len(active)}, "
                              f"capacity: {allowed_pods}")
-    want = requests_in_units(pod)
     used: dict[str, int] = {}
-    for p in active_pods:
-        for name, v in requests_in_units(p).items():
+    for req in active:
+        for name, v in req.items():
             used[name] = used.get(name, 0) + v
     order = ["cpu", "memory", "ephemeral-storage"] + sorted(k for k in want if k not in
                                                              ("cpu", "memory", "ephemeral-storage"))
