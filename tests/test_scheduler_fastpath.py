@@ -536,3 +536,15 @@ def test_tied_pop_order_is_the_heap_order_of_the_top_nodes():
         assert len(order) == k
         for need in {3, rng.randrange(3, k + 1), k}:
             assert _tied_pop_order(bits, need) == order[:need]
+
+
+def test_tied_pop_order_on_mostly_tied_large_heaps():
+    from k8slab.scheduler.fastpath import _heap_order, _tied_pop_order
+
+    rng = random.Random(13)
+    for case in range(60):
+        n = rng.choice([420, 1000])
+        bits = [rng.random() < rng.choice([0.6, 0.75, 0.95]) for _ in range(n)]
+        order = _heap_order([int(b) for b in bits], 3)
+        for need in (1, 3, rng.randrange(3, sum(bits) + 1), sum(bits)):
+            assert _tied_pop_order(bits, need) == order[:need]

@@ -235,7 +235,12 @@ class NodeArrays:
 
     _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "req_cpu", "req_mem", "req_eph",
                     "nz_cpu", "nz_mem", "num_pods", "unschedulable", "taints", "images", "affinity_pods",
-                    "anti_affinity_pods", "scalar_alloc")
+                    "anti_affinity_pods", "scalar_alloc", "free_cpu", "free_mem", "free_eph", "free_pods",
+                    "zero_alloc")
+    """The last five are derived, for the Filter: allocatable minus requested cpu, memory and ephemeral storage,
+    pods allowed minus pods, and whether allocatable cpu or memory is 0 (the scores divide by them)."""
+    _TOTALS = list(map(_INT_COLUMNS.index, ("affinity_pods", "anti_affinity_pods", "zero_alloc", "unschedulable")))
+    _ROW = {name: k for k, name in enumerate(_INT_COLUMNS)}
 
     def __init__(self) -> None:
         self.infos: list[NodeInfo] = []
@@ -248,6 +253,10 @@ class NodeArrays:
         self.taint_lists: list[list[dict]] = []
         self.affinity_total = 0
         self.anti_affinity_total = 0
+        self.zero_alloc_total = 0
+        """Rows whose allocatable cpu or memory is 0."""
+        self.unschedulable_rows = 0
+        """Rows that are cordoned or have no Node."""
         self.labels: list[dict] = []
         self.labels_version = 0
         """Bumped whenever a node's labels change (the topology columns are rebuilt then)."""
@@ -454,11 +463,9 @@ class NodeArrays:
             for key in self.dirty:
                 i = by_id.get(key)
                 if i is not None:
-                    self.affinity_total -= int(self.affinity_pods[i])
-                    self.anti_affinity_total -= int(self.anti_affinity_pods[i])
+                    self._add_totals(i, -1)
                     self._read(i, infos[i])
-                    self.affinity_total += int(self.affinity_pods[i])
-                    self.anti_affinity_total += int(self.anti_affinity_pods[i])
+                    self._add_totals(i, 1)
             self.dirty.clear()
 
     def _rebuild(self, infos: list[NodeInfo]) -> None:
@@ -482,6 +489,15 @@ class NodeArrays:
         self.valid = True
         self.affinity_total = int(self.affinity_pods.sum())
         self.anti_affinity_total = int(self.anti_affinity_pods.sum())
+        self.zero_alloc_total = int(self.zero_alloc.sum())
+        self.unschedulable_rows = int((self.unschedulable != 0).sum())
+
+    def _add_totals(self, i: int, sign: int) -> None:
+        row = self.data[self._TOTALS, i].tolist()
+        self.affinity_total += sign * row[0]
+        self.anti_affinity_total += sign * row[1]
+        self.zero_alloc_total += sign * row[2]
+        self.unschedulable_rows += sign * (row[3] != 0)
 
     def _read(self, i: int, ni: NodeInfo) -> None:
         a, r, z = ni.allocatable, ni.requested, ni.non_zero_requested
@@ -509,12 +525,19 @@ class NodeArrays:
                            r.milli_cpu, r.memory, r.ephemeral_storage, z.milli_cpu, z.memory, len(ni.pods),
                            2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
                            len(ni.image_states), len(ni.pods_with_affinity),
-                           len(ni.pods_with_required_anti_affinity), len(a.scalar_resources))
+                           len(ni.pods_with_required_anti_affinity), len(a.scalar_resources),
+                           a.milli_cpu - r.milli_cpu, a.memory - r.memory, a.ephemeral_storage - r.ephemeral_storage,
+                           a.allowed_pod_number - len(ni.pods), 0 if a.milli_cpu and a.memory else 1)
 
 
 # --------------------------------------------------------------------------------------------
 # Which profiles and pods the arrays cover
 # --------------------------------------------------------------------------------------------
+
+_ALLOC_ROW = {RESOURCE_CPU: "alloc_cpu", RESOURCE_MEMORY: "alloc_mem"}
+_NZ_ROW = {RESOURCE_CPU: "nz_cpu", RESOURCE_MEMORY: "nz_mem"}
+_REQ_ROW = {RESOURCE_CPU: "req_cpu", RESOURCE_MEMORY: "req_mem"}
+
 
 def _profile_plan(fw: Framework) -> dict | None:
     """What the fast path needs to know about a profile, or None when it cannot take it (a plugin that is not
@@ -547,6 +570,8 @@ def _build_plan(fw: Framework) -> dict | None:
         if p.NAME not in _SCORES and p.NAME not in _SKIPPABLE:
             return None
     plan: dict[str, Any] = {"filters": filters, "scores": scores}
+    np = _np()
+    row = NodeArrays._ROW
     fit = fw.plugins.get("NodeResourcesFit")
     if fit is not None and "NodeResourcesFit" in scores:
         strategy = fit.args["scoringStrategy"]
@@ -556,12 +581,19 @@ def _build_plan(fw: Framework) -> dict | None:
             return None
         plan["fit_most"] = strategy["type"] == MOST_ALLOCATED
         plan["fit_resources"] = [(r["name"], int(r["weight"])) for r in strategy["resources"]]
+        names = [r["name"] for r in strategy["resources"]]
+        plan["fit_rows"] = np.asarray([row[_ALLOC_ROW[n]] for n in names] + [row[_NZ_ROW[n]] for n in names],
+                                      dtype=np.intp)[:, None]
+        plan["fit_weights"] = np.asarray([w for _, w in plan["fit_resources"]], dtype=np.int64)[:, None]
+        plan["fit_weight_sum"] = sum(w for _, w in plan["fit_resources"])
     ba = fw.plugins.get("NodeResourcesBalancedAllocation")
     if ba is not None and "NodeResourcesBalancedAllocation" in scores:
         names = [r["name"] for r in ba.args["resources"]]
         if any(n not in (RESOURCE_CPU, RESOURCE_MEMORY) for n in names) or len(set(names)) != len(names):
             return None
         plan["ba_resources"] = names
+        plan["ba_rows"] = np.asarray([row[_ALLOC_ROW[n]] for n in names] + [row[_REQ_ROW[n]] for n in names],
+                                     dtype=np.intp)[:, None]
     return plan
 
 
@@ -711,7 +743,7 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
         elif name == "NodeResourcesBalancedAllocation":
             from k8slab.scheduler.plugins.balancedallocation import PRE_SCORE_STATE_KEY as BA_KEY
             requests = state.read(BA_KEY).pod_requests
-            r = _balanced_score(np, arrays, idx, plan["ba_resources"], requests)
+            r = _balanced_score(np, arrays, idx, plan["ba_resources"], requests, plan["ba_rows"])
             raw[name] = r
             normalized[name] = r
         elif name == "ImageLocality":
@@ -797,11 +829,12 @@ def _rotation(np, start: int, count: int, n: int):
 
 def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays, active_filters: list[str], idx):
     """Whether each node of ``idx`` fails one of the Filter plugins (None: none fails; False: the arrays do not
-    cover this pod)."""
+    cover this pod). NodeResourcesFit's check runs over every row (as cheap as over the rows of ``idx``, and no
+    gathering of columns), then its verdicts for ``idx`` are picked."""
     spec = pod.get("spec") or {}
     out = None
     tolerations = spec.get("tolerations") or []
-    if "NodeUnschedulable" in active_filters and arrays.unschedulable[idx].any():
+    if "NodeUnschedulable" in active_filters and arrays.unschedulable_rows and arrays.unschedulable[idx].any():
         if (arrays.unschedulable[idx] == 2).any():
             return False
         from k8slab.scheduler.plugins.tainttoleration import tolerations_tolerate_taint
@@ -822,14 +855,17 @@ def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays
         req = state.read(PRE_FILTER_STATE_KEY)
         if req.scalar_resources:
             return False
-        ok = arrays.num_pods[idx] + 1 <= arrays.alloc_pods[idx]
+        # fitsRequest: len(pods) + 1 > allowed pods, then each requested resource above allocatable - requested
+        bad = arrays.free_pods < 1
         if req.milli_cpu > 0:
-            ok &= req.milli_cpu <= arrays.alloc_cpu[idx] - arrays.req_cpu[idx]
+            bad |= arrays.free_cpu < req.milli_cpu
         if req.memory > 0:
-            ok &= req.memory <= arrays.alloc_mem[idx] - arrays.req_mem[idx]
+            bad |= arrays.free_mem < req.memory
         if req.ephemeral_storage > 0:
-            ok &= req.ephemeral_storage <= arrays.alloc_eph[idx] - arrays.req_eph[idx]
-        out = ~ok if out is None else out | ~ok
+            bad |= arrays.free_eph < req.ephemeral_storage
+        if out is not None or bad.any():
+            bad = bad[idx]
+            out = bad if out is None else out | bad
     if out is not None and not out.any():
         return None
     return out
@@ -898,6 +934,17 @@ def _default_normalize(np, scores, reverse: bool):
 
 def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int]):
     """LeastAllocated / MostAllocated over cpu and memory with non-zero requests (resource_allocation.go)."""
+    if not arrays.zero_alloc_total and plan["fit_weight_sum"] > 0:
+        # no node has 0 allocatable cpu or memory: every resource counts, on one (resources x nodes) block
+        r = len(requests)
+        sub = arrays.data[plan["fit_rows"], idx]
+        alloc, req = sub[:r], sub[r:] + np.asarray(requests, dtype=np.int64)[:, None]
+        if plan["fit_most"]:
+            s = np.minimum(req, alloc) * MAX_NODE_SCORE // alloc
+        else:
+            s = (alloc - req) * MAX_NODE_SCORE // alloc
+            s[req > alloc] = 0
+        return (s * plan["fit_weights"]).sum(axis=0) // plan["fit_weight_sum"]
     node_score = np.zeros(len(idx), dtype=np.int64)
     weight_sum = np.zeros(len(idx), dtype=np.int64)
     for (name, weight), pod_req in zip(plan["fit_resources"], requests):
@@ -916,8 +963,15 @@ def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int]):
     return np.where(weight_sum == 0, 0, node_score // np.where(weight_sum == 0, 1, weight_sum))
 
 
-def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int]):
-    """balancedResourceScorer with real requests: 1 - std of the requested fractions, times 100, truncated."""
+def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int], rows=None):
+    """balancedResourceScorer with real requests: 1 - std of the requested fractions, times 100, truncated.
+    ``rows``: the rows of NodeArrays.data with allocatable then requested, per resource, as a column."""
+    if not arrays.zero_alloc_total and len(resources) == 2 and rows is not None:
+        # no node has 0 allocatable cpu or memory: both fractions count, on one (resources x nodes) block
+        sub = arrays.data[rows, idx]
+        f = np.minimum((sub[2:] + np.asarray(requests, dtype=np.int64)[:, None]) / sub[:2], 1.0)
+        std = np.abs((f[0] - f[1]) / 2)
+        return ((1 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
     fractions = []
     present = []
     for name, pod_req in zip(resources, requests):
