@@ -414,6 +414,16 @@ class NodeArrays:
         hit = self._topology.get(key)
         if hit is not None and hit[0] == self.labels_version:
             return hit[1], hit[2], hit[3]
+        return self._topology_column(key)[1:4]
+
+    def topology_rows(self, key: str) -> int:
+        """How many rows carry the node label ``key``."""
+        hit = self._topology.get(key)
+        if hit is None or hit[0] != self.labels_version:
+            hit = self._topology_column(key)
+        return hit[4]
+
+    def _topology_column(self, key: str) -> tuple:
         np = _np()
         n = len(self.labels)
         ids = {"": 0}
@@ -428,8 +438,8 @@ class NodeArrays:
                     j = ids[v] = len(ids)
                 vid[i] = j
         values = list(ids)
-        self._topology[key] = (self.labels_version, vid, has, values)
-        return vid, has, values
+        hit = self._topology[key] = (self.labels_version, vid, has, values, int(has.sum()))
+        return hit
 
     def image_column(self, name: str):
         """(summary position per row, -1 where the node lacks the image; the ImageStateSummary objects): where
@@ -1082,6 +1092,11 @@ def _spread_pre_score(np, pl, pod: dict, arrays: NodeArrays, idx):
             ignored = None
     terms = []
     for c, (vid, has, values) in zip(constraints, columns):
+        covered = arrays.topology_rows(c.topology_key)
+        if not covered:
+            continue  # no node has the label: scoreForCount is added nowhere, the term is 0 on every node
+        if covered == len(has):
+            has = None  # every node has the label: added everywhere
         counts = arrays.match_counts(c.selector, ns)
         if c.topology_key == LABEL_HOSTNAME:
             # per-node counts, as Score counts them; the weight uses the number of nodes scored
@@ -1109,9 +1124,12 @@ def _spread_scores(np, s: _SpreadState, idx):
     score = np.zeros(len(idx), dtype=np.float64)
     for max_skew, has, vid, counts, weight in s.terms:
         cnt = counts[idx] if vid is None else counts[vid[idx]]
-        # scoreForCount, added only where the node has the topology label
-        score += np.where(has[idx], cnt.astype(np.float64) * weight + float(max_skew - 1), 0.0)
-    raw = np.copysign(np.floor(np.abs(score) + 0.5), score).astype(np.int64)  # go_round
+        # scoreForCount, added only where the node has the topology label (has None: every node has it)
+        term = cnt.astype(np.float64) * weight + float(max_skew - 1)
+        score += term if has is None else np.where(has[idx], term, 0.0)
+    # go_round (math.Round): counts >= 0, weights > 0 and maxSkew >= 1 make every score >= +0.0, where
+    # copysign(floor(|x| + 0.5), x) is floor(x + 0.5)
+    raw = np.floor(score + 0.5).astype(np.int64)
     valid = None
     if s.ignored is not None:
         raw[s.ignored] = 0
