@@ -233,14 +233,13 @@ class NodeArrays:
     """Per-node columns in snapshot order, refreshed from the NodeInfos. ``touch(node_info)`` marks one row
     stale (NodeInfo.on_change points here); ``invalidate()`` drops everything (a node was added or removed)."""
 
-    _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "req_cpu", "req_mem", "req_eph",
-                    "nz_cpu", "nz_mem", "num_pods", "unschedulable", "taints", "images", "affinity_pods",
+    _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "nz_cpu", "nz_mem", "req_cpu", "req_mem", "alloc_eph", "alloc_pods",
+                    "req_eph", "num_pods", "unschedulable", "taints", "images", "affinity_pods",
                     "anti_affinity_pods", "scalar_alloc", "free_cpu", "free_mem", "free_eph", "free_pods",
                     "zero_alloc")
-    """The last five are derived, for the Filter: allocatable minus requested cpu, memory and ephemeral storage,
+    """The first six are the scores' block (``score_block``). The last five are derived, for the Filter: allocatable minus requested cpu, memory and ephemeral storage,
     pods allowed minus pods, and whether allocatable cpu or memory is 0 (the scores divide by them)."""
     _TOTALS = list(map(_INT_COLUMNS.index, ("affinity_pods", "anti_affinity_pods", "zero_alloc", "unschedulable")))
-    _ROW = {name: k for k, name in enumerate(_INT_COLUMNS)}
 
     def __init__(self) -> None:
         self.infos: list[NodeInfo] = []
@@ -531,8 +530,8 @@ class NodeArrays:
             self.taint_sets.append(key)
             self.taint_lists.append(list(taints or ()))
         # one column write, in the order of _INT_COLUMNS
-        self.data[:, i] = (a.milli_cpu, a.memory, a.ephemeral_storage, a.allowed_pod_number,
-                           r.milli_cpu, r.memory, r.ephemeral_storage, z.milli_cpu, z.memory, len(ni.pods),
+        self.data[:, i] = (a.milli_cpu, a.memory, z.milli_cpu, z.memory, r.milli_cpu, r.memory,
+                           a.ephemeral_storage, a.allowed_pod_number, r.ephemeral_storage, len(ni.pods),
                            2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
                            len(ni.image_states), len(ni.pods_with_affinity),
                            len(ni.pods_with_required_anti_affinity), len(a.scalar_resources),
@@ -544,9 +543,8 @@ class NodeArrays:
 # Which profiles and pods the arrays cover
 # --------------------------------------------------------------------------------------------
 
-_ALLOC_ROW = {RESOURCE_CPU: "alloc_cpu", RESOURCE_MEMORY: "alloc_mem"}
-_NZ_ROW = {RESOURCE_CPU: "nz_cpu", RESOURCE_MEMORY: "nz_mem"}
-_REQ_ROW = {RESOURCE_CPU: "req_cpu", RESOURCE_MEMORY: "req_mem"}
+_BLOCK_ROW = {RESOURCE_CPU: 0, RESOURCE_MEMORY: 1}
+"""Rows of ``score_block``: allocatable (this row), non-zero requested (+2), requested (+4)."""
 
 
 def _profile_plan(fw: Framework) -> dict | None:
@@ -580,8 +578,6 @@ def _build_plan(fw: Framework) -> dict | None:
         if p.NAME not in _SCORES and p.NAME not in _SKIPPABLE:
             return None
     plan: dict[str, Any] = {"filters": filters, "scores": scores}
-    np = _np()
-    row = NodeArrays._ROW
     fit = fw.plugins.get("NodeResourcesFit")
     if fit is not None and "NodeResourcesFit" in scores:
         strategy = fit.args["scoringStrategy"]
@@ -591,10 +587,6 @@ def _build_plan(fw: Framework) -> dict | None:
             return None
         plan["fit_most"] = strategy["type"] == MOST_ALLOCATED
         plan["fit_resources"] = [(r["name"], int(r["weight"])) for r in strategy["resources"]]
-        names = [r["name"] for r in strategy["resources"]]
-        plan["fit_rows"] = np.asarray([row[_ALLOC_ROW[n]] for n in names] + [row[_NZ_ROW[n]] for n in names],
-                                      dtype=np.intp)[:, None]
-        plan["fit_weights"] = np.asarray([w for _, w in plan["fit_resources"]], dtype=np.int64)[:, None]
         plan["fit_weight_sum"] = sum(w for _, w in plan["fit_resources"])
     ba = fw.plugins.get("NodeResourcesBalancedAllocation")
     if ba is not None and "NodeResourcesBalancedAllocation" in scores:
@@ -602,8 +594,6 @@ def _build_plan(fw: Framework) -> dict | None:
         if any(n not in (RESOURCE_CPU, RESOURCE_MEMORY) for n in names) or len(set(names)) != len(names):
             return None
         plan["ba_resources"] = names
-        plan["ba_rows"] = np.asarray([row[_ALLOC_ROW[n]] for n in names] + [row[_REQ_ROW[n]] for n in names],
-                                     dtype=np.intp)[:, None]
     return plan
 
 
@@ -733,6 +723,9 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     # -- Score -----------------------------------------------------------------------------------
     raw: dict[str, Any] = {}
     normalized: dict[str, Any] = {}
+    # allocatable, non-zero requested and requested cpu and memory of the feasible nodes, for the two resource
+    # scores: one take from six contiguous rows
+    block = arrays.data[:6].take(idx, axis=1) if len(idx) else None
     for name in active_scores:
         if name == "TaintToleration":
             from k8slab.scheduler.plugins.tainttoleration import (
@@ -747,13 +740,13 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
         elif name == "NodeResourcesFit":
             from k8slab.scheduler.plugins.noderesources import PRE_SCORE_STATE_KEY as FIT_KEY
             requests = state.read(FIT_KEY).pod_requests
-            r = _fit_score(np, arrays, idx, plan, requests)
+            r = _fit_score(np, arrays, idx, plan, requests, block)
             raw[name] = r
             normalized[name] = r
         elif name == "NodeResourcesBalancedAllocation":
             from k8slab.scheduler.plugins.balancedallocation import PRE_SCORE_STATE_KEY as BA_KEY
             requests = state.read(BA_KEY).pod_requests
-            r = _balanced_score(np, arrays, idx, plan["ba_resources"], requests, plan["ba_rows"])
+            r = _balanced_score(np, arrays, idx, plan["ba_resources"], requests, block)
             raw[name] = r
             normalized[name] = r
         elif name == "ImageLocality":
@@ -942,19 +935,24 @@ def _default_normalize(np, scores, reverse: bool):
     return out
 
 
-def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int]):
-    """LeastAllocated / MostAllocated over cpu and memory with non-zero requests (resource_allocation.go)."""
-    if not arrays.zero_alloc_total and plan["fit_weight_sum"] > 0:
-        # no node has 0 allocatable cpu or memory: every resource counts, on one (resources x nodes) block
-        r = len(requests)
-        sub = arrays.data[plan["fit_rows"], idx]
-        alloc, req = sub[:r], sub[r:] + np.asarray(requests, dtype=np.int64)[:, None]
-        if plan["fit_most"]:
-            s = np.minimum(req, alloc) * MAX_NODE_SCORE // alloc
-        else:
-            s = (alloc - req) * MAX_NODE_SCORE // alloc
-            s[req > alloc] = 0
-        return (s * plan["fit_weights"]).sum(axis=0) // plan["fit_weight_sum"]
+def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int], block=None):
+    """LeastAllocated / MostAllocated over cpu and memory with non-zero requests (resource_allocation.go).
+    ``block``: ``score_block`` of the rows ``idx``."""
+    if block is not None and not arrays.zero_alloc_total and plan["fit_weight_sum"] > 0:
+        # no node has 0 allocatable cpu or memory: every resource counts. leastRequestedScore's "requested >
+        # capacity gives 0" is max(capacity - requested, 0)
+        node_score = None
+        for (name, weight), pod_req in zip(plan["fit_resources"], requests):
+            k = _BLOCK_ROW[name]
+            alloc, req = block[k], block[k + 2] + pod_req
+            if plan["fit_most"]:
+                s = np.minimum(req, alloc) * MAX_NODE_SCORE // alloc
+            else:
+                s = np.maximum(alloc - req, 0) * MAX_NODE_SCORE // alloc
+            if weight != 1:
+                s *= weight
+            node_score = s if node_score is None else node_score + s
+        return node_score // plan["fit_weight_sum"]
     node_score = np.zeros(len(idx), dtype=np.int64)
     weight_sum = np.zeros(len(idx), dtype=np.int64)
     for (name, weight), pod_req in zip(plan["fit_resources"], requests):
@@ -973,13 +971,13 @@ def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int]):
     return np.where(weight_sum == 0, 0, node_score // np.where(weight_sum == 0, 1, weight_sum))
 
 
-def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int], rows=None):
+def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int], block=None):
     """balancedResourceScorer with real requests: 1 - std of the requested fractions, times 100, truncated.
-    ``rows``: the rows of NodeArrays.data with allocatable then requested, per resource, as a column."""
-    if not arrays.zero_alloc_total and len(resources) == 2 and rows is not None:
-        # no node has 0 allocatable cpu or memory: both fractions count, on one (resources x nodes) block
-        sub = arrays.data[rows, idx]
-        f = np.minimum((sub[2:] + np.asarray(requests, dtype=np.int64)[:, None]) / sub[:2], 1.0)
+    ``block``: ``score_block`` of the rows ``idx``."""
+    if block is not None and not arrays.zero_alloc_total and len(resources) == 2:
+        # no node has 0 allocatable cpu or memory: both fractions count
+        f = [np.minimum((block[_BLOCK_ROW[name] + 4] + pod_req) / block[_BLOCK_ROW[name]], 1.0)
+             for name, pod_req in zip(resources, requests)]
         std = np.abs((f[0] - f[1]) / 2)
         return ((1 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
     fractions = []
