@@ -239,7 +239,8 @@ class NodeArrays:
                     "zero_alloc")
     """The first six are the scores' block (``score_block``). The last five are derived, for the Filter: allocatable minus requested cpu, memory and ephemeral storage,
     pods allowed minus pods, and whether allocatable cpu or memory is 0 (the scores divide by them)."""
-    _TOTALS = list(map(_INT_COLUMNS.index, ("affinity_pods", "anti_affinity_pods", "zero_alloc", "unschedulable")))
+
+    _COUNT_ROWS = tuple(map(_INT_COLUMNS.index, ("affinity_pods", "anti_affinity_pods", "zero_alloc", "unschedulable")))
 
     def __init__(self) -> None:
         self.infos: list[NodeInfo] = []
@@ -472,9 +473,7 @@ class NodeArrays:
             for key in self.dirty:
                 i = by_id.get(key)
                 if i is not None:
-                    self._add_totals(i, -1)
                     self._read(i, infos[i])
-                    self._add_totals(i, 1)
             self.dirty.clear()
 
     def _rebuild(self, infos: list[NodeInfo]) -> None:
@@ -491,22 +490,19 @@ class NodeArrays:
         self._drop_derived()
         self.labels = [{}] * n
         self.labels_version += 1
+        self._row_counts: list[tuple | None] = [None] * n
+        self.affinity_total = self.anti_affinity_total = self.zero_alloc_total = self.unschedulable_rows = 0
         for i, ni in enumerate(infos):
             self._read(i, ni)
         self.hooked = all(ni.on_pod_change == self.pod_changed for ni in infos)
         self.dirty.clear()
         self.valid = True
-        self.affinity_total = int(self.affinity_pods.sum())
-        self.anti_affinity_total = int(self.anti_affinity_pods.sum())
-        self.zero_alloc_total = int(self.zero_alloc.sum())
-        self.unschedulable_rows = int((self.unschedulable != 0).sum())
 
-    def _add_totals(self, i: int, sign: int) -> None:
-        row = self.data[self._TOTALS, i].tolist()
-        self.affinity_total += sign * row[0]
-        self.anti_affinity_total += sign * row[1]
-        self.zero_alloc_total += sign * row[2]
-        self.unschedulable_rows += sign * (row[3] != 0)
+    def _add_totals(self, counts: tuple, sign: int) -> None:
+        self.affinity_total += sign * counts[0]
+        self.anti_affinity_total += sign * counts[1]
+        self.zero_alloc_total += sign * counts[2]
+        self.unschedulable_rows += sign * counts[3]
 
     def _read(self, i: int, ni: NodeInfo) -> None:
         a, r, z = ni.allocatable, ni.requested, ni.non_zero_requested
@@ -530,13 +526,21 @@ class NodeArrays:
             self.taint_sets.append(key)
             self.taint_lists.append(list(taints or ()))
         # one column write, in the order of _INT_COLUMNS
-        self.data[:, i] = (a.milli_cpu, a.memory, z.milli_cpu, z.memory, r.milli_cpu, r.memory,
+        self.data[:, i] = row = (a.milli_cpu, a.memory, z.milli_cpu, z.memory, r.milli_cpu, r.memory,
                            a.ephemeral_storage, a.allowed_pod_number, r.ephemeral_storage, len(ni.pods),
                            2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
                            len(ni.image_states), len(ni.pods_with_affinity),
                            len(ni.pods_with_required_anti_affinity), len(a.scalar_resources),
                            a.milli_cpu - r.milli_cpu, a.memory - r.memory, a.ephemeral_storage - r.ephemeral_storage,
                            a.allowed_pod_number - len(ni.pods), 0 if a.milli_cpu and a.memory else 1)
+        c = self._COUNT_ROWS
+        counts = (row[c[0]], row[c[1]], row[c[2]], row[c[3]] != 0)  # what the totals add up, for this row
+        old = self._row_counts[i]
+        if old != counts:
+            if old is not None:
+                self._add_totals(old, -1)
+            self._add_totals(counts, 1)
+            self._row_counts[i] = counts
 
 
 # --------------------------------------------------------------------------------------------
@@ -685,8 +689,8 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
         evaluated = len(idx)
     if len(idx) < 2:
         return None  # no node or a single one: nothing to score, the per-plugin path reports it
-    tids = arrays.taints[idx]
-    feasible = list(itemgetter(*idx.tolist())(node_infos))
+    idx_list = idx.tolist()
+    feasible = list(itemgetter(*idx_list)(node_infos))
 
     # -- PreScore --------------------------------------------------------------------------------
     skip_score: set[str] = set()
@@ -732,9 +736,11 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
                 PRE_SCORE_STATE_KEY, count_intolerable_taints_prefer_no_schedule,
             )
             tol = state.read(PRE_SCORE_STATE_KEY).tolerations_prefer_no_schedule
-            per_set = np.asarray([count_intolerable_taints_prefer_no_schedule(lst, tol)
-                                  for lst in arrays.taint_lists], dtype=np.int64)
-            r = per_set[tids]
+            per_set = [count_intolerable_taints_prefer_no_schedule(lst, tol) for lst in arrays.taint_lists]
+            if len(per_set) == 1:
+                r = np.full(len(idx), per_set[0], dtype=np.int64)  # every node has the same taints
+            else:
+                r = np.asarray(per_set, dtype=np.int64)[arrays.taints[idx]]
             raw[name] = r
             normalized[name] = _default_normalize(np, r, reverse=True)
         elif name == "NodeResourcesFit":
@@ -788,18 +794,17 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     result.evaluated_nodes = evaluated
     result.scored = True
     result.skipped_score_plugins = set(skip_score)
-    host = node_names[int(idx[chosen_pos])]
+    host = node_names[idx_list[chosen_pos]]
     result.suggested_host = host
     # kept with the result for explain(): one compact matrix, raw rows then normalized rows (scores are 0..100,
     # raw values mostly small)
-    k = len(active_scores)
-    matrix = np.stack([raw[p] for p in active_scores] + [normalized[p] for p in active_scores])
+    matrix = np.array([raw[p] for p in active_scores] + [normalized[p] for p in active_scores])
     small = int(matrix.min()) >= -32768 and int(matrix.max()) <= 32767
     matrix = matrix.astype(np.int16 if small else np.int64)
-    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights, matrix[:k], matrix[k:],
-                       total.astype(np.int32), host, statuses)
+    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights, matrix, total.astype(np.int32),
+                       host, statuses)
     result.__dict__["_fill"] = payload.fill
-    result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
+    result.top_nodes = [payload.node_plugin_scores(node_names[idx_list[p]], p) for p in top_pos]
     return result
 
 
@@ -877,9 +882,13 @@ def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays
 class _Payload:
     """The arrays of one fast cycle, turned into NodeRecords when a node's row is asked for."""
 
-    __slots__ = ("pos", "filters", "scores", "weights", "raw", "normalized", "totals", "host", "rejected")
+    __slots__ = ("pos", "filters", "scores", "weights", "matrix", "raw", "normalized", "totals", "host", "rejected")
 
-    def __init__(self, pos, filters, scores, weights, raw, normalized, totals, host, rejected) -> None:
+    def __init__(self, pos, filters, scores, weights, matrix, totals, host, rejected) -> None:
+        """``matrix``: the raw scores (one row per plugin of ``scores``), then the normalized ones."""
+        k = len(scores)
+        self.matrix = matrix
+        raw, normalized = matrix[:k], matrix[k:]
         self.rejected = rejected
         self.filters = filters
         self.scores = scores
@@ -891,10 +900,10 @@ class _Payload:
         self.pos = pos
 
     def node_plugin_scores(self, name: str, p: int) -> NodePluginScores:
-        scores = []
-        for k, (s, w) in enumerate(zip(self.scores, self.weights)):
-            norm = int(self.normalized[k][p])
-            scores.append(PluginScore(s, norm * w, int(self.raw[k][p]), norm, w))
+        col = self.matrix[:, p].tolist()
+        k = len(self.scores)
+        scores = [PluginScore(s, col[k + j] * w, col[j], col[k + j], w)
+                  for j, (s, w) in enumerate(zip(self.scores, self.weights))]
         return NodePluginScores(name, scores, int(self.totals[p]))
 
     def fill(self, result: ScheduleResult, rec: NodeRecord) -> None:
@@ -1011,16 +1020,20 @@ def _image_score(np, arrays: NodeArrays, idx, pod: dict, total_num_nodes: int):
     num_containers = len(containers)
     if num_containers == 0:
         return np.full(len(idx), calculate_priority(0, 0), dtype=np.int64)
-    sums = np.zeros(len(idx), dtype=np.int64)
+    sums = None
     for c in containers:
         pos, states = arrays.image_column(normalized_image_name(c.get("image") or ""))
         if not states:
             continue
         # position -1 (image absent) picks the trailing 0
         table = np.asarray([scaled_image_score(st, total_num_nodes) for st in states] + [0], dtype=np.int64)
-        sums += table[pos[idx]]
+        part = table[pos[idx]]
+        sums = part if sums is None else sums + part
+    if sums is None:
+        sums = np.zeros(len(idx), dtype=np.int64)
     max_threshold = MAX_CONTAINER_THRESHOLD * num_containers
-    sums = np.where(sums < MIN_THRESHOLD, MIN_THRESHOLD, np.where(sums > max_threshold, max_threshold, sums))
+    # below minThreshold -> minThreshold, above maxThreshold -> maxThreshold (minThreshold < maxThreshold)
+    sums = np.minimum(np.maximum(sums, MIN_THRESHOLD), max_threshold)
     return MAX_NODE_SCORE * (sums - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD)
 
 
