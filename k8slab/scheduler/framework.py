@@ -683,6 +683,45 @@ class NodeInfo:
         pod_name = (pod.get("metadata") or {}).get("name", "")
         raise SchedulerError(f"no corresponding pod {pod_name} in pods of node {self.name}")
 
+    def replace_pod(self, new: dict) -> bool:
+        """UpdatePod as the cache does it (RemovePod of the pod with ``new``'s key, then AddPod of ``new``) when
+        nothing the NodeInfo derives from a pod differs between the one it holds and ``new``: the same spec
+        (requests, host ports, volumes, affinity), labels, namespace and deletionTimestamp. Its PodInfo then takes
+        ``new`` and moves to the end of the lists, where AddPod would put it; the sums and the per-pod counts stay as
+        they are. Returns False, having changed nothing, otherwise (or when the pod is not here): the caller removes
+        and adds."""
+        key = get_pod_key(new)
+        pods = self.pods
+        for i, info in enumerate(pods):
+            if info.key == key:
+                break
+        else:
+            return False
+        old = info.pod
+        om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+        if (old.get("spec") != new.get("spec") or om.get("labels") != nm.get("labels")
+                or om.get("namespace", "default") != nm.get("namespace", "default")
+                or om.get("deletionTimestamp") != nm.get("deletionTimestamp")):
+            return False
+        moves = []
+        for lst in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
+            for j, pi in enumerate(lst):
+                if pi.key == key:
+                    if pi is not info:
+                        return False  # two PodInfos with one key: RemovePod and AddPod decide
+                    moves.append((lst, j))
+                    break
+        del pods[i]
+        pods.append(info)
+        for lst, j in moves:
+            del lst[j]
+            lst.append(info)
+        info.pod = new
+        self.generation = next_generation()
+        if self.on_change is not None:
+            self.on_change(self)
+        return True
+
     def _update(self, pod_info: PodInfo, sign: int) -> None:
         res = pod_info.calculate_resource()
         self.requested.milli_cpu += sign * res.resource.milli_cpu

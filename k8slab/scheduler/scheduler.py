@@ -298,7 +298,7 @@ class KubeScheduler:
         ni = self.node_infos.get(node)
         if uid in self.assumed:
             # the binding landed: confirm the assumed pod with the version from the API
-            if ni is not None:
+            if ni is not None and not ni.replace_pod(pod):
                 old = ni.remove_pod(pod)
                 info = PodInfo(pod)
                 if old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
@@ -340,7 +340,7 @@ class KubeScheduler:
                 self._move("Pod/Delete")
             elif not _is_terminal(new):
                 ni = self.node_infos.get(new["spec"]["nodeName"])
-                if ni is not None:
+                if ni is not None and not ni.replace_pod(new):
                     ni.remove_pod(old)
                     ni.add_pod(new)
                 if old["metadata"].get("labels") != new["metadata"].get("labels"):
