@@ -119,7 +119,15 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
 
 
 def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
-    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node."""
+    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node.
+
+    After Init the top nodes hold a subtree from the root. A pop takes the root and moves the last element there:
+    a top one stays (its label is the next out); any other sinks along the path of first top children (the left
+    one when it is top, else the right one), each label on it moving up a level, and the path's last position
+    leaves the subtree. Only the path's labels move, so the path is kept as two lists (positions, and the labels
+    now on them): a sink drops the first label and the last position, then the path grows again below its new
+    end. Every position joins the path at most once, so a pop costs O(1) amortised instead of a walk down the
+    heap; tests/test_scheduler_fastpath.py checks the order against container/heap."""
     n = len(is_top)
     h = list(range(n))
     key = list(is_top)
@@ -140,33 +148,45 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
             j = c
         h[j] = x
         key[j] = False
+    path = [0]  # positions from the root along the first top children
+    labels = [h[0]]  # the label now on each of them
+    p = 0
     out = []
     size = n
-    while len(out) < need:
-        out.append(h[0])
-        size -= 1
-        if size == 0:
-            break
-        x = h[size]
-        if key[size]:
-            h[0] = x
-            key[0] = True
-            continue
-        j = 0
+    while True:
+        # grow the path below its end p
         while True:
-            c = 2 * j + 1
-            if c >= size:
+            c = 2 * p + 1
+            if c >= n:
                 break
             if not key[c]:
                 c += 1
-                if c >= size or not key[c]:
+                if c >= n or not key[c]:
                     break
-            h[j] = h[c]
-            key[j] = True
-            j = c
-        h[j] = x
-        key[j] = False
-    return out
+            path.append(c)
+            labels.append(h[c])
+            p = c
+        while True:
+            out.append(labels[0])
+            size -= 1
+            if size == 0 or len(out) >= need:
+                return out
+            if key[size]:
+                # a top node is last: its label takes the root, its position leaves
+                key[size] = False
+                if path[-1] != size:
+                    labels[0] = h[size]
+                    continue  # the path is unchanged
+                path.pop()
+                labels[0] = labels.pop()
+            else:
+                # the last element sinks: every label on the path moves up, the path's end leaves
+                key[path.pop()] = False
+                del labels[0]
+                if not path:
+                    return out
+            p = path[-1]
+            break
 
 
 def _heap_order(totals: list[int], count: int) -> list[int]:
