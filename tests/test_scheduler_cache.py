@@ -87,3 +87,20 @@ def test_cache_of_a_settled_cluster_matches_its_pods():
         assert vars(ni.requested) == vars(fresh[name].requested)
         assert vars(ni.non_zero_requested) == vars(fresh[name].non_zero_requested)
         assert ni.used_ports == fresh[name].used_ports
+
+
+def test_known_requests_key_is_used_only_until_forgotten():
+    from k8slab.scheduler.framework import calculate_resource, forget_requests_keys, know_requests_key
+
+    p = pod("a", cpu="250m")
+    copy_of_p = copy.deepcopy(p)
+    know_requests_key(p, copy_of_p)
+    try:
+        assert calculate_resource(p).resource.milli_cpu == 250
+        assert calculate_resource(copy_of_p).resource.milli_cpu == 250
+        other = pod("b", cpu="1")  # not known: its own key
+        assert calculate_resource(other).resource.milli_cpu == 1000
+    finally:
+        forget_requests_keys()
+    p["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "2"
+    assert calculate_resource(p).resource.milli_cpu == 2000

@@ -500,12 +500,31 @@ def _calculate_resource(pod: dict) -> PodResource:
 
 _requests_memo: dict[tuple, Any] = {}
 
+_known_requests_keys: list[tuple[dict, Any]] = []
+"""(pod, its requests_key) for pod objects the scheduler holds unchanged for a while (a scheduling cycle of the
+fast path, where only built-in plugins run, and the assume that follows): the key is worked out once for them."""
+
+
+def know_requests_key(*pods: dict) -> None:
+    """Work out the requests_key of the first pod once and use it for all of ``pods`` (copies of one another's
+    requests) until :func:`forget_requests_keys`. The pods must not change meanwhile."""
+    key = requests_key(pods[0])
+    _known_requests_keys[:] = [(p, key) for p in pods]
+
+
+def forget_requests_keys() -> None:
+    _known_requests_keys.clear()
+
 
 def memo_on_requests(pod: dict, tag: Any, compute: Callable[[dict], Any]) -> Any:
     """``compute(pod)`` for a value that depends only on the pod's requests (and on ``tag``, which names the
     computation and its parameters), memoised on ``requests_key``. The value is shared: callers must not change
     it."""
-    key = requests_key(pod)
+    for known, key in _known_requests_keys:
+        if known is pod:
+            break
+    else:
+        key = requests_key(pod)
     if key is None:
         return compute(pod)
     key = (tag, key)

@@ -20,7 +20,7 @@ from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .fastpath import NodeArrays, fast_schedule_pod
 from .framework import (
     MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, PodInfo, Profile, SchedulerError,
-    default_profile, is_success, pod_priority,
+    default_profile, forget_requests_keys, is_success, know_requests_key, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
@@ -406,9 +406,13 @@ class KubeScheduler:
         try:
             result = None
             if self.fast_path:
-                result = fast_schedule_pod(fw, state, pod, self.node_arrays, nodes, self.rng,
-                                           self.next_start_node_index, self.percentage_of_nodes_to_score,
-                                           nominated_pods=bool(self.nominated), node_names=self._snapshot_names)
+                know_requests_key(pod)  # only built-in plugins run on the fast path: none changes the pod
+                try:
+                    result = fast_schedule_pod(fw, state, pod, self.node_arrays, nodes, self.rng,
+                                               self.next_start_node_index, self.percentage_of_nodes_to_score,
+                                               nominated_pods=bool(self.nominated), node_names=self._snapshot_names)
+                finally:
+                    forget_requests_keys()
                 if result is None:
                     state = CycleState()
             if result is None:
@@ -455,7 +459,11 @@ class KubeScheduler:
         assumed["spec"]["nodeName"] = host
         ni = self.node_infos.get(host)
         if ni is not None:
-            ni.add_pod(assumed)
+            know_requests_key(pod, assumed)  # a fresh copy: the same requests
+            try:
+                ni.add_pod(assumed)
+            finally:
+                forget_requests_keys()
         self.assumed[pod["metadata"]["uid"]] = host
         st = fw.run_reserve_plugins_reserve(state, assumed, host)
         if not is_success(st):
