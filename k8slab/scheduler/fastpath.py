@@ -816,13 +816,16 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     result.skipped_score_plugins = set(skip_score)
     host = node_names[idx_list[chosen_pos]]
     result.suggested_host = host
-    # kept with the result for explain(): one compact matrix, raw rows then normalized rows (scores are 0..100,
-    # raw values mostly small)
-    matrix = np.array([raw[p] for p in active_scores] + [normalized[p] for p in active_scores])
-    small = int(matrix.min()) >= -32768 and int(matrix.max()) <= 32767
-    matrix = matrix.astype(np.int16 if small else np.int64)
-    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights, matrix, total.astype(np.int32),
-                       host, statuses)
+    # kept with the result for explain(), compactly (see _Payload)
+    norm = np.array([normalized[p] for p in active_scores])
+    norm = norm.astype(np.uint8) if int(norm.min()) >= 0 and int(norm.max()) <= 255 else norm
+    raw_rows = {}
+    for j, p in enumerate(active_scores):
+        r = raw[p]
+        if r is not normalized[p]:
+            raw_rows[j] = r.astype(np.int16) if int(r.min()) >= -32768 and int(r.max()) <= 32767 else r
+    pos = (start, len(idx), n) if rejected is None else idx.astype(np.int32)
+    payload = _Payload(pos, active_filters, active_scores, weights, norm, raw_rows, host, statuses)
     result.__dict__["_fill"] = payload.fill
     result.top_nodes = [payload.node_plugin_scores(node_names[idx_list[p]], p) for p in top_pos]
     return result
@@ -900,37 +903,44 @@ def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays
 
 
 class _Payload:
-    """The arrays of one fast cycle, turned into NodeRecords when a node's row is asked for."""
+    """The arrays of one fast cycle, turned into NodeRecords when a node's row is asked for. Kept for every pod
+    (explain), so kept small: the feasible rows as the rotation they are when no node was rejected, the normalized
+    scores as bytes (0..100), a raw row only for the plugins whose raw score differs from the normalized one, and
+    totals added up when asked for."""
 
-    __slots__ = ("pos", "filters", "scores", "weights", "matrix", "raw", "normalized", "totals", "host", "rejected")
+    __slots__ = ("pos", "filters", "scores", "weights", "normalized", "raw", "host", "rejected")
 
-    def __init__(self, pos, filters, scores, weights, matrix, totals, host, rejected) -> None:
-        """``matrix``: the raw scores (one row per plugin of ``scores``), then the normalized ones."""
-        k = len(scores)
-        self.matrix = matrix
-        raw, normalized = matrix[:k], matrix[k:]
+    def __init__(self, pos, filters, scores, weights, normalized, raw, host, rejected) -> None:
+        """``pos``: the feasible rows, an array or (start, count, number of nodes) for a rotation. ``normalized``:
+        one row per plugin of ``scores``. ``raw``: plugin position -> its raw row, where it is not the normalized
+        one."""
         self.rejected = rejected
         self.filters = filters
         self.scores = scores
         self.weights = weights
-        self.raw = raw
         self.normalized = normalized
-        self.totals = totals
+        self.raw = raw
         self.host = host
         self.pos = pos
 
     def node_plugin_scores(self, name: str, p: int) -> NodePluginScores:
-        col = self.matrix[:, p].tolist()
-        k = len(self.scores)
-        scores = [PluginScore(s, col[k + j] * w, col[j], col[k + j], w)
+        norm = self.normalized[:, p].tolist()
+        raw = self.raw
+        scores = [PluginScore(s, norm[j] * w, int(raw[j][p]) if j in raw else norm[j], norm[j], w)
                   for j, (s, w) in enumerate(zip(self.scores, self.weights))]
-        return NodePluginScores(name, scores, int(self.totals[p]))
+        return NodePluginScores(name, scores, sum(ps.score for ps in scores))
+
+    def rows(self) -> list[int]:
+        if type(self.pos) is tuple:
+            start, count, n = self.pos
+            return [(start + t) % n for t in range(count)]
+        return self.pos.tolist()
 
     def fill(self, result: ScheduleResult, rec: NodeRecord) -> None:
         positions = result.__dict__.get("_positions")
         if positions is None:
             names = result.node_names
-            positions = result.__dict__["_positions"] = {names[i]: p for p, i in enumerate(self.pos.tolist())}
+            positions = result.__dict__["_positions"] = {names[i]: p for p, i in enumerate(self.rows())}
         p = positions.get(rec.name)
         if p is None:
             rejected = self.rejected.get(rec.name)
