@@ -536,3 +536,36 @@ def test_tied_pop_order_is_the_heap_order_of_the_top_nodes():
         assert len(order) == k
         for need in {3, rng.randrange(3, k + 1), k}:
             assert _tied_pop_order(bits, need) == order[:need]
+
+
+def test_tied_pop_order_on_mostly_tied_large_heaps():
+    from k8slab.scheduler.fastpath import _heap_order, _tied_pop_order
+
+    rng = random.Random(13)
+    for case in range(60):
+        n = rng.choice([420, 1000])
+        bits = [rng.random() < rng.choice([0.6, 0.75, 0.95]) for _ in range(n)]
+        order = _heap_order([int(b) for b in bits], 3)
+        for need in (1, 3, rng.randrange(3, sum(bits) + 1), sum(bits)):
+            assert _tied_pop_order(bits, need) == order[:need]
+
+
+def test_spreading_when_no_node_or_every_node_has_the_topology_label():
+    # a topology label on no node adds nothing to any score; on every node it is added everywhere
+    rng = random.Random(23)
+    spread = 0
+    for case in range(40):
+        num_nodes = rng.choice([2, 5, 30, 120])
+        zone = case % 2 == 0
+        nodes = []
+        for i in range(num_nodes):
+            n = rand_node(rng, i)
+            n["metadata"]["labels"].pop(ZONE, None)
+            if zone:
+                n["metadata"]["labels"][ZONE] = rng.choice(["z1", "z2"])
+            nodes.append(n)
+        pods = [spread_pod(rng, f"p{k}", f"n{rng.randrange(num_nodes)}") for k in range(rng.randrange(3 * num_nodes))]
+        nis = build_node_infos(nodes, pods)
+        r = compare_spread(spread_pod(rng, f"new{case}"), nis, seed=case, start=rng.randrange(num_nodes))
+        spread += r is not None and "PodTopologySpread" not in r.skipped_score_plugins
+    assert spread >= 10, spread

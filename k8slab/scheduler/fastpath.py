@@ -119,7 +119,15 @@ def select_host_positions(totals: list[int], rng, count: int = NUMBER_OF_HIGHEST
 
 
 def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
-    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node."""
+    """The first ``need`` positions popped (all tied at the top) from container/heap on one bit per node.
+
+    After Init the top nodes hold a subtree from the root. A pop takes the root and moves the last element there:
+    a top one stays (its label is the next out); any other sinks along the path of first top children (the left
+    one when it is top, else the right one), each label on it moving up a level, and the path's last position
+    leaves the subtree. Only the path's labels move, so the path is kept as two lists (positions, and the labels
+    now on them): a sink drops the first label and the last position, then the path grows again below its new
+    end. Every position joins the path at most once, so a pop costs O(1) amortised instead of a walk down the
+    heap; tests/test_scheduler_fastpath.py checks the order against container/heap."""
     n = len(is_top)
     h = list(range(n))
     key = list(is_top)
@@ -140,33 +148,45 @@ def _tied_pop_order(is_top: list[bool], need: int) -> list[int]:
             j = c
         h[j] = x
         key[j] = False
+    path = [0]  # positions from the root along the first top children
+    labels = [h[0]]  # the label now on each of them
+    p = 0
     out = []
     size = n
-    while len(out) < need:
-        out.append(h[0])
-        size -= 1
-        if size == 0:
-            break
-        x = h[size]
-        if key[size]:
-            h[0] = x
-            key[0] = True
-            continue
-        j = 0
+    while True:
+        # grow the path below its end p
         while True:
-            c = 2 * j + 1
-            if c >= size:
+            c = 2 * p + 1
+            if c >= n:
                 break
             if not key[c]:
                 c += 1
-                if c >= size or not key[c]:
+                if c >= n or not key[c]:
                     break
-            h[j] = h[c]
-            key[j] = True
-            j = c
-        h[j] = x
-        key[j] = False
-    return out
+            path.append(c)
+            labels.append(h[c])
+            p = c
+        while True:
+            out.append(labels[0])
+            size -= 1
+            if size == 0 or len(out) >= need:
+                return out
+            if key[size]:
+                # a top node is last: its label takes the root, its position leaves
+                key[size] = False
+                if path[-1] != size:
+                    labels[0] = h[size]
+                    continue  # the path is unchanged
+                path.pop()
+                labels[0] = labels.pop()
+            else:
+                # the last element sinks: every label on the path moves up, the path's end leaves
+                key[path.pop()] = False
+                del labels[0]
+                if not path:
+                    return out
+            p = path[-1]
+            break
 
 
 def _heap_order(totals: list[int], count: int) -> list[int]:
@@ -233,9 +253,14 @@ class NodeArrays:
     """Per-node columns in snapshot order, refreshed from the NodeInfos. ``touch(node_info)`` marks one row
     stale (NodeInfo.on_change points here); ``invalidate()`` drops everything (a node was added or removed)."""
 
-    _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "req_cpu", "req_mem", "req_eph",
-                    "nz_cpu", "nz_mem", "num_pods", "unschedulable", "taints", "images", "affinity_pods",
-                    "anti_affinity_pods", "scalar_alloc")
+    _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "nz_cpu", "nz_mem", "req_cpu", "req_mem", "alloc_eph", "alloc_pods",
+                    "req_eph", "num_pods", "unschedulable", "taints", "images", "affinity_pods",
+                    "anti_affinity_pods", "scalar_alloc", "free_cpu", "free_mem", "free_eph", "free_pods",
+                    "zero_alloc")
+    """The first six are the scores' block (``score_block``). The last five are derived, for the Filter: allocatable minus requested cpu, memory and ephemeral storage,
+    pods allowed minus pods, and whether allocatable cpu or memory is 0 (the scores divide by them)."""
+
+    _COUNT_ROWS = tuple(map(_INT_COLUMNS.index, ("affinity_pods", "anti_affinity_pods", "zero_alloc", "unschedulable")))
 
     def __init__(self) -> None:
         self.infos: list[NodeInfo] = []
@@ -248,6 +273,10 @@ class NodeArrays:
         self.taint_lists: list[list[dict]] = []
         self.affinity_total = 0
         self.anti_affinity_total = 0
+        self.zero_alloc_total = 0
+        """Rows whose allocatable cpu or memory is 0."""
+        self.unschedulable_rows = 0
+        """Rows that are cordoned or have no Node."""
         self.labels: list[dict] = []
         self.labels_version = 0
         """Bumped whenever a node's labels change (the topology columns are rebuilt then)."""
@@ -405,6 +434,16 @@ class NodeArrays:
         hit = self._topology.get(key)
         if hit is not None and hit[0] == self.labels_version:
             return hit[1], hit[2], hit[3]
+        return self._topology_column(key)[1:4]
+
+    def topology_rows(self, key: str) -> int:
+        """How many rows carry the node label ``key``."""
+        hit = self._topology.get(key)
+        if hit is None or hit[0] != self.labels_version:
+            hit = self._topology_column(key)
+        return hit[4]
+
+    def _topology_column(self, key: str) -> tuple:
         np = _np()
         n = len(self.labels)
         ids = {"": 0}
@@ -419,8 +458,8 @@ class NodeArrays:
                     j = ids[v] = len(ids)
                 vid[i] = j
         values = list(ids)
-        self._topology[key] = (self.labels_version, vid, has, values)
-        return vid, has, values
+        hit = self._topology[key] = (self.labels_version, vid, has, values, int(has.sum()))
+        return hit
 
     def image_column(self, name: str):
         """(summary position per row, -1 where the node lacks the image; the ImageStateSummary objects): where
@@ -454,11 +493,7 @@ class NodeArrays:
             for key in self.dirty:
                 i = by_id.get(key)
                 if i is not None:
-                    self.affinity_total -= int(self.affinity_pods[i])
-                    self.anti_affinity_total -= int(self.anti_affinity_pods[i])
                     self._read(i, infos[i])
-                    self.affinity_total += int(self.affinity_pods[i])
-                    self.anti_affinity_total += int(self.anti_affinity_pods[i])
             self.dirty.clear()
 
     def _rebuild(self, infos: list[NodeInfo]) -> None:
@@ -475,13 +510,19 @@ class NodeArrays:
         self._drop_derived()
         self.labels = [{}] * n
         self.labels_version += 1
+        self._row_counts: list[tuple | None] = [None] * n
+        self.affinity_total = self.anti_affinity_total = self.zero_alloc_total = self.unschedulable_rows = 0
         for i, ni in enumerate(infos):
             self._read(i, ni)
         self.hooked = all(ni.on_pod_change == self.pod_changed for ni in infos)
         self.dirty.clear()
         self.valid = True
-        self.affinity_total = int(self.affinity_pods.sum())
-        self.anti_affinity_total = int(self.anti_affinity_pods.sum())
+
+    def _add_totals(self, counts: tuple, sign: int) -> None:
+        self.affinity_total += sign * counts[0]
+        self.anti_affinity_total += sign * counts[1]
+        self.zero_alloc_total += sign * counts[2]
+        self.unschedulable_rows += sign * counts[3]
 
     def _read(self, i: int, ni: NodeInfo) -> None:
         a, r, z = ni.allocatable, ni.requested, ni.non_zero_requested
@@ -505,16 +546,30 @@ class NodeArrays:
             self.taint_sets.append(key)
             self.taint_lists.append(list(taints or ()))
         # one column write, in the order of _INT_COLUMNS
-        self.data[:, i] = (a.milli_cpu, a.memory, a.ephemeral_storage, a.allowed_pod_number,
-                           r.milli_cpu, r.memory, r.ephemeral_storage, z.milli_cpu, z.memory, len(ni.pods),
+        self.data[:, i] = row = (a.milli_cpu, a.memory, z.milli_cpu, z.memory, r.milli_cpu, r.memory,
+                           a.ephemeral_storage, a.allowed_pod_number, r.ephemeral_storage, len(ni.pods),
                            2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
                            len(ni.image_states), len(ni.pods_with_affinity),
-                           len(ni.pods_with_required_anti_affinity), len(a.scalar_resources))
+                           len(ni.pods_with_required_anti_affinity), len(a.scalar_resources),
+                           a.milli_cpu - r.milli_cpu, a.memory - r.memory, a.ephemeral_storage - r.ephemeral_storage,
+                           a.allowed_pod_number - len(ni.pods), 0 if a.milli_cpu and a.memory else 1)
+        c = self._COUNT_ROWS
+        counts = (row[c[0]], row[c[1]], row[c[2]], row[c[3]] != 0)  # what the totals add up, for this row
+        old = self._row_counts[i]
+        if old != counts:
+            if old is not None:
+                self._add_totals(old, -1)
+            self._add_totals(counts, 1)
+            self._row_counts[i] = counts
 
 
 # --------------------------------------------------------------------------------------------
 # Which profiles and pods the arrays cover
 # --------------------------------------------------------------------------------------------
+
+_BLOCK_ROW = {RESOURCE_CPU: 0, RESOURCE_MEMORY: 1}
+"""Rows of ``score_block``: allocatable (this row), non-zero requested (+2), requested (+4)."""
+
 
 def _profile_plan(fw: Framework) -> dict | None:
     """What the fast path needs to know about a profile, or None when it cannot take it (a plugin that is not
@@ -556,6 +611,7 @@ def _build_plan(fw: Framework) -> dict | None:
             return None
         plan["fit_most"] = strategy["type"] == MOST_ALLOCATED
         plan["fit_resources"] = [(r["name"], int(r["weight"])) for r in strategy["resources"]]
+        plan["fit_weight_sum"] = sum(w for _, w in plan["fit_resources"])
     ba = fw.plugins.get("NodeResourcesBalancedAllocation")
     if ba is not None and "NodeResourcesBalancedAllocation" in scores:
         names = [r["name"] for r in ba.args["resources"]]
@@ -653,8 +709,8 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
         evaluated = len(idx)
     if len(idx) < 2:
         return None  # no node or a single one: nothing to score, the per-plugin path reports it
-    tids = arrays.taints[idx]
-    feasible = list(itemgetter(*idx.tolist())(node_infos))
+    idx_list = idx.tolist()
+    feasible = list(itemgetter(*idx_list)(node_infos))
 
     # -- PreScore --------------------------------------------------------------------------------
     skip_score: set[str] = set()
@@ -691,27 +747,32 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     # -- Score -----------------------------------------------------------------------------------
     raw: dict[str, Any] = {}
     normalized: dict[str, Any] = {}
+    # allocatable, non-zero requested and requested cpu and memory of the feasible nodes, for the two resource
+    # scores: one take from six contiguous rows
+    block = arrays.data[:6].take(idx, axis=1) if len(idx) else None
     for name in active_scores:
         if name == "TaintToleration":
             from k8slab.scheduler.plugins.tainttoleration import (
                 PRE_SCORE_STATE_KEY, count_intolerable_taints_prefer_no_schedule,
             )
             tol = state.read(PRE_SCORE_STATE_KEY).tolerations_prefer_no_schedule
-            per_set = np.asarray([count_intolerable_taints_prefer_no_schedule(lst, tol)
-                                  for lst in arrays.taint_lists], dtype=np.int64)
-            r = per_set[tids]
+            per_set = [count_intolerable_taints_prefer_no_schedule(lst, tol) for lst in arrays.taint_lists]
+            if len(per_set) == 1:
+                r = np.full(len(idx), per_set[0], dtype=np.int64)  # every node has the same taints
+            else:
+                r = np.asarray(per_set, dtype=np.int64)[arrays.taints[idx]]
             raw[name] = r
             normalized[name] = _default_normalize(np, r, reverse=True)
         elif name == "NodeResourcesFit":
             from k8slab.scheduler.plugins.noderesources import PRE_SCORE_STATE_KEY as FIT_KEY
             requests = state.read(FIT_KEY).pod_requests
-            r = _fit_score(np, arrays, idx, plan, requests)
+            r = _fit_score(np, arrays, idx, plan, requests, block)
             raw[name] = r
             normalized[name] = r
         elif name == "NodeResourcesBalancedAllocation":
             from k8slab.scheduler.plugins.balancedallocation import PRE_SCORE_STATE_KEY as BA_KEY
             requests = state.read(BA_KEY).pod_requests
-            r = _balanced_score(np, arrays, idx, plan["ba_resources"], requests)
+            r = _balanced_score(np, arrays, idx, plan["ba_resources"], requests, block)
             raw[name] = r
             normalized[name] = r
         elif name == "ImageLocality":
@@ -753,18 +814,20 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     result.evaluated_nodes = evaluated
     result.scored = True
     result.skipped_score_plugins = set(skip_score)
-    host = node_names[int(idx[chosen_pos])]
+    host = node_names[idx_list[chosen_pos]]
     result.suggested_host = host
-    # kept with the result for explain(): one compact matrix, raw rows then normalized rows (scores are 0..100,
-    # raw values mostly small)
-    k = len(active_scores)
-    matrix = np.stack([raw[p] for p in active_scores] + [normalized[p] for p in active_scores])
-    small = int(matrix.min()) >= -32768 and int(matrix.max()) <= 32767
-    matrix = matrix.astype(np.int16 if small else np.int64)
-    payload = _Payload(idx.astype(np.int32), active_filters, active_scores, weights, matrix[:k], matrix[k:],
-                       total.astype(np.int32), host, statuses)
+    # kept with the result for explain(), compactly (see _Payload)
+    norm = np.array([normalized[p] for p in active_scores])
+    norm = norm.astype(np.uint8) if int(norm.min()) >= 0 and int(norm.max()) <= 255 else norm
+    raw_rows = {}
+    for j, p in enumerate(active_scores):
+        r = raw[p]
+        if r is not normalized[p]:
+            raw_rows[j] = r.astype(np.int16) if int(r.min()) >= -32768 and int(r.max()) <= 32767 else r
+    pos = (start, len(idx), n) if rejected is None else idx.astype(np.int32)
+    payload = _Payload(pos, active_filters, active_scores, weights, norm, raw_rows, host, statuses)
     result.__dict__["_fill"] = payload.fill
-    result.top_nodes = [payload.node_plugin_scores(node_names[int(idx[p])], p) for p in top_pos]
+    result.top_nodes = [payload.node_plugin_scores(node_names[idx_list[p]], p) for p in top_pos]
     return result
 
 
@@ -797,11 +860,12 @@ def _rotation(np, start: int, count: int, n: int):
 
 def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays, active_filters: list[str], idx):
     """Whether each node of ``idx`` fails one of the Filter plugins (None: none fails; False: the arrays do not
-    cover this pod)."""
+    cover this pod). NodeResourcesFit's check runs over every row (as cheap as over the rows of ``idx``, and no
+    gathering of columns), then its verdicts for ``idx`` are picked."""
     spec = pod.get("spec") or {}
     out = None
     tolerations = spec.get("tolerations") or []
-    if "NodeUnschedulable" in active_filters and arrays.unschedulable[idx].any():
+    if "NodeUnschedulable" in active_filters and arrays.unschedulable_rows and arrays.unschedulable[idx].any():
         if (arrays.unschedulable[idx] == 2).any():
             return False
         from k8slab.scheduler.plugins.tainttoleration import tolerations_tolerate_taint
@@ -822,47 +886,61 @@ def _rejects(np, fw: Framework, state: CycleState, pod: dict, arrays: NodeArrays
         req = state.read(PRE_FILTER_STATE_KEY)
         if req.scalar_resources:
             return False
-        ok = arrays.num_pods[idx] + 1 <= arrays.alloc_pods[idx]
+        # fitsRequest: len(pods) + 1 > allowed pods, then each requested resource above allocatable - requested
+        bad = arrays.free_pods < 1
         if req.milli_cpu > 0:
-            ok &= req.milli_cpu <= arrays.alloc_cpu[idx] - arrays.req_cpu[idx]
+            bad |= arrays.free_cpu < req.milli_cpu
         if req.memory > 0:
-            ok &= req.memory <= arrays.alloc_mem[idx] - arrays.req_mem[idx]
+            bad |= arrays.free_mem < req.memory
         if req.ephemeral_storage > 0:
-            ok &= req.ephemeral_storage <= arrays.alloc_eph[idx] - arrays.req_eph[idx]
-        out = ~ok if out is None else out | ~ok
+            bad |= arrays.free_eph < req.ephemeral_storage
+        if out is not None or bad.any():
+            bad = bad[idx]
+            out = bad if out is None else out | bad
     if out is not None and not out.any():
         return None
     return out
 
 
 class _Payload:
-    """The arrays of one fast cycle, turned into NodeRecords when a node's row is asked for."""
+    """The arrays of one fast cycle, turned into NodeRecords when a node's row is asked for. Kept for every pod
+    (explain), so kept small: the feasible rows as the rotation they are when no node was rejected, the normalized
+    scores as bytes (0..100), a raw row only for the plugins whose raw score differs from the normalized one, and
+    totals added up when asked for."""
 
-    __slots__ = ("pos", "filters", "scores", "weights", "raw", "normalized", "totals", "host", "rejected")
+    __slots__ = ("pos", "filters", "scores", "weights", "normalized", "raw", "host", "rejected")
 
-    def __init__(self, pos, filters, scores, weights, raw, normalized, totals, host, rejected) -> None:
+    def __init__(self, pos, filters, scores, weights, normalized, raw, host, rejected) -> None:
+        """``pos``: the feasible rows, an array or (start, count, number of nodes) for a rotation. ``normalized``:
+        one row per plugin of ``scores``. ``raw``: plugin position -> its raw row, where it is not the normalized
+        one."""
         self.rejected = rejected
         self.filters = filters
         self.scores = scores
         self.weights = weights
-        self.raw = raw
         self.normalized = normalized
-        self.totals = totals
+        self.raw = raw
         self.host = host
         self.pos = pos
 
     def node_plugin_scores(self, name: str, p: int) -> NodePluginScores:
-        scores = []
-        for k, (s, w) in enumerate(zip(self.scores, self.weights)):
-            norm = int(self.normalized[k][p])
-            scores.append(PluginScore(s, norm * w, int(self.raw[k][p]), norm, w))
-        return NodePluginScores(name, scores, int(self.totals[p]))
+        norm = self.normalized[:, p].tolist()
+        raw = self.raw
+        scores = [PluginScore(s, norm[j] * w, int(raw[j][p]) if j in raw else norm[j], norm[j], w)
+                  for j, (s, w) in enumerate(zip(self.scores, self.weights))]
+        return NodePluginScores(name, scores, sum(ps.score for ps in scores))
+
+    def rows(self) -> list[int]:
+        if type(self.pos) is tuple:
+            start, count, n = self.pos
+            return [(start + t) % n for t in range(count)]
+        return self.pos.tolist()
 
     def fill(self, result: ScheduleResult, rec: NodeRecord) -> None:
         positions = result.__dict__.get("_positions")
         if positions is None:
             names = result.node_names
-            positions = result.__dict__["_positions"] = {names[i]: p for p, i in enumerate(self.pos.tolist())}
+            positions = result.__dict__["_positions"] = {names[i]: p for p, i in enumerate(self.rows())}
         p = positions.get(rec.name)
         if p is None:
             rejected = self.rejected.get(rec.name)
@@ -896,8 +974,24 @@ def _default_normalize(np, scores, reverse: bool):
     return out
 
 
-def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int]):
-    """LeastAllocated / MostAllocated over cpu and memory with non-zero requests (resource_allocation.go)."""
+def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int], block=None):
+    """LeastAllocated / MostAllocated over cpu and memory with non-zero requests (resource_allocation.go).
+    ``block``: ``score_block`` of the rows ``idx``."""
+    if block is not None and not arrays.zero_alloc_total and plan["fit_weight_sum"] > 0:
+        # no node has 0 allocatable cpu or memory: every resource counts. leastRequestedScore's "requested >
+        # capacity gives 0" is max(capacity - requested, 0)
+        node_score = None
+        for (name, weight), pod_req in zip(plan["fit_resources"], requests):
+            k = _BLOCK_ROW[name]
+            alloc, req = block[k], block[k + 2] + pod_req
+            if plan["fit_most"]:
+                s = np.minimum(req, alloc) * MAX_NODE_SCORE // alloc
+            else:
+                s = np.maximum(alloc - req, 0) * MAX_NODE_SCORE // alloc
+            if weight != 1:
+                s *= weight
+            node_score = s if node_score is None else node_score + s
+        return node_score // plan["fit_weight_sum"]
     node_score = np.zeros(len(idx), dtype=np.int64)
     weight_sum = np.zeros(len(idx), dtype=np.int64)
     for (name, weight), pod_req in zip(plan["fit_resources"], requests):
@@ -916,8 +1010,15 @@ def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int]):
     return np.where(weight_sum == 0, 0, node_score // np.where(weight_sum == 0, 1, weight_sum))
 
 
-def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int]):
-    """balancedResourceScorer with real requests: 1 - std of the requested fractions, times 100, truncated."""
+def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int], block=None):
+    """balancedResourceScorer with real requests: 1 - std of the requested fractions, times 100, truncated.
+    ``block``: ``score_block`` of the rows ``idx``."""
+    if block is not None and not arrays.zero_alloc_total and len(resources) == 2:
+        # no node has 0 allocatable cpu or memory: both fractions count
+        f = [np.minimum((block[_BLOCK_ROW[name] + 4] + pod_req) / block[_BLOCK_ROW[name]], 1.0)
+             for name, pod_req in zip(resources, requests)]
+        std = np.abs((f[0] - f[1]) / 2)
+        return ((1 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
     fractions = []
     present = []
     for name, pod_req in zip(resources, requests):
@@ -949,16 +1050,20 @@ def _image_score(np, arrays: NodeArrays, idx, pod: dict, total_num_nodes: int):
     num_containers = len(containers)
     if num_containers == 0:
         return np.full(len(idx), calculate_priority(0, 0), dtype=np.int64)
-    sums = np.zeros(len(idx), dtype=np.int64)
+    sums = None
     for c in containers:
         pos, states = arrays.image_column(normalized_image_name(c.get("image") or ""))
         if not states:
             continue
         # position -1 (image absent) picks the trailing 0
         table = np.asarray([scaled_image_score(st, total_num_nodes) for st in states] + [0], dtype=np.int64)
-        sums += table[pos[idx]]
+        part = table[pos[idx]]
+        sums = part if sums is None else sums + part
+    if sums is None:
+        sums = np.zeros(len(idx), dtype=np.int64)
     max_threshold = MAX_CONTAINER_THRESHOLD * num_containers
-    sums = np.where(sums < MIN_THRESHOLD, MIN_THRESHOLD, np.where(sums > max_threshold, max_threshold, sums))
+    # below minThreshold -> minThreshold, above maxThreshold -> maxThreshold (minThreshold < maxThreshold)
+    sums = np.minimum(np.maximum(sums, MIN_THRESHOLD), max_threshold)
     return MAX_NODE_SCORE * (sums - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD)
 
 
@@ -1028,6 +1133,11 @@ def _spread_pre_score(np, pl, pod: dict, arrays: NodeArrays, idx):
             ignored = None
     terms = []
     for c, (vid, has, values) in zip(constraints, columns):
+        covered = arrays.topology_rows(c.topology_key)
+        if not covered:
+            continue  # no node has the label: scoreForCount is added nowhere, the term is 0 on every node
+        if covered == len(has):
+            has = None  # every node has the label: added everywhere
         counts = arrays.match_counts(c.selector, ns)
         if c.topology_key == LABEL_HOSTNAME:
             # per-node counts, as Score counts them; the weight uses the number of nodes scored
@@ -1055,9 +1165,12 @@ def _spread_scores(np, s: _SpreadState, idx):
     score = np.zeros(len(idx), dtype=np.float64)
     for max_skew, has, vid, counts, weight in s.terms:
         cnt = counts[idx] if vid is None else counts[vid[idx]]
-        # scoreForCount, added only where the node has the topology label
-        score += np.where(has[idx], cnt.astype(np.float64) * weight + float(max_skew - 1), 0.0)
-    raw = np.copysign(np.floor(np.abs(score) + 0.5), score).astype(np.int64)  # go_round
+        # scoreForCount, added only where the node has the topology label (has None: every node has it)
+        term = cnt.astype(np.float64) * weight + float(max_skew - 1)
+        score += term if has is None else np.where(has[idx], term, 0.0)
+    # go_round (math.Round): counts >= 0, weights > 0 and maxSkew >= 1 make every score >= +0.0, where
+    # copysign(floor(|x| + 0.5), x) is floor(x + 0.5)
+    raw = np.floor(score + 0.5).astype(np.int64)
     valid = None
     if s.ignored is not None:
         raw[s.ignored] = 0

@@ -500,12 +500,31 @@ def _calculate_resource(pod: dict) -> PodResource:
 
 _requests_memo: dict[tuple, Any] = {}
 
+_known_requests_keys: list[tuple[dict, Any]] = []
+"""(pod, its requests_key) for pod objects the scheduler holds unchanged for a while (a scheduling cycle of the
+fast path, where only built-in plugins run, and the assume that follows): the key is worked out once for them."""
+
+
+def know_requests_key(*pods: dict) -> None:
+    """Work out the requests_key of the first pod once and use it for all of ``pods`` (copies of one another's
+    requests) until :func:`forget_requests_keys`. The pods must not change meanwhile."""
+    key = requests_key(pods[0])
+    _known_requests_keys[:] = [(p, key) for p in pods]
+
+
+def forget_requests_keys() -> None:
+    _known_requests_keys.clear()
+
 
 def memo_on_requests(pod: dict, tag: Any, compute: Callable[[dict], Any]) -> Any:
     """``compute(pod)`` for a value that depends only on the pod's requests (and on ``tag``, which names the
     computation and its parameters), memoised on ``requests_key``. The value is shared: callers must not change
     it."""
-    key = requests_key(pod)
+    for known, key in _known_requests_keys:
+        if known is pod:
+            break
+    else:
+        key = requests_key(pod)
     if key is None:
         return compute(pod)
     key = (tag, key)
@@ -682,6 +701,45 @@ class NodeInfo:
                 return pi
         pod_name = (pod.get("metadata") or {}).get("name", "")
         raise SchedulerError(f"no corresponding pod {pod_name} in pods of node {self.name}")
+
+    def replace_pod(self, new: dict) -> bool:
+        """UpdatePod as the cache does it (RemovePod of the pod with ``new``'s key, then AddPod of ``new``) when
+        nothing the NodeInfo derives from a pod differs between the one it holds and ``new``: the same spec
+        (requests, host ports, volumes, affinity), labels, namespace and deletionTimestamp. Its PodInfo then takes
+        ``new`` and moves to the end of the lists, where AddPod would put it; the sums and the per-pod counts stay as
+        they are. Returns False, having changed nothing, otherwise (or when the pod is not here): the caller removes
+        and adds."""
+        key = get_pod_key(new)
+        pods = self.pods
+        for i, info in enumerate(pods):
+            if info.key == key:
+                break
+        else:
+            return False
+        old = info.pod
+        om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+        if (old.get("spec") != new.get("spec") or om.get("labels") != nm.get("labels")
+                or om.get("namespace", "default") != nm.get("namespace", "default")
+                or om.get("deletionTimestamp") != nm.get("deletionTimestamp")):
+            return False
+        moves = []
+        for lst in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
+            for j, pi in enumerate(lst):
+                if pi.key == key:
+                    if pi is not info:
+                        return False  # two PodInfos with one key: RemovePod and AddPod decide
+                    moves.append((lst, j))
+                    break
+        del pods[i]
+        pods.append(info)
+        for lst, j in moves:
+            del lst[j]
+            lst.append(info)
+        info.pod = new
+        self.generation = next_generation()
+        if self.on_change is not None:
+            self.on_change(self)
+        return True
 
     def _update(self, pod_info: PodInfo, sign: int) -> None:
         res = pod_info.calculate_resource()

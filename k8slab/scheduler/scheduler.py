@@ -20,7 +20,7 @@ from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .fastpath import NodeArrays, fast_schedule_pod
 from .framework import (
     MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, PodInfo, Profile, SchedulerError,
-    default_profile, is_success, pod_priority,
+    default_profile, forget_requests_keys, is_success, know_requests_key, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
@@ -298,7 +298,7 @@ class KubeScheduler:
         ni = self.node_infos.get(node)
         if uid in self.assumed:
             # the binding landed: confirm the assumed pod with the version from the API
-            if ni is not None:
+            if ni is not None and not ni.replace_pod(pod):
                 old = ni.remove_pod(pod)
                 info = PodInfo(pod)
                 if old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
@@ -340,7 +340,7 @@ class KubeScheduler:
                 self._move("Pod/Delete")
             elif not _is_terminal(new):
                 ni = self.node_infos.get(new["spec"]["nodeName"])
-                if ni is not None:
+                if ni is not None and not ni.replace_pod(new):
                     ni.remove_pod(old)
                     ni.add_pod(new)
                 if old["metadata"].get("labels") != new["metadata"].get("labels"):
@@ -406,9 +406,13 @@ class KubeScheduler:
         try:
             result = None
             if self.fast_path:
-                result = fast_schedule_pod(fw, state, pod, self.node_arrays, nodes, self.rng,
-                                           self.next_start_node_index, self.percentage_of_nodes_to_score,
-                                           nominated_pods=bool(self.nominated), node_names=self._snapshot_names)
+                know_requests_key(pod)  # only built-in plugins run on the fast path: none changes the pod
+                try:
+                    result = fast_schedule_pod(fw, state, pod, self.node_arrays, nodes, self.rng,
+                                               self.next_start_node_index, self.percentage_of_nodes_to_score,
+                                               nominated_pods=bool(self.nominated), node_names=self._snapshot_names)
+                finally:
+                    forget_requests_keys()
                 if result is None:
                     state = CycleState()
             if result is None:
@@ -455,7 +459,11 @@ class KubeScheduler:
         assumed["spec"]["nodeName"] = host
         ni = self.node_infos.get(host)
         if ni is not None:
-            ni.add_pod(assumed)
+            know_requests_key(pod, assumed)  # a fresh copy: the same requests
+            try:
+                ni.add_pod(assumed)
+            finally:
+                forget_requests_keys()
         self.assumed[pod["metadata"]["uid"]] = host
         st = fw.run_reserve_plugins_reserve(state, assumed, host)
         if not is_success(st):

@@ -196,8 +196,11 @@ def _owner_resource(owner: dict) -> str | None:
     """The lister DefaultSelector reads for a controller reference (ReplicationController, ReplicaSet,
     StatefulSet), or None for any other kind."""
     group = (owner.get("apiVersion") or "").rpartition("/")[0]
-    return {("", "ReplicationController"): "replicationcontrollers", ("apps", "ReplicaSet"): "replicasets",
-            ("apps", "StatefulSet"): "statefulsets"}.get((group, owner.get("kind")))
+    return _OWNER_RESOURCES.get((group, owner.get("kind")))
+
+
+_OWNER_RESOURCES = {("", "ReplicationController"): "replicationcontrollers", ("apps", "ReplicaSet"): "replicasets",
+                    ("apps", "StatefulSet"): "statefulsets"}
 
 
 def default_selector(pod: dict, list_objects: Callable[[str, str], list[dict]] | None,
@@ -351,7 +354,10 @@ class PodTopologySpread(Plugin):
         """buildDefaultConstraints. When the handle reports a version of its Services (``services_version``) and
         looks owners up by name (``get_object``), the result is memoised on what it depends on: the action, the
         pod's namespace, labels and controller reference, that controller's resourceVersion and the Services'
-        version. The constraints returned are shared and never changed."""
+        version. The constraints returned are shared and never changed. With no default constraint for
+        ``action`` (the system defaults have none for DoNotSchedule) there is nothing to build or look up."""
+        if not any(c.get("whenUnsatisfiable") == action for c in self.default_constraints):
+            return []
         meta = pod.get("metadata") or {}
         labels = meta.get("labels") or {}
         services_version = getattr(self.handle, "services_version", None)
