@@ -29,6 +29,14 @@ def admin(api):
     return Client(api, "kubectl", Credentials.x509("kubernetes-admin", "kubeadm:cluster-admins"))
 
 
+def _busybox_pod(admin, **extra):
+    """The namespace's default ServiceAccount (the ServiceAccount admission plugin needs it), then pod "p"."""
+    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": "default"}})
+    return admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}, **extra})
+
+
 def test_bootstrap_creates_namespaces_rbac_and_kubernetes_service(api):
     keys = api.etcd.keys("/registry/")
     for k in ("/registry/namespaces/default", "/registry/namespaces/kube-system",
@@ -201,10 +209,7 @@ def test_watch_delivers_events_as_later_steps_and_respects_field_selector(api, a
     seen = []
     admin.watch("pods", lambda t, o: seen.append((t, o["metadata"]["name"], o["spec"].get("nodeName"))),
                 field_selector="spec.nodeName=n1")
-    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
-                                     "metadata": {"name": "default", "namespace": "default"}})
-    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    pod = _busybox_pod(admin)
     api.loop.settle()
     assert seen == []  # not on n1 yet
     admin.bind(pod, "n1")
@@ -236,10 +241,7 @@ def test_service_cluster_ip_allocation_and_errors(api, admin):
 
 
 def test_graceful_pod_deletion_marks_then_removes(api, admin):
-    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
-                                     "metadata": {"name": "default", "namespace": "default"}})
-    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    pod = _busybox_pod(admin)
     admin.bind(pod, "n1")
     marked = admin.delete("pods", "p", "default")
     assert marked["metadata"]["deletionGracePeriodSeconds"] == 30 and marked["metadata"]["deletionTimestamp"]
@@ -298,11 +300,7 @@ def test_node_lease_decisions_stay_per_name(api, admin):
 
 
 def test_binding_leaves_the_object_it_replaced_unchanged(api, admin):
-    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
-                                     "metadata": {"name": "default", "namespace": "default"}})
-    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
-                                "status": {"conditions": [{"type": "PodScheduled", "status": "False"}]}})
+    pod = _busybox_pod(admin, status={"conditions": [{"type": "PodScheduled", "status": "False"}]})
     before = json.dumps(pod, sort_keys=True)
     admin.bind(pod, "n1")
     assert json.dumps(pod, sort_keys=True) == before  # what watchers and informers hold is never changed
@@ -320,10 +318,7 @@ def test_indexed_node_watches_see_their_pods_enter_change_and_leave(api, admin):
                     field_selector=f"spec.nodeName={n}")
     others = []
     admin.watch("pods", lambda t, o: others.append((t, o["metadata"]["name"])), field_selector="spec.nodeName!=n1")
-    admin.create("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
-                                     "metadata": {"name": "default", "namespace": "default"}})
-    pod = admin.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    pod = _busybox_pod(admin)
     admin.bind(pod, "n1")
     bound = admin.get("pods", "p", "default")
     admin.update_status("pods", {**bound, "status": {**bound["status"], "phase": "Running"}})
