@@ -265,10 +265,13 @@ class EndpointSliceController(Controller):
         """GetServicesToUpdateOnPodChange: only a change that endpoints reflect wakes the Services."""
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
             return
+        new_keys = self._services_for_pod(new)
+        if not new_keys and (old["metadata"].get("labels") or {}) == (new["metadata"].get("labels") or {}):
+            return  # no Service selects the pod before or after: nothing to wake, whatever else changed
         pod_changed, labels_changed = pod_endpoints_changed(old, new)
         if not pod_changed and not labels_changed:
             return
-        keys = set(self._services_for_pod(new))
+        keys = set(new_keys)
         if labels_changed:
             old_keys = set(self._services_for_pod(old))
             keys = (keys ^ old_keys) if not pod_changed else (keys | old_keys)
@@ -402,12 +405,16 @@ class EndpointsController(Controller):
     def _pod_changed(self, pod: dict, old: dict | None = None) -> None:
         if old is not None and old["metadata"].get("resourceVersion") == pod["metadata"].get("resourceVersion"):
             return
-        if old is not None and pod_endpoints_changed(old, pod) == (False, False):
-            return
         ns = pod["metadata"]["namespace"]
-        keys = services_for_labels(self.svc_informer, ns, pod["metadata"].get("labels") or {})
+        labels = pod["metadata"].get("labels") or {}
+        keys = services_for_labels(self.svc_informer, ns, labels)
         if old is not None:
-            keys += services_for_labels(self.svc_informer, ns, old["metadata"].get("labels") or {})
+            old_labels = old["metadata"].get("labels") or {}
+            if not keys and old_labels == labels:
+                return  # no Service selects the pod before or after: nothing to wake, whatever else changed
+            if pod_endpoints_changed(old, pod) == (False, False):
+                return
+            keys += services_for_labels(self.svc_informer, ns, old_labels)
         for k in sorted(set(keys)):
             self.queue.add(k)
 
