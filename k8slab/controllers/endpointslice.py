@@ -102,10 +102,28 @@ def add_service_selector_indexer(informer) -> None:
         return [f"{svc['metadata'].get('namespace', '')}/{k}={v}"]
 
     informer.add_indexer(SERVICE_SELECTOR_INDEX, index)
+    informer.services_for_labels_memo = [None, {}]  # see services_for_labels
 
 
 def services_for_labels(svc_informer, namespace: str, labels: dict) -> list[str]:
-    """The keys of the Services in ``namespace`` whose selector matches ``labels``, in key order (GetPodServices)."""
+    """The keys of the Services in ``namespace`` whose selector matches ``labels``, in key order (GetPodServices).
+
+    Every pod event asks this of the same label sets several times (the EndpointSlice and Endpoints controllers
+    and their pod trackers), so answers are remembered per (namespace, labels) until the Service informer's cache
+    changes: each change to it comes from a watch event (which counts in ``events_received``) or a list (which
+    sets ``resource_version``), so the pair names one content of the cache and the index."""
+    memo = svc_informer.services_for_labels_memo
+    tag = (svc_informer.events_received, svc_informer.resource_version)
+    if memo[0] != tag:
+        memo[0] = tag
+        memo[1] = {}
+    try:
+        mk = (namespace, tuple(labels.items()))
+        got = memo[1].get(mk)
+    except TypeError:  # an unhashable label value
+        mk = got = None
+    if got is not None:
+        return list(got)
     index = svc_informer.indices[SERVICE_SELECTOR_INDEX]
     out = []
     for k, v in labels.items():
@@ -113,7 +131,12 @@ def services_for_labels(svc_informer, namespace: str, labels: dict) -> list[str]
             sel = svc_informer.store[key]["spec"]["selector"]
             if all(labels.get(sk) == sv for sk, sv in sel.items()):
                 out.append(key)
-    return sorted(set(out))
+    out = sorted(set(out))
+    if mk is not None:
+        if len(memo[1]) >= 4096:
+            memo[1] = {}
+        memo[1][mk] = tuple(out)
+    return out
 
 
 class ServicePods:
