@@ -246,8 +246,7 @@ class ReplicaSetController(Controller):
         if key is not None:
             self.queue.add(key)
             # a pod that just became ready may make the ReplicaSet available after minReadySeconds
-            rs = self.rs_informer.get(key)
-            mrs = (rs or {}).get("spec", {}).get("minReadySeconds", 0)
+            mrs = self.rs_informer.store[key]["spec"].get("minReadySeconds", 0)  # resolved: it is in the cache
             if mrs and not is_pod_ready(old) and is_pod_ready(new):
                 self.queue.add_after(key, mrs * 1000 + 1)
         old_ref = get_controller_of(old)
