@@ -39,3 +39,25 @@ def test_pod_qos_class_memo_tells_json_types_apart():
         _pod_qos_class([{"resources": {"requests": {"cpu": [1]}}}])
     with pytest.raises(Exception):
         pod_qos_class(_pod({"requests": {"cpu": [1]}}))
+
+
+@pytest.mark.parametrize("alphabet,length", [("bcdfghjklmnpqrstvwxz2456789", 5), ("ab", 40), ("x", 3),
+                                             ("abcdefghijklmnopqrstuvwxyz0123456789", 32)])
+def test_random_string_draws_as_random_choice(alphabet, length):
+    import random
+
+    from k8slab.apiserver.registry import random_string
+    for seed in range(50):
+        a, b = random.Random(seed), random.Random(seed)
+        assert random_string(a, alphabet, length) == "".join(b.choice(alphabet) for _ in range(length))
+        assert a.getstate() == b.getstate()  # the generator is left where choice() leaves it
+
+
+def test_generate_name_suffix():
+    import random
+
+    from k8slab.apiserver.registry import NAME_ALPHANUMS, generate_name
+    name = generate_name("web-7d4b9c-", random.Random(1))
+    assert name.startswith("web-7d4b9c-") and len(name) == len("web-7d4b9c-") + 5
+    assert all(ch in NAME_ALPHANUMS for ch in name[-5:])
+    assert len(generate_name("x" * 80, random.Random(1))) == 63

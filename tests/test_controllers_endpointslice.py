@@ -122,6 +122,45 @@ spec: {ports: [{port: 80}]}
     assert services_for_labels(inf, "kube-system", {"app": "web"}) == []
 
 
+def test_services_for_labels_follows_service_changes():
+    """The answers are remembered per label set; every change of a Service (create, selector change, delete)
+    and a relist of the informer gives a fresh answer, and the caller may change the list it gets."""
+    c = Cluster(nodes=1, seed=0)
+    c.settle()
+    inf = c.controller_manager["endpoints"].svc_informer
+    web = {"app": "web", "tier": "fe"}
+    assert services_for_labels(inf, "default", web) == []
+    c.apply("""
+apiVersion: v1
+kind: Service
+metadata: {name: a}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+""")
+    c.settle()
+    got = services_for_labels(inf, "default", web)
+    assert got == ["default/a"]
+    got.append("changed by the caller")
+    assert services_for_labels(inf, "default", web) == ["default/a"]
+    c.apply("""
+apiVersion: v1
+kind: Service
+metadata: {name: a}
+spec: {selector: {app: web, tier: be}, ports: [{port: 80}]}
+""")
+    c.settle()
+    assert services_for_labels(inf, "default", web) == []
+    assert services_for_labels(inf, "default", {"app": "web", "tier": "be"}) == ["default/a"]
+    inf.stop()
+    c.delete("services", "a")
+    c.settle()
+    inf.store.clear()  # a relist into an emptied cache (the reflector's Replace)
+    for idx in inf.indices.values():
+        idx.clear()
+    inf.start()
+    assert services_for_labels(inf, "default", {"app": "web", "tier": "be"}) == []
+    assert services_for_labels(inf, "default", {"app": 7, "tier": ["x"]}) == []  # unhashable values are not kept
+
+
 def test_a_slice_or_endpoints_changed_by_someone_else_is_restored():
     c = Cluster(nodes=1, seed=0)
     c.apply(_app("web", 2))

@@ -10,6 +10,7 @@ server enables by default that matter to the objects the model runs; each one is
 from __future__ import annotations
 
 from ..api import errors
+from .registry import random_string
 
 SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_NOT_READY_TOLERATION_SECONDS = 300
@@ -83,8 +84,7 @@ class ServiceAccountAdmission:
         if any(any(m.get("mountPath") == SA_MOUNT_PATH for m in c.get("volumeMounts") or [])
                for c in spec.get("containers") or []):
             return
-        vol_name = "kube-api-access-" + "".join(ctx.server.rng.choice("bcdfghjklmnpqrstvwxz2456789")
-                                                for _ in range(5))
+        vol_name = "kube-api-access-" + random_string(ctx.server.rng, "bcdfghjklmnpqrstvwxz2456789", 5)
         vols.append({
             "name": vol_name,
             "projected": {"defaultMode": 420, "sources": [

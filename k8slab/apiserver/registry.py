@@ -28,10 +28,26 @@ GENERATION_RESOURCES = {"deployments", "replicasets", "daemonsets", "statefulset
                         "poddisruptionbudgets", "horizontalpodautoscalers", "networkpolicies", "ingresses"}
 
 
+def random_string(rng: random.Random, alphabet: str, length: int) -> str:
+    """utilrand.String: ``length`` characters of ``alphabet``. The same draws and result as
+    ``"".join(rng.choice(alphabet) for _ in range(length))`` (``Random.choice`` picks ``alphabet[_randbelow(n)]``,
+    which draws ``getrandbits(n.bit_length())`` until the value is below n), without a call per character."""
+    n = len(alphabet)
+    k = n.bit_length()
+    getrandbits = rng.getrandbits
+    out = []
+    for _ in range(length):
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        out.append(alphabet[r])
+    return "".join(out)
+
+
 def generate_name(base: str, rng: random.Random) -> str:
     if len(base) > MAX_GENERATED_NAME_LENGTH:
         base = base[:MAX_GENERATED_NAME_LENGTH]
-    return base + "".join(rng.choice(NAME_ALPHANUMS) for _ in range(RANDOM_LENGTH))
+    return base + random_string(rng, NAME_ALPHANUMS, RANDOM_LENGTH)
 
 
 def generate_job_selector(job: dict) -> None:

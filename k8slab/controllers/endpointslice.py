@@ -102,10 +102,28 @@ def add_service_selector_indexer(informer) -> None:
         return [f"{svc['metadata'].get('namespace', '')}/{k}={v}"]
 
     informer.add_indexer(SERVICE_SELECTOR_INDEX, index)
+    informer.services_for_labels_memo = [None, {}]  # see services_for_labels
 
 
 def services_for_labels(svc_informer, namespace: str, labels: dict) -> list[str]:
-    """The keys of the Services in ``namespace`` whose selector matches ``labels``, in key order (GetPodServices)."""
+    """The keys of the Services in ``namespace`` whose selector matches ``labels``, in key order (GetPodServices).
+
+    Every pod event asks this of the same label sets several times (the EndpointSlice and Endpoints controllers
+    and their pod trackers), so answers are remembered per (namespace, labels) until the Service informer's cache
+    changes: each change to it comes from a watch event (which counts in ``events_received``) or a list (which
+    sets ``resource_version``), so the pair names one content of the cache and the index."""
+    memo = svc_informer.services_for_labels_memo
+    tag = (svc_informer.events_received, svc_informer.resource_version)
+    if memo[0] != tag:
+        memo[0] = tag
+        memo[1] = {}
+    try:
+        mk = (namespace, tuple(labels.items()))
+        got = memo[1].get(mk)
+    except TypeError:  # an unhashable label value
+        mk = got = None
+    if got is not None:
+        return list(got)
     index = svc_informer.indices[SERVICE_SELECTOR_INDEX]
     out = []
     for k, v in labels.items():
@@ -113,7 +131,12 @@ def services_for_labels(svc_informer, namespace: str, labels: dict) -> list[str]
             sel = svc_informer.store[key]["spec"]["selector"]
             if all(labels.get(sk) == sv for sk, sv in sel.items()):
                 out.append(key)
-    return sorted(set(out))
+    out = sorted(set(out))
+    if mk is not None:
+        if len(memo[1]) >= 4096:
+            memo[1] = {}
+        memo[1][mk] = tuple(out)
+    return out
 
 
 class ServicePods:
@@ -265,10 +288,13 @@ class EndpointSliceController(Controller):
         """GetServicesToUpdateOnPodChange: only a change that endpoints reflect wakes the Services."""
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
             return
+        new_keys = self._services_for_pod(new)
+        if not new_keys and (old["metadata"].get("labels") or {}) == (new["metadata"].get("labels") or {}):
+            return  # no Service selects the pod before or after: nothing to wake, whatever else changed
         pod_changed, labels_changed = pod_endpoints_changed(old, new)
         if not pod_changed and not labels_changed:
             return
-        keys = set(self._services_for_pod(new))
+        keys = set(new_keys)
         if labels_changed:
             old_keys = set(self._services_for_pod(old))
             keys = (keys ^ old_keys) if not pod_changed else (keys | old_keys)
@@ -402,12 +428,16 @@ class EndpointsController(Controller):
     def _pod_changed(self, pod: dict, old: dict | None = None) -> None:
         if old is not None and old["metadata"].get("resourceVersion") == pod["metadata"].get("resourceVersion"):
             return
-        if old is not None and pod_endpoints_changed(old, pod) == (False, False):
-            return
         ns = pod["metadata"]["namespace"]
-        keys = services_for_labels(self.svc_informer, ns, pod["metadata"].get("labels") or {})
+        labels = pod["metadata"].get("labels") or {}
+        keys = services_for_labels(self.svc_informer, ns, labels)
         if old is not None:
-            keys += services_for_labels(self.svc_informer, ns, old["metadata"].get("labels") or {})
+            old_labels = old["metadata"].get("labels") or {}
+            if not keys and old_labels == labels:
+                return  # no Service selects the pod before or after: nothing to wake, whatever else changed
+            if pod_endpoints_changed(old, pod) == (False, False):
+                return
+            keys += services_for_labels(self.svc_informer, ns, old_labels)
         for k in sorted(set(keys)):
             self.queue.add(k)
 

@@ -65,21 +65,28 @@ class GarbageCollector(Controller):
         md = obj["metadata"]
         return f"{md['namespace']}/{md['name']}" if md.get("namespace") else md["name"]
 
-    def _add(self, resource: str, obj: dict) -> None:
-        uid = obj["metadata"]["uid"]
-        self.uids[uid] = (resource, self._key(obj))
-        for ref in obj["metadata"].get("ownerReferences") or ():
-            self.dependents.setdefault(ref["uid"], set()).add((resource, self._key(obj)))
+    def _add(self, resource: str, obj: dict, refs_known: bool = False) -> None:
+        """Put the object in the graph. ``refs_known``: its ownerReferences are already there (an update that did
+        not change them), so only the checks that enqueue are made."""
+        md = obj["metadata"]
+        key = f"{md['namespace']}/{md['name']}" if md.get("namespace") else md["name"]
+        node = (resource, key)
+        self.uids[md["uid"]] = node
+        for ref in md.get("ownerReferences") or ():
+            if not refs_known:
+                self.dependents.setdefault(ref["uid"], set()).add(node)
             if ref["uid"] not in self.uids:
-                self.queue.add(("dependent", resource, self._key(obj)))
-        if obj["metadata"].get("deletionTimestamp"):
-            self.queue.add(("owner", resource, self._key(obj)))
+                self.queue.add(("dependent", resource, key))
+        if md.get("deletionTimestamp"):
+            self.queue.add(("owner", resource, key))
 
     def _update(self, resource: str, old: dict, new: dict) -> None:
-        if old["metadata"].get("ownerReferences") != new["metadata"].get("ownerReferences"):
+        same = old["metadata"].get("ownerReferences") == new["metadata"].get("ownerReferences") and \
+            old["metadata"]["uid"] == new["metadata"]["uid"]
+        if not same:
             for ref in old["metadata"].get("ownerReferences") or ():
                 self.dependents.get(ref["uid"], set()).discard((resource, self._key(old)))
-        self._add(resource, new)
+        self._add(resource, new, refs_known=same)
 
     def _delete(self, resource: str, obj: dict) -> None:
         uid = obj["metadata"]["uid"]

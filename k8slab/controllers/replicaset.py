@@ -203,6 +203,8 @@ class ReplicaSetController(Controller):
 
     def _mark_changed(self, pod: dict, old: dict | None = None) -> None:
         """Note a changed pod in the ClaimState of the ReplicaSet that controls it (before or after the change)."""
+        if old is not None and old["metadata"].get("ownerReferences") == pod["metadata"].get("ownerReferences"):
+            old = None  # the same owner: the same ClaimState and pod key
         for p in (pod, old) if old is not None else (pod,):
             ref = get_controller_of(p)
             if ref is not None:
@@ -239,15 +241,18 @@ class ReplicaSetController(Controller):
         if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
             self.delete_pod(new)  # a graceful deletion has begun: count it as observed now, as upstream
             return
-        key = self._resolve(new)
+        ref = get_controller_of(new)
+        key = resolve_controller_ref(self.rs_informer, new["metadata"]["namespace"], ref, "ReplicaSet")
         if key is not None:
             self.queue.add(key)
             # a pod that just became ready may make the ReplicaSet available after minReadySeconds
-            rs = self.rs_informer.get(key)
-            mrs = (rs or {}).get("spec", {}).get("minReadySeconds", 0)
+            mrs = self.rs_informer.store[key]["spec"].get("minReadySeconds", 0)  # resolved: it is in the cache
             if mrs and not is_pod_ready(old) and is_pod_ready(new):
                 self.queue.add_after(key, mrs * 1000 + 1)
-        old_key = self._resolve(old)
+        old_ref = get_controller_of(old)
+        if old_ref == ref:
+            return  # the same controller reference resolves to the same key
+        old_key = resolve_controller_ref(self.rs_informer, old["metadata"]["namespace"], old_ref, "ReplicaSet")
         if old_key is not None and old_key != key:
             self.queue.add(old_key)
 
