@@ -30,6 +30,8 @@ from k8slab.scheduler.algorithm import num_feasible_nodes_to_find
 from k8slab.scheduler.scheduler import KubeScheduler
 from k8slab.sim import Loop, Trace, component_rng
 
+from bench_settle import time_by_component  # bench/ is the script's directory, first on sys.path
+
 
 def node(i: int) -> dict:
     return {"apiVersion": "v1", "kind": "Node",
@@ -132,20 +134,7 @@ def run_spread(num_nodes: int, pods_per_node: int = 30, per_replicaset: int = 10
                                   "metadata": {"name": app, "namespace": "default"},
                                   "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}})
     loop.settle(60_000)
-    spent: collections.Counter = collections.Counter()
-    counts: collections.Counter = collections.Counter()
-    step = loop.step
-
-    def timed_step():
-        t0 = time.process_time()
-        t = step()
-        if t is not None and t.component == "kube-scheduler":
-            label = t.label.split(" ")[0]
-            spent[label] += time.process_time() - t0
-            counts[label] += 1
-        return t
-
-    loop.step = timed_step
+    spent, counts = time_by_component(loop, time.process_time)
     k = 0
     for _ in range(per_replicaset // wave):
         for rs in owners:
@@ -160,7 +149,10 @@ def run_spread(num_nodes: int, pods_per_node: int = 30, per_replicaset: int = 10
                 k += 1
         loop.settle(3_600_000)
     bound = sum(1 for p in server.cache.get("pods", {}).values() if p["spec"].get("nodeName"))
-    return {"nodes": num_nodes, "pods": k, "bound": bound, "spent": spent, "counts": counts}
+    sched = {k.split(": ", 1)[1]: k for k in counts if k.startswith("kube-scheduler: ")}
+    return {"nodes": num_nodes, "pods": k, "bound": bound,
+            "spent": {label: spent[k] for label, k in sched.items()},
+            "counts": collections.Counter({label: counts[k] for label, k in sched.items()})}
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["spread"]:
