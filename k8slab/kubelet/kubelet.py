@@ -1803,8 +1803,6 @@ class Kubelet:
         return f"Kubelet({self.node_name}, {len(self.workers)} pods)"
 
 
-
-
 def go_ms(ms: int) -> str:
     return st.go_duration(ms)
 
@@ -1815,28 +1813,12 @@ def _uuid(h: str) -> str:
 
 def _same_but_heartbeats(a: dict, b: dict) -> bool:
     """Whether two node statuses are equal apart from their conditions' lastHeartbeatTime (what a heartbeat
-    alone changes), compared in place rather than on stripped copies."""
-    a, b = a or {}, b or {}
-    if a.keys() != b.keys():
-        return False
-    for k, v in a.items():
-        if k != "conditions":
-            if v != b[k]:
-                return False
-            continue
-        w = b[k]
-        if not (isinstance(v, list) and isinstance(w, list)):
-            if v != w:
-                return False
-            continue
-        if len(v) != len(w):
-            return False
-        for x, y in zip(v, w):
-            if not isinstance(x, dict) or not isinstance(y, dict):
-                if x != y:
-                    return False
-                continue
-            if {k2: x2 for k2, x2 in x.items() if k2 != "lastHeartbeatTime"} != \
-                    {k2: y2 for k2, y2 in y.items() if k2 != "lastHeartbeatTime"}:
-                return False
-    return True
+    alone changes). Only the conditions are copied, without that field."""
+    def strip(status: dict) -> dict:
+        conds = status.get("conditions")
+        if not isinstance(conds, list):
+            return status
+        return {**status, "conditions": [{k: v for k, v in c.items() if k != "lastHeartbeatTime"}
+                                         if isinstance(c, dict) else c for c in conds]}
+
+    return strip(a or {}) == strip(b or {})

@@ -110,19 +110,9 @@ def _requests_in_units(pod: dict) -> dict[str, int]:
     return out
 
 
-_allocatable_units: dict[tuple, dict[str, int]] = {}
-
-
 def _allocatable_in_units(allocatable: dict[str, str]) -> dict[str, int]:
-    """The allocatable resources parsed (cpu in millicores), remembered per distinct allocatable."""
-    key = tuple(sorted(allocatable.items()))
-    got = _allocatable_units.get(key)
-    if got is None:
-        if len(_allocatable_units) > 256:
-            _allocatable_units.clear()
-        got = _allocatable_units[key] = {name: milli_value(q) if name == "cpu" else value(q)
-                                         for name, q in allocatable.items()}
-    return got
+    """The allocatable resources parsed (cpu in millicores, the rest in units)."""
+    return {name: milli_value(q) if name == "cpu" else value(q) for name, q in allocatable.items()}
 
 
 def fits(pod: dict, active_pods: list[dict], allocatable: dict[str, str],
