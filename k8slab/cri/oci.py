@@ -13,6 +13,7 @@ where they differ (socket, cgroup naming, default capabilities, bundle paths, an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 OCI_VERSION = "1.1.0"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -265,25 +266,19 @@ class Runc:
         self._next_pid = first_pid
         self.log: list[tuple[str, str]] = []  # (command, id)
 
-    def create(self, cid: str, bundle: str, spec) -> int:
-        """``runc create``: ``spec`` is the bundle's config.json, or a function that writes it out. The runtime
-        passes the function: its specs are pure functions of the CRI request, the sandbox and the image, all
-        unchanging, so the file is produced when someone reads it (:meth:`config`) and is the same as if it had
-        been written at creation."""
-        if not callable(spec):
-            for field in ("ociVersion", "process", "root", "linux"):
-                if field not in spec:
-                    raise ValueError(f"config.json: missing {field}")
+    def create(self, cid: str, bundle: str, write_config: Callable[[], dict]) -> int:
+        """``runc create`` of the bundle whose config.json ``write_config`` writes out. The runtime's specs are
+        pure functions of the CRI request, the sandbox and the image, none of which change, so the file is
+        produced when someone reads it (:meth:`config`), the same as if it had been written at creation."""
         self._next_pid += 7
         self.containers[cid] = {"id": cid, "status": "created", "pid": self._next_pid, "bundle": bundle,
-                                "config.json": spec}
+                                "config.json": write_config}
         self.log.append(("create", cid))
         return self._next_pid
 
     def config(self, cid: str) -> dict:
         """The bundle's config.json."""
-        spec = self.containers[cid]["config.json"]
-        return spec() if callable(spec) else spec
+        return self.containers[cid]["config.json"]()
 
     def start(self, cid: str) -> None:
         self.containers[cid]["status"] = "running"
