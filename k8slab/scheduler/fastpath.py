@@ -253,12 +253,12 @@ class NodeArrays:
     """Per-node columns in snapshot order, refreshed from the NodeInfos. ``touch(node_info)`` marks one row
     stale (NodeInfo.on_change points here); ``invalidate()`` drops everything (a node was added or removed)."""
 
-    _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "nz_cpu", "nz_mem", "req_cpu", "req_mem", "alloc_eph", "alloc_pods",
-                    "req_eph", "num_pods", "unschedulable", "taints", "images", "affinity_pods",
-                    "anti_affinity_pods", "scalar_alloc", "free_cpu", "free_mem", "free_eph", "free_pods",
+    _INT_COLUMNS = ("alloc_cpu", "alloc_mem", "nz_cpu", "nz_mem", "req_cpu", "req_mem", "unschedulable", "taints",
+                    "affinity_pods", "anti_affinity_pods", "free_cpu", "free_mem", "free_eph", "free_pods",
                     "zero_alloc")
-    """The first six are the scores' block (``score_block``). The last five are derived, for the Filter: allocatable minus requested cpu, memory and ephemeral storage,
-    pods allowed minus pods, and whether allocatable cpu or memory is 0 (the scores divide by them)."""
+    """The first six are the two resource scores' rows (``data[:6]``, taken at the feasible nodes). The last five
+    are for the Filter: allocatable minus requested cpu, memory and ephemeral storage, pods allowed minus pods, and
+    whether allocatable cpu or memory is 0 (the scores divide by them)."""
 
     _COUNT_ROWS = tuple(map(_INT_COLUMNS.index, ("affinity_pods", "anti_affinity_pods", "zero_alloc", "unschedulable")))
 
@@ -547,12 +547,11 @@ class NodeArrays:
             self.taint_lists.append(list(taints or ()))
         # one column write, in the order of _INT_COLUMNS
         self.data[:, i] = row = (a.milli_cpu, a.memory, z.milli_cpu, z.memory, r.milli_cpu, r.memory,
-                           a.ephemeral_storage, a.allowed_pod_number, r.ephemeral_storage, len(ni.pods),
-                           2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
-                           len(ni.image_states), len(ni.pods_with_affinity),
-                           len(ni.pods_with_required_anti_affinity), len(a.scalar_resources),
-                           a.milli_cpu - r.milli_cpu, a.memory - r.memory, a.ephemeral_storage - r.ephemeral_storage,
-                           a.allowed_pod_number - len(ni.pods), 0 if a.milli_cpu and a.memory else 1)
+                                 2 if node is None else (1 if spec.get("unschedulable") else 0), tid,
+                                 len(ni.pods_with_affinity), len(ni.pods_with_required_anti_affinity),
+                                 a.milli_cpu - r.milli_cpu, a.memory - r.memory,
+                                 a.ephemeral_storage - r.ephemeral_storage, a.allowed_pod_number - len(ni.pods),
+                                 0 if a.milli_cpu and a.memory else 1)
         c = self._COUNT_ROWS
         counts = (row[c[0]], row[c[1]], row[c[2]], row[c[3]] != 0)  # what the totals add up, for this row
         old = self._row_counts[i]
@@ -568,7 +567,8 @@ class NodeArrays:
 # --------------------------------------------------------------------------------------------
 
 _BLOCK_ROW = {RESOURCE_CPU: 0, RESOURCE_MEMORY: 1}
-"""Rows of ``score_block``: allocatable (this row), non-zero requested (+2), requested (+4)."""
+"""Rows of the scores' block (``NodeArrays.data[:6]`` taken at the feasible nodes): allocatable (this row),
+non-zero requested (+2), requested (+4)."""
 
 
 def _profile_plan(fw: Framework) -> dict | None:
@@ -724,11 +724,6 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
             if spread is not None:
                 continue  # computed over the arrays; otherwise the plugin's own PreScore runs
         if pl.NAME == "InterPodAffinity":
-            from k8slab.scheduler.plugins.interpodaffinity import preferred_terms
-            if not (preferred_terms(pod, "podAffinity") or preferred_terms(pod, "podAntiAffinity")
-                    or arrays.affinity_total):
-                skip_score.add(pl.NAME)  # what its PreScore answers: no preferred terms anywhere, Skip
-                continue
             affinity = _affinity_pre_score(np, pl, pod, arrays)
             if affinity is _SKIP:
                 skip_score.add(pl.NAME)
@@ -749,7 +744,7 @@ def fast_schedule_pod(fw: Framework, state: CycleState, pod: dict, arrays: NodeA
     normalized: dict[str, Any] = {}
     # allocatable, non-zero requested and requested cpu and memory of the feasible nodes, for the two resource
     # scores: one take from six contiguous rows
-    block = arrays.data[:6].take(idx, axis=1) if len(idx) else None
+    block = arrays.data[:6].take(idx, axis=1)
     for name in active_scores:
         if name == "TaintToleration":
             from k8slab.scheduler.plugins.tainttoleration import (
@@ -974,10 +969,10 @@ def _default_normalize(np, scores, reverse: bool):
     return out
 
 
-def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int], block=None):
+def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int], block):
     """LeastAllocated / MostAllocated over cpu and memory with non-zero requests (resource_allocation.go).
-    ``block``: ``score_block`` of the rows ``idx``."""
-    if block is not None and not arrays.zero_alloc_total and plan["fit_weight_sum"] > 0:
+    ``block``: the scores' rows (see _BLOCK_ROW) at the feasible rows ``idx``."""
+    if not arrays.zero_alloc_total and plan["fit_weight_sum"] > 0:
         # no node has 0 allocatable cpu or memory: every resource counts. leastRequestedScore's "requested >
         # capacity gives 0" is max(capacity - requested, 0)
         node_score = None
@@ -995,10 +990,8 @@ def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int], blo
     node_score = np.zeros(len(idx), dtype=np.int64)
     weight_sum = np.zeros(len(idx), dtype=np.int64)
     for (name, weight), pod_req in zip(plan["fit_resources"], requests):
-        if name == RESOURCE_CPU:
-            alloc, req = arrays.alloc_cpu[idx], arrays.nz_cpu[idx] + pod_req
-        else:
-            alloc, req = arrays.alloc_mem[idx], arrays.nz_mem[idx] + pod_req
+        k = _BLOCK_ROW[name]
+        alloc, req = block[k], block[k + 2] + pod_req
         has = alloc != 0
         safe = np.where(has, alloc, 1)
         if plan["fit_most"]:
@@ -1010,10 +1003,10 @@ def _fit_score(np, arrays: NodeArrays, idx, plan: dict, requests: list[int], blo
     return np.where(weight_sum == 0, 0, node_score // np.where(weight_sum == 0, 1, weight_sum))
 
 
-def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int], block=None):
+def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests: list[int], block):
     """balancedResourceScorer with real requests: 1 - std of the requested fractions, times 100, truncated.
-    ``block``: ``score_block`` of the rows ``idx``."""
-    if block is not None and not arrays.zero_alloc_total and len(resources) == 2:
+    ``block``: the scores' rows (see _BLOCK_ROW) at the feasible rows ``idx``."""
+    if not arrays.zero_alloc_total and len(resources) == 2:
         # no node has 0 allocatable cpu or memory: both fractions count
         f = [np.minimum((block[_BLOCK_ROW[name] + 4] + pod_req) / block[_BLOCK_ROW[name]], 1.0)
              for name, pod_req in zip(resources, requests)]
@@ -1022,10 +1015,8 @@ def _balanced_score(np, arrays: NodeArrays, idx, resources: list[str], requests:
     fractions = []
     present = []
     for name, pod_req in zip(resources, requests):
-        if name == RESOURCE_CPU:
-            alloc, req = arrays.alloc_cpu[idx], arrays.req_cpu[idx] + pod_req
-        else:
-            alloc, req = arrays.alloc_mem[idx], arrays.req_mem[idx] + pod_req
+        k = _BLOCK_ROW[name]
+        alloc, req = block[k], block[k + 4] + pod_req
         has = alloc != 0
         f = np.minimum(req.astype(np.float64) / np.where(has, alloc, 1).astype(np.float64), 1.0)
         fractions.append(f)

@@ -661,7 +661,7 @@ class NodeInfo:
     def set_node(self, node: dict) -> None:
         """SetNode: remember the Node and read ``status.allocatable`` and ``status.images``. A new version of the
         same Node (a status heartbeat) with equal allocatable or images keeps what was read from them."""
-        old_status = ((self._node or {}).get("status") or {}) if self._node is not None else None
+        old_status = (self._node.get("status") or {}) if self._node is not None else None
         status = node.get("status") or {}
         self.node = node
         if old_status is None or old_status.get("allocatable") != status.get("allocatable"):
@@ -686,8 +686,8 @@ class NodeInfo:
             self.pods_with_required_anti_affinity.append(pod_info)
         self._update(pod_info, 1)
 
-    def remove_pod(self, pod: dict) -> PodInfo:
-        """RemovePod: subtract a pod (matched by key) or raise SchedulerError. Returns the PodInfo removed."""
+    def remove_pod(self, pod: dict) -> None:
+        """RemovePod: subtract a pod (matched by key) or raise SchedulerError."""
         key = get_pod_key(pod)
         for lst in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
             for i, pi in enumerate(lst):
@@ -698,7 +698,7 @@ class NodeInfo:
             if pi.key == key:
                 del self.pods[i]
                 self._update(pi, -1)
-                return pi
+                return
         pod_name = (pod.get("metadata") or {}).get("name", "")
         raise SchedulerError(f"no corresponding pod {pod_name} in pods of node {self.name}")
 
@@ -1026,11 +1026,11 @@ class Framework:
         self.snapshot: list[NodeInfo] = []
         self.nominated_pods_for_node: Callable[[str], list[dict]] | None = None
         self.list_objects: Callable[[str, str], list[dict]] | None = None
+        """(resource, namespace) -> objects, from the scheduler's informers (Services, ReplicaSets, ...)."""
         self.get_object: Callable[[str, str, str], dict | None] | None = None
         """(resource, namespace, name) -> the lister's object or None (a lister's Get)."""
         self.services_version: Callable[[], int] | None = None
         """A number that changes whenever a Service is added, updated or deleted."""
-        """(resource, namespace) -> objects, from the scheduler's informers (Services, ReplicaSets, ...)."""
         self.namespace_labels: Callable[[str], dict | None] | None = None
         self.plugins: dict[str, Any] = {}
         self.score_plugin_weight: dict[str, int] = {}

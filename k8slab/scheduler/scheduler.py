@@ -19,7 +19,7 @@ from ..client.record import EventRecorder
 from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .fastpath import NodeArrays, fast_schedule_pod
 from .framework import (
-    MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, PodInfo, Profile, SchedulerError,
+    MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, Profile, SchedulerError,
     default_profile, forget_requests_keys, is_success, know_requests_key, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
@@ -125,10 +125,10 @@ class KubeScheduler:
                                                                "poddisruptionbudgets")}
         self._services_version = 0
         """Bumped on every Service event: PodTopologySpread memoises DefaultSelector's Service part on it."""
-        self.listers["services"].add_event_handler(self._services_changed, self._services_updated,
+        self.listers["services"].add_event_handler(self._services_changed, self._services_changed,
                                                    self._services_changed)
         for fw in self.profiles.values():
-            fw.services_version = self._get_services_version
+            fw.services_version = lambda: self._services_version
         self.image_nodes: dict[str, set[str]] = {}
         self.image_states: dict[str, ImageStateSummary] = {}
         self.leader_elect = leader_elect
@@ -161,14 +161,8 @@ class KubeScheduler:
             return []
         return inf.list() if namespace is None else inf.list_namespace(namespace)
 
-    def _services_changed(self, svc: dict) -> None:
+    def _services_changed(self, *_: dict) -> None:
         self._services_version += 1
-
-    def _services_updated(self, old: dict, new: dict) -> None:
-        self._services_version += 1
-
-    def _get_services_version(self) -> int:
-        return self._services_version
 
     def _get_object(self, resource: str, namespace: str, name: str) -> dict | None:
         inf = self.listers.get(resource)
@@ -299,14 +293,8 @@ class KubeScheduler:
         if uid in self.assumed:
             # the binding landed: confirm the assumed pod with the version from the API
             if ni is not None and not ni.replace_pod(pod):
-                old = ni.remove_pod(pod)
-                info = PodInfo(pod)
-                if old.pod.get("spec", {}).get("containers") == pod["spec"].get("containers") \
-                        and old.pod.get("spec", {}).get("initContainers") == pod["spec"].get("initContainers") \
-                        and old.pod.get("spec", {}).get("overhead") == pod["spec"].get("overhead") \
-                        and old.pod.get("spec", {}).get("resources") == pod["spec"].get("resources"):
-                    info._resource = old._resource  # same requests: keep the resources computed at assume time
-                ni.add_pod_info(info)
+                ni.remove_pod(pod)
+                ni.add_pod(pod)
             del self.assumed[uid]
             return
         if ni is not None:
