@@ -37,13 +37,6 @@ def add_pod_controller_uid_indexer(informer) -> None:
     informer.add_indexer(POD_CONTROLLER_UID_INDEX, index)
 
 
-def filter_pods_by_owner(informer, owner: dict) -> list[dict]:
-    """FilterPodsByOwner: the pods an owner controls, plus the orphans in its namespace it could adopt."""
-    md = owner["metadata"]
-    return (informer.by_index(POD_CONTROLLER_UID_INDEX, md["uid"])
-            + informer.by_index(POD_CONTROLLER_UID_INDEX, orphan_pod_index_key_for_namespace(md["namespace"])))
-
-
 def add_label_indexer(informer) -> None:
     """Index objects by each "namespace/key=value" label pair, so a selector's candidates are found without a
     scan of the namespace (a lookup shortcut: the result is what a full list and filter would give)."""
@@ -51,21 +44,6 @@ def add_label_indexer(informer) -> None:
         return
     informer.add_indexer(LABEL_INDEX, lambda o: [f"{o['metadata'].get('namespace', '')}/{k}={v}"
                                                  for k, v in (o["metadata"].get("labels") or {}).items()])
-
-
-def list_by_selector(informer, namespace: str, selector: dict | None) -> list[dict]:
-    """Objects in ``namespace`` whose labels match ``selector`` (a LabelSelector)."""
-    from ..api.objects import selector_matches
-
-    if selector is None:
-        return []
-    ml = selector.get("matchLabels") or {}
-    if ml and LABEL_INDEX in informer.indexers:
-        k, v = min(ml.items())
-        candidates = informer.by_index(LABEL_INDEX, f"{namespace}/{k}={v}")
-    else:
-        candidates = informer.list_namespace(namespace)
-    return [o for o in candidates if selector_matches(selector, o["metadata"].get("labels") or {})]
 
 
 class RequeueError(Exception):

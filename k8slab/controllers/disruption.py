@@ -61,8 +61,8 @@ class DisruptionController(Controller):
     def _pod_changed(self, pod: dict) -> None:
         """getPdbForPod: enqueue the budgets whose selector matches the pod."""
         labels = pod["metadata"].get("labels") or {}
-        if not labels or not self.pdb_informer.indices["namespace"].get(pod["metadata"]["namespace"]):
-            return  # no budget in the namespace (the usual case): nothing to list
+        if not labels:
+            return
         for pdb in self.pdb_informer.list_namespace(pod["metadata"]["namespace"]):
             sel = pdb.get("spec", {}).get("selector")
             if sel and (sel.get("matchLabels") or sel.get("matchExpressions")) and selector_matches(sel, labels):

@@ -41,8 +41,8 @@ class ResourceQuotaController(Controller):
 
     def _changed(self, obj: dict) -> None:
         ns = obj["metadata"].get("namespace")
-        if not ns or not self.quota_informer.indices["namespace"].get(ns):
-            return  # no quota in the namespace (the usual case): nothing to list
+        if not ns:
+            return
         for q in self.quota_informer.list_namespace(ns):
             self.enqueue(q)
 

@@ -53,7 +53,7 @@ import operator
 import random
 import shlex
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import NamedTuple, Optional
 
@@ -233,10 +233,7 @@ class ServicePortInfo:
         # key that every node looks up at every sync of its Service
         h = self.__dict__.get("_hash")
         if h is None:
-            h = hash((self.name, self.cluster_ip, self.port, self.protocol, self.node_port, self.load_balancer_vips,
-                      self.session_affinity_type, self.sticky_max_age_seconds, self.external_ips,
-                      self.load_balancer_source_ranges, self.health_check_node_port, self.external_policy_local,
-                      self.internal_policy_local))
+            h = hash(tuple(getattr(self, f.name) for f in fields(self)))
             object.__setattr__(self, "_hash", h)
         return h
 
@@ -746,14 +743,12 @@ class ServiceEndpoints:
     """The endpoints of one Service's ports as every node sees them, before marking the node's own endpoints.
 
     ``by_port``: ServicePortName -> [EndpointInfo] sorted by "ip:port", all with is_local False;
-    ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list};
-    ``by_endpoint``: ServicePortName -> {"ip:port": EndpointInfo} (what the next version of the Service reuses)."""
-    __slots__ = ("by_port", "origins", "by_endpoint", "n_endpoints", "_keys")
+    ``origins``: ServicePortName -> {(slice position, endpoint index): position in by_port's list}."""
+    __slots__ = ("by_port", "origins", "n_endpoints", "_keys")
 
-    def __init__(self, by_port: dict, origins: dict, by_endpoint: Optional[dict] = None):
+    def __init__(self, by_port: dict, origins: dict):
         self.by_port = by_port
         self.origins = origins
-        self.by_endpoint = by_endpoint or {}
         self.n_endpoints = sum(len(eps) for eps in by_port.values())
         self._keys: dict = {}
 
@@ -811,14 +806,14 @@ def build_service_endpoints(key: str, slices: tuple, sep_names: dict,
     objects with themselves."""
     ns, name = key.split("/", 1)
     chosen: dict = {}   # ServicePortName -> {"ip:port": (EndpointInfo, (slice position, endpoint index))}
-    before_all = previous.by_endpoint if previous is not None else {}
+    before_all = previous.by_port if previous is not None else {}
     new_endpoint = tuple.__new__
     for s, (_slice_name, parsed) in enumerate(slices):
         for port_name, port_num, protocol in parsed.ports:
             spn = ServicePortName(ns, name, port_name, protocol)
             hash_prefix = str(spn) + protocol.lower()
             eps = chosen.setdefault(spn, {})
-            before = before_all.get(spn) or {}
+            before = {f"{e[0]}:{e[1]}": e for e in before_all.get(spn, ())}  # "ip:port" -> EndpointInfo
             for i, (ip, ready, serving, terminating, zone) in enumerate(parsed.endpoints):
                 ep_str = f"{ip}:{port_num}"
                 if terminating and ep_str in eps:
@@ -837,14 +832,13 @@ def build_service_endpoints(key: str, slices: tuple, sep_names: dict,
                             hash_prefix + ep_str)
                 info = new_endpoint(EndpointInfo, (ip, port_num, False, ready, serving, terminating, zone, chain))
                 eps[ep_str] = (info, (s, i))
-    by_port, origins, by_endpoint = {}, {}, {}
+    by_port, origins = {}, {}
     for spn, eps in chosen.items():
         if eps:
             ordered = sorted(eps)
             by_port[spn] = [eps[k][0] for k in ordered]
             origins[spn] = {eps[k][1]: pos for pos, k in enumerate(ordered)}
-            by_endpoint[spn] = {k: eps[k][0] for k in ordered}
-    return ServiceEndpoints(by_port, origins, by_endpoint)
+    return ServiceEndpoints(by_port, origins)
 
 
 # --- sharing work between the proxiers of one simulated cluster ---------------------------------------------------
@@ -1049,7 +1043,7 @@ class Proxier:
         self._rules_by_service: dict = {}  # "ns/name" -> set of its ServicePortNames in _rules
         # sums over _rules: nat chains, nat top-level rules, rules in the nat chains, filter rules
         self._rule_totals = [0, 0, 0, 0]
-        self._owners: Optional[dict] = {}  # service chain -> ServicePortName, rebuilt when first read after a sync
+        self._chain_owner: dict = {}  # service chain -> the ServicePortName whose rules it belongs to
         self._sorted_spns: Optional[list] = []  # ServicePortNames in output order, sorted again when one comes or goes
         self._view: dict = {}              # (table, chain) -> lines, built lazily after each sync
         self._save_cache: dict = {}        # table (or None for all) -> iptables-save text, until the next sync
@@ -1188,7 +1182,7 @@ class Proxier:
         node_key = self._node_rules_key()
         endpoints_map = self.endpoints_map
         totals = self._rule_totals
-        owners = self._owners  # kept up to date once built (by a look at the tables)
+        owners = self._chain_owner  # kept up to date chain by chain
         rebuilt = set()
         deleted_chains: set = set()
         members_changed = False
@@ -1204,9 +1198,8 @@ class Proxier:
                 deleted_chains.update(old.nat_chains)
                 self._count_rules(old, -1)
                 members_changed = True
-                if owners is not None:
-                    for chain in old.nat_chains:
-                        del owners[chain]
+                for chain in old.nat_chains:
+                    del owners[chain]
                 continue
             new = self._service_rules(svc, endpoints_map.get(spn, ()), node_key)
             rebuilt.add(spn)
@@ -1223,13 +1216,11 @@ class Proxier:
                 totals[1] += len(new.nat_top_lines) - len(old.nat_top_lines)
                 totals[2] += new.n_chain_rules - old.n_chain_rules
                 totals[3] += len(new.filter_lines) - len(old.filter_lines)
-                if owners is not None:
-                    for chain in dropped:
-                        del owners[chain]
+                for chain in dropped:
+                    del owners[chain]
             rules[spn] = new
-            if owners is not None:
-                for chain in new.nat_chains:
-                    owners[chain] = spn
+            for chain in new.nat_chains:
+                owners[chain] = spn
         if members_changed:
             self._sorted_spns = None
         self._view = {}
@@ -1272,14 +1263,6 @@ class Proxier:
         if self._sorted_spns is None:
             self._sorted_spns = sorted(self._rules)
         return self._sorted_spns
-
-    @property
-    def _chain_owner(self) -> dict:
-        """Service chain -> the ServicePortName whose rules it belongs to."""
-        if self._owners is None:
-            rules = self._rules
-            self._owners = {chain: spn for spn in self._ordered() for chain in rules[spn].nat_chains}
-        return self._owners
 
     def _apply_changes(self) -> set:
         """svcPortMap.Update(serviceChanges) and endpointsMap.Update(endpointsChanges): the names of the Services

@@ -77,11 +77,11 @@ class KubeProxy:
                              label="periodic resync", background=True)
 
     def _on_service_update(self, old, new) -> None:
-        if self.proxier.on_service_update(old, new) and self._timer is None:
+        if self.proxier.on_service_update(old, new):
             self._request_sync()
 
     def _on_slice_update(self, old, new) -> None:
-        if self.proxier.on_endpoint_slice_update(old, new) and self._timer is None:
+        if self.proxier.on_endpoint_slice_update(old, new):
             self._request_sync()
 
     def _request_sync(self) -> None:
