@@ -326,3 +326,20 @@ def test_indexed_node_watches_see_their_pods_enter_change_and_leave(api, admin):
     api.loop.settle()
     assert seen == {"n1": [("ADDED", "p"), ("MODIFIED", "p"), ("DELETED", "p")], "n2": []}
     assert others == [("ADDED", "p"), ("DELETED", "p")]  # on no node, then bound to n1: it left the selector
+
+
+def test_a_stopped_indexed_watch_is_forgotten_at_its_next_event(api, admin):
+    seen = []
+    w = admin.watch("pods", lambda t, o: seen.append(t), field_selector="spec.nodeName=n1")
+    kept = admin.watch("pods", lambda t, o: seen.append(("kept", t)), field_selector="spec.nodeName=n1")
+    assert api.triggered["pods"]["n1"] == [w, kept]
+    w.stop()
+    pod = _busybox_pod(admin)
+    admin.bind(pod, "n1")
+    api.loop.settle()
+    assert seen == [("kept", "ADDED")]  # a stopped watch gets nothing
+    assert api.triggered["pods"]["n1"] == [kept]
+    kept.stop()
+    admin.delete("pods", "p", "default", grace_period_seconds=0)
+    api.loop.settle()
+    assert "n1" not in api.triggered["pods"]

@@ -804,8 +804,14 @@ class APIServer:
                 was_v = _field(old, path) if old is not None else now_v
                 extra = list(triggered.get(now_v, ())) if was_v == now_v else \
                     [w for v in sorted((now_v, was_v)) for w in triggered.get(v, ())]
-                if extra:
-                    self._fan_out(info, k, obj, old, etype, extra, cause, (path, now_v, was_v))
+                if extra and len(self._fan_out(info, k, obj, old, etype, extra, cause,
+                                               (path, now_v, was_v))) != len(extra):
+                    for v in {now_v, was_v}:  # forget the stopped watches (a kubelet that was stopped)
+                        kept = [w for w in triggered.get(v, ()) if not w.stopped]
+                        if kept:
+                            triggered[v] = kept
+                        else:
+                            triggered.pop(v, None)
             if not watchers:
                 continue
             alive = self._fan_out(info, k, obj, old, etype, watchers, cause)
