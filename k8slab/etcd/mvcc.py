@@ -473,8 +473,7 @@ class MVCCStore:
     def _compare_and_put(self, c: Compare, op: Op) -> TxnResult:
         """The txn every API server write sends (one compare of one key, one put without a lease; the failure
         branch empty): what the general path does for it, step for step, without its checks that cannot fail."""
-        kv = self._live.get(c.key)
-        if not (c.matches(kv) if kv is not None else c.target != "VALUE" and c.matches(None)):
+        if not self._compare(c):
             return TxnResult(False, [], self._rev)
         rev = self._rev + 1
         ev = self._put(op.key, op.value, NO_LEASE, rev)
