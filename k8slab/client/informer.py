@@ -39,7 +39,7 @@ class Informer:
         self.indexers: dict[str, Callable[[dict], list[str]]] = {"namespace": namespace_index}
         self.indices: dict[str, dict[str, set[str]]] = {"namespace": {}}
         self.handlers: list[tuple] = []
-        self._by_kind = None  # (len(handlers), [adds, updates, deletes]), see _handlers_of
+        self._by_kind: tuple[list, list, list] = ([], [], [])  # the handlers' add, update and delete functions
         self.has_synced = False
         self.resource_version = ""
         self.watch = None
@@ -49,6 +49,9 @@ class Informer:
     def add_event_handler(self, add: Callable | None = None, update: Callable | None = None,
                           delete: Callable | None = None) -> None:
         self.handlers.append((add, update, delete))
+        for fns, fn in zip(self._by_kind, (add, update, delete)):
+            if fn is not None:
+                fns.append(fn)
         if self.has_synced and add is not None:
             for obj in list(self.store.values()):
                 add(obj)
@@ -132,9 +135,8 @@ class Informer:
                                        self.label_selector)
         self.has_synced = True
         for obj in lst["items"]:
-            for add, _, _ in self.handlers:
-                if add is not None:
-                    add(obj)
+            for add in self._by_kind[0]:
+                add(obj)
 
     def stop(self) -> None:
         if self.watch is not None:
@@ -160,28 +162,18 @@ class Informer:
             if old is not None:
                 del store[k]
                 self._index_remove(k, old)
-            for delete in self._handlers_of(2):
+            for delete in self._by_kind[2]:
                 delete(old if old is not None else obj)
             return
         store[k] = obj
         if old is None:
             self._index_add(k, obj)
-            for add in self._handlers_of(0):
+            for add in self._by_kind[0]:
                 add(obj)
         else:
-            if len(self.indexers) > 1:  # the namespace index never moves
-                self._index_update(k, old, obj)
-            for update in self._handlers_of(1):
+            self._index_update(k, old, obj)
+            for update in self._by_kind[1]:
                 update(old, obj)
-
-    def _handlers_of(self, i: int) -> list:
-        """The add (0), update (1) or delete (2) functions of the registered handlers, in order (worked out again
-        when a handler is added)."""
-        got = self._by_kind
-        if got is None or got[0] != len(self.handlers):
-            got = self._by_kind = (len(self.handlers), [[h[j] for h in self.handlers if h[j] is not None]
-                                                        for j in range(3)])
-        return got[1][i]
 
 
 class SharedInformerFactory:
