@@ -266,7 +266,7 @@ def validate_labels(labels: dict | None, path: str) -> Errs:
 
 def _validate_labels(labels: dict, path: str) -> Errs:
     errs: Errs = []
-    for k, v in (labels or {}).items():
+    for k, v in labels.items():
         errs += [fe.invalid(path, k, m) for m in is_qualified_name(str(k))]
         if not isinstance(v, str):
             errs.append(fe.invalid(path, v, "must be a string"))
@@ -509,16 +509,17 @@ def _is_overcommit_allowed(name: str) -> bool:
 
 
 def _remember_valid(fn: Callable[[Any, str], Errs]) -> Callable[[Any, str], Errs]:
-    """For a validator that depends only on its JSON value and field path: the inputs (as JSON text, so ``1``,
-    ``1.0`` and ``true`` stay apart) that gave no error are remembered and answered ``[]`` at once. The pods of
-    one template repeat the same resources and tolerations. Inputs with errors are checked again each time (their
+    """For a validator whose verdict depends only on its JSON value (the field path appears only in the messages):
+    the values (as JSON text, so ``1``, ``1.0`` and ``true`` stay apart) that gave no error are remembered and
+    answered ``[]`` at once, at any path. The pods of one template repeat the same resources and tolerations, and a
+    pod's containers often share theirs. Inputs with errors are checked again each time (their
     FieldErrors are new objects every time, as callers may change them)."""
     valid: set = set()
 
     @functools.wraps(fn)
     def check(value, path: str) -> Errs:
         try:
-            key = (to_json(value), path)
+            key = to_json(value)
         except (TypeError, ValueError):  # not JSON data
             return fn(value, path)
         if key in valid:
