@@ -634,7 +634,7 @@ class APIServer:
         if info.resource == "namespaces" and old.get("spec", {}).get("finalizers"):
             if md.get("deletionTimestamp"):
                 return old
-            obj = deepcopy(old)
+            obj = _new_metadata(old)
             obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
             obj["status"] = {"phase": "Terminating"}
             return self._put_if(info, key, obj, rv, name, req, ref)
@@ -642,7 +642,7 @@ class APIServer:
         if md.get("finalizers") or policy in ("Foreground", "Orphan"):
             if md.get("deletionTimestamp"):
                 return old
-            obj = deepcopy(old)
+            obj = _new_metadata(old)
             obj["metadata"]["deletionTimestamp"] = self.now_rfc3339()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
             # deletionFinalizersForGarbageCollection: the policy becomes a finalizer the garbage collector acts on
