@@ -255,6 +255,10 @@ class ABACAuthorizer:
     def __init__(self, policies: list[Policy] | str) -> None:
         self.policies = parse_abac_policy(policies) if isinstance(policies, str) else list(policies)
 
+    def resources_with_names(self) -> set[str]:
+        """ABAC policies never name objects."""
+        return set()
+
     def authorize(self, attrs: Attributes) -> tuple[str, str]:
         for p in self.policies:
             if matches(p, attrs):
@@ -296,10 +300,16 @@ def set_authorization_modes(server, modes: str = "Node,RBAC", abac_policy: str |
 
 
 class AlwaysAllowAuthorizer:
+    def resources_with_names(self) -> set[str]:
+        return set()
+
     def authorize(self, attrs: Attributes) -> tuple[str, str]:
         return ALLOW, ""
 
 
 class AlwaysDenyAuthorizer:
+    def resources_with_names(self) -> set[str]:
+        return set()
+
     def authorize(self, attrs: Attributes) -> tuple[str, str]:
         return "Deny", "Everything is forbidden."

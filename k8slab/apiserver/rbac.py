@@ -92,6 +92,12 @@ def _subject_matches(subject: dict, user: UserInfo, binding_namespace: str) -> b
     return False
 
 
+
+def _named_resources(rules: Iterable[dict]) -> set[str]:
+    """The ``resources`` of the rules that name objects (``resourceNames``)."""
+    return {res for r in rules if r.get("resourceNames") for res in r.get("resources") or ()}
+
+
 class RBACAuthorizer:
     """Evaluates the RBAC objects returned by ``lister(resource)`` (the API server's own store)."""
 
@@ -106,6 +112,12 @@ class RBACAuthorizer:
             if md["name"] == name and (kind == "ClusterRole" or md.get("namespace") == namespace):
                 return role.get("rules") or [], f'{kind} "{name}"'
         return [], ""
+
+    def resources_with_names(self) -> set[str]:
+        """The resources for which a decision may depend on the object's name: those of rules with
+        ``resourceNames`` ("*" if one names any resource)."""
+        return _named_resources(r for kind in ("clusterroles", "roles") for role in self.lister(kind)
+                                for r in role.get("rules") or ())
 
     def authorize(self, attrs: Attributes) -> tuple[str, str]:
         """Return ``(decision, reason)``; RBAC never denies, it only allows or has no opinion."""
@@ -165,11 +177,13 @@ class NodeAuthorizer:
     """Authorizes kubelets: their own node Lease only, and the NodeRules for the rest (Node objects are limited to
     the kubelet's own by the NodeRestriction admission plugin, not here)."""
 
-    # the resources whose decisions here depend on the object's name (besides rules with resourceNames)
-    NAMED_RESOURCES = ("leases",)
-
     def __init__(self) -> None:
         self.rules = node_rules()
+
+    def resources_with_names(self) -> set[str]:
+        """The resources for which a decision may depend on the object's name: a kubelet's own node Lease, and
+        rules with ``resourceNames``."""
+        return {"leases"} | _named_resources(self.rules)
 
     def authorize(self, attrs: Attributes) -> tuple[str, str]:
         user = attrs.user
@@ -191,6 +205,16 @@ class UnionAuthorizer:
 
     def __init__(self, *authorizers) -> None:
         self.authorizers = authorizers
+
+    def resources_with_names(self) -> set[str] | bool:
+        """The union of its authorizers' (True: one of them may read any name, or cannot say)."""
+        named: set[str] = set()
+        for a in self.authorizers:
+            got = a.resources_with_names() if hasattr(a, "resources_with_names") else True
+            if got is True or "*" in got:
+                return True
+            named |= got
+        return named
 
     def authorize(self, attrs: Attributes) -> tuple[str, str]:
         reasons = []

@@ -220,29 +220,11 @@ class APIServer:
         return got
 
     def _resources_with_names(self):
-        """The ``resources`` entries of every rule that names objects (True: any resource may be)."""
-        from .authz import ABACAuthorizer, AlwaysAllowAuthorizer, AlwaysDenyAuthorizer
-
-        chain = getattr(self.authorizer, "authorizers", None) if isinstance(self.authorizer, UnionAuthorizer) \
-            else None
-        if chain is None:
-            return True
-        named: set[str] = set()
-        for a in chain:
-            if isinstance(a, NodeAuthorizer):
-                named.update(a.NAMED_RESOURCES)  # e.g. a kubelet may use only its own node Lease
-                rules = list(a.rules)
-            elif isinstance(a, RBACAuthorizer):
-                rules = [r for kind in ("clusterroles", "roles") for role in a.lister(kind)
-                         for r in role.get("rules") or ()]
-            elif isinstance(a, (ABACAuthorizer, AlwaysAllowAuthorizer, AlwaysDenyAuthorizer)):
-                continue
-            else:
-                return True
-            for r in rules:
-                if r.get("resourceNames"):
-                    named.update(r.get("resources") or ())
-        return True if "*" in named else frozenset(named)
+        """What the authorizer chain says of the resources whose decisions may read the object's name (True: any
+        may, or the authorizer cannot say)."""
+        a = self.authorizer
+        named = a.resources_with_names() if hasattr(a, "resources_with_names") else True
+        return True if named is True or "*" in named else frozenset(named)
 
     def can_i(self, user, verb: str, resource: str = "", namespace: str = "", **kw):
         """``kubectl auth can-i``: see :func:`k8slab.apiserver.authz.can_i`."""
