@@ -90,7 +90,8 @@ def test_cache_of_a_settled_cluster_matches_its_pods():
 
 
 def test_known_requests_key_is_used_only_until_forgotten():
-    from k8slab.scheduler.framework import calculate_resource, forget_requests_keys, know_requests_key
+    from k8slab.api.objects import forget_requests_keys, know_requests_key
+    from k8slab.scheduler.framework import calculate_resource
 
     p = pod("a", cpu="250m")
     copy_of_p = copy.deepcopy(p)

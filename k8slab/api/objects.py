@@ -17,7 +17,7 @@ import datetime as _dt
 import functools
 import re
 from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .quantity import parse_quantity
 
@@ -450,8 +450,45 @@ def requests_key(pod: dict) -> tuple | None:
     return key
 
 
-# pod_requests' results by requests_key (and its other arguments): most pods come from a few templates
-_POD_REQUESTS_MEMO: dict = {}
+_requests_memo: dict[tuple, Any] = {}
+"""Values that depend only on a pod's requests, by (what is computed, requests_key): most pods come from a few
+templates."""
+
+_known_requests_keys: list[tuple[dict, Any]] = []
+"""(pod, its requests_key) for pod objects the scheduler holds unchanged for a while (a scheduling cycle of the
+fast path, where only built-in plugins run, and the assume that follows): the key is worked out once for them."""
+
+
+def know_requests_key(*pods: dict) -> None:
+    """Work out the requests_key of the first pod once and use it for all of ``pods`` (copies of one another's
+    requests) until :func:`forget_requests_keys`. The pods must not change meanwhile."""
+    key = requests_key(pods[0])
+    _known_requests_keys[:] = [(p, key) for p in pods]
+
+
+def forget_requests_keys() -> None:
+    _known_requests_keys.clear()
+
+
+def memo_on_requests(pod: dict, tag: Any, compute: Callable[[dict], Any]) -> Any:
+    """``compute(pod)`` for a value that depends only on the pod's requests (and on ``tag``, which names the
+    computation and its parameters), memoised on ``requests_key``. The value is shared: callers must not change
+    it."""
+    for known, key in _known_requests_keys:
+        if known is pod:
+            break
+    else:
+        key = requests_key(pod)
+    if key is None:
+        return compute(pod)
+    key = (tag, key)
+    hit = _requests_memo.get(key)
+    if hit is None:
+        hit = compute(pod)
+        if len(_requests_memo) >= 4096:
+            _requests_memo.clear()
+        _requests_memo[key] = hit
+    return hit
 
 
 def pod_requests(pod: dict, non_missing: dict | None = None, exclude_overhead: bool = False) -> dict:
@@ -461,18 +498,10 @@ def pod_requests(pod: dict, non_missing: dict | None = None, exclude_overhead: b
     container runs alone, so only the largest of those counts (together with the sidecars
     started before it). Pod overhead is added last. ``non_missing`` gives values used for
     containers that request nothing of a resource (the scheduler's non-zero defaults).
-    Returns a new ``{resource: Fraction}``; the work is remembered by :func:`requests_key`.
+    Returns a new ``{resource: Fraction}``; the work is remembered by :func:`memo_on_requests`.
     """
-    key = requests_key(pod)
-    if key is not None:
-        key = (key, tuple(non_missing.items()) if non_missing else (), exclude_overhead)
-        hit = _POD_REQUESTS_MEMO.get(key)
-        if hit is None:
-            if len(_POD_REQUESTS_MEMO) >= 4096:
-                _POD_REQUESTS_MEMO.clear()
-            hit = _POD_REQUESTS_MEMO[key] = _pod_requests(pod, non_missing, exclude_overhead)
-        return dict(hit)
-    return _pod_requests(pod, non_missing, exclude_overhead)
+    tag = ("podRequests", tuple(non_missing.items()) if non_missing else (), exclude_overhead)
+    return dict(memo_on_requests(pod, tag, lambda p: _pod_requests(p, non_missing, exclude_overhead)))
 
 
 def _pod_requests(pod: dict, non_missing: dict | None, exclude_overhead: bool) -> dict:

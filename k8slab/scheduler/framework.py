@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Any, Callable, Iterable
 
 from k8slab.api.errors import go_quote
-from k8slab.api.objects import pod_requests, requests_key  # pod_requests: resourcehelper.PodRequests
+from k8slab.api.objects import memo_on_requests, pod_requests  # pod_requests: resourcehelper.PodRequests
 from k8slab.api.quantity import milli_value, parse_quantity, value
 
 # --------------------------------------------------------------------------------------------
@@ -496,45 +496,6 @@ def _calculate_resource(pod: dict) -> PodResource:
     res.add(requests)
     return PodResource(res, milli_value(non0.get(RESOURCE_CPU, Fraction(0))),
                        value(non0.get(RESOURCE_MEMORY, Fraction(0))))
-
-
-_requests_memo: dict[tuple, Any] = {}
-
-_known_requests_keys: list[tuple[dict, Any]] = []
-"""(pod, its requests_key) for pod objects the scheduler holds unchanged for a while (a scheduling cycle of the
-fast path, where only built-in plugins run, and the assume that follows): the key is worked out once for them."""
-
-
-def know_requests_key(*pods: dict) -> None:
-    """Work out the requests_key of the first pod once and use it for all of ``pods`` (copies of one another's
-    requests) until :func:`forget_requests_keys`. The pods must not change meanwhile."""
-    key = requests_key(pods[0])
-    _known_requests_keys[:] = [(p, key) for p in pods]
-
-
-def forget_requests_keys() -> None:
-    _known_requests_keys.clear()
-
-
-def memo_on_requests(pod: dict, tag: Any, compute: Callable[[dict], Any]) -> Any:
-    """``compute(pod)`` for a value that depends only on the pod's requests (and on ``tag``, which names the
-    computation and its parameters), memoised on ``requests_key``. The value is shared: callers must not change
-    it."""
-    for known, key in _known_requests_keys:
-        if known is pod:
-            break
-    else:
-        key = requests_key(pod)
-    if key is None:
-        return compute(pod)
-    key = (tag, key)
-    hit = _requests_memo.get(key)
-    if hit is None:
-        hit = compute(pod)
-        if len(_requests_memo) >= 4096:
-            _requests_memo.clear()
-        _requests_memo[key] = hit
-    return hit
 
 
 def _affinity(pod: dict) -> dict:

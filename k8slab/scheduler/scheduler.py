@@ -11,7 +11,7 @@ that fits nowhere gets a ``FailedScheduling`` event, a ``PodScheduled=False`` co
 from __future__ import annotations
 
 from ..api import errors
-from ..api.objects import deepcopy, rfc3339
+from ..api.objects import deepcopy, forget_requests_keys, know_requests_key, rfc3339
 from ..apiserver.authn import Credentials
 from ..client import Client, SharedInformerFactory
 from ..client.leaderelection import LeaderElector
@@ -20,7 +20,7 @@ from .algorithm import FitError, NoNodesAvailableError, schedule_pod
 from .fastpath import NodeArrays, fast_schedule_pod
 from .framework import (
     MODE_OVERRIDE, CycleState, Framework, ImageStateSummary, NodeInfo, Profile, SchedulerError,
-    default_profile, forget_requests_keys, is_success, know_requests_key, pod_priority,
+    default_profile, is_success, pod_priority,
 )
 from .queue import FLUSH_UNSCHEDULABLE_MS, SchedulingQueue, pod_key
 
