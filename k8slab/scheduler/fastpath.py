@@ -464,11 +464,14 @@ class NodeArrays:
     def image_column(self, name: str):
         """(summary position per row, -1 where the node lacks the image; the ImageStateSummary objects): where
         image ``name`` is. The summaries are read when used (the cache updates num_nodes in place)."""
-        col = self._image_cols.get(name)
+        cols = self._image_cols
+        col = cols.get(name)
         if col is None:
             np = _np()
             pos = np.full(len(self.infos), -1, dtype=np.int64)
-            col = self._image_cols[name] = [pos, [], {}]
+            if len(cols) >= MAX_MATCH_COLUMNS:  # every dirty row updates each column: keep them bounded
+                del cols[next(iter(cols))]
+            col = cols[name] = [pos, [], {}]
             for i, ni in enumerate(self.infos):
                 self._image_row(col, i, ni.image_states.get(name))
         return col[0], col[1]
