@@ -402,14 +402,14 @@ class ReplicaSetController(Controller):
         now = self.loop.now
         sel = rs["spec"].get("selector")
         tmpl_labels = (rs["spec"]["template"].get("metadata") or {}).get("labels") or {}
-        extra = [pod_claim_facts(p, sel, tmpl_labels) for p in adopted]
-        replicas = st.claimed + len(extra)
-        labeled = st.labeled + sum(f[3] for f in extra)
-        ready = st.ready + sum(f[4] for f in extra)
+        adopted_facts = [pod_claim_facts(p, sel, tmpl_labels) for p in adopted]
+        replicas = st.claimed + len(adopted_facts)
+        labeled = st.labeled + sum(f[3] for f in adopted_facts)
+        ready = st.ready + sum(f[4] for f in adopted_facts)
         if mrs == 0:
             available = ready
         else:  # is_pod_available: ready for at least minReadySeconds
-            claimed = [f for f in st.facts.values() if f[1] and f[2]] + extra
+            claimed = [f for f in st.facts.values() if f[1] and f[2]] + adopted_facts
             available = sum(1 for f in claimed if f[4] and f[5] is not None and f[5] + mrs * 1000 <= now)
         status = {
             "replicas": replicas,
