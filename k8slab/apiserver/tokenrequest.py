@@ -20,12 +20,7 @@ import hashlib
 import json
 
 from ..api import errors
-from ..api.objects import rfc3339
-
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is a dependency
-    _orjson = None
+from ..api.objects import rfc3339, to_json
 
 API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"  # kubeadm --api-audiences / --service-account-issuer
 ISSUER = API_AUDIENCE
@@ -51,12 +46,12 @@ def key_id(public_key) -> str:
 def _compact_json(obj) -> bytes:
     """``json.Marshal``-like compact JSON, ASCII only (as ``json.dumps`` writes it)."""
     try:
-        out = _orjson.dumps(obj) if _orjson is not None else None
+        text = to_json(obj)
     except TypeError:  # not what orjson encodes (e.g. an integer beyond 64 bits)
-        out = None
-    if out is None or not out.isascii():
-        out = json.dumps(obj, separators=(",", ":")).encode()
-    return out
+        text = None
+    if text is None or not text.isascii():
+        text = json.dumps(obj, separators=(",", ":"))
+    return text.encode()
 
 
 # The signing key -> (the encoded JOSE header with its kid, the ECDSA algorithm): the key id of a key never changes,
